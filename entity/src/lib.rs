@@ -1,0 +1,13 @@
+//! sea-orm entities for Kassa's tables, in the generated style: columns and
+//! relations only. Business rules live in the main crate's services.
+
+pub mod api_key;
+pub mod audit_entry;
+pub mod currency;
+pub mod login_failure;
+pub mod merchant;
+pub mod password_history;
+pub mod payment_system;
+pub mod session;
+pub mod user;
+pub mod wallet;

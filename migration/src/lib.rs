@@ -1,0 +1,17 @@
+//! Kassa's schema, one migration per step. Each migration is plain SQL with
+//! three backend-specific words (`{pk}`, `{ts}`, `{blob}`) so both SQLite and
+//! PostgreSQL get the same tables; money columns are integer minor units.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_foundation;
+mod sql;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_foundation::Migration)]
+    }
+}

@@ -1,0 +1,280 @@
+//! GraphQL: the signed-in user, the merchant, users, profile and audit log.
+
+use super::loader::UserLoader;
+use super::service::{self, NewUser, AUDIT_CURSOR};
+use crate::auth::model::{Language, Role};
+use crate::error::{AppError, UserError};
+use crate::graphql::{actor, deps, PageInfo};
+use crate::graphql::scalars::DateTime;
+use crate::pagination;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{
+    ComplexObject, Context, ErrorExtensions, InputObject, Object, Result, ResultExt, SimpleObject, ID,
+};
+use entity::{audit_entry, merchant, user};
+
+/// A user account of the merchant.
+#[derive(SimpleObject, Clone)]
+pub struct User {
+    pub id: ID,
+    pub login: String,
+    pub role: Role,
+    pub language: Language,
+    pub disabled: bool,
+    pub created_at: DateTime,
+    pub last_login_at: Option<DateTime>,
+}
+
+impl TryFrom<user::Model> for User {
+    type Error = async_graphql::Error;
+    fn try_from(u: user::Model) -> Result<Self> {
+        let bad = |e: String| AppError::Internal(anyhow::anyhow!(e)).extend();
+        Ok(User {
+            id: ID(u.id.to_string()),
+            login: u.login,
+            role: u.role.parse().map_err(bad)?,
+            language: u.language.parse().map_err(bad)?,
+            disabled: u.disabled,
+            created_at: u.created_at.into(),
+            last_login_at: u.last_login_at.map(Into::into),
+        })
+    }
+}
+
+/// The merchant (client) the caller belongs to.
+#[derive(SimpleObject)]
+pub struct Merchant {
+    pub id: ID,
+    pub name: String,
+    /// IANA time zone; `Date` values are days in this zone.
+    pub timezone: String,
+    pub delayed_auto_activation: bool,
+}
+
+impl From<merchant::Model> for Merchant {
+    fn from(m: merchant::Model) -> Self {
+        Merchant {
+            id: ID(m.id.to_string()),
+            name: m.name,
+            timezone: m.timezone,
+            delayed_auto_activation: m.delayed_auto_activation,
+        }
+    }
+}
+
+/// Who did what.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct AuditEntry {
+    pub id: ID,
+    pub at: DateTime,
+    pub action: String,
+    /// What was acted on, e.g. "withdrawal:42".
+    pub subject: Option<String>,
+    /// A short JSON document with the details.
+    pub details: Option<String>,
+    #[graphql(skip)]
+    pub user_id: Option<i64>,
+    #[graphql(skip)]
+    pub merchant_id: i64,
+}
+
+#[ComplexObject]
+impl AuditEntry {
+    /// Null for actions by the platform or the plugin.
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(id) = self.user_id else { return Ok(None) };
+        let loader = ctx.data::<DataLoader<UserLoader>>()?;
+        match loader.load_one((self.merchant_id, id)).await {
+            Ok(Some(u)) => Ok(Some(u.try_into()?)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(AppError::Internal(anyhow::anyhow!(e.to_string())).extend()),
+        }
+    }
+}
+
+impl From<audit_entry::Model> for AuditEntry {
+    fn from(a: audit_entry::Model) -> Self {
+        AuditEntry {
+            id: ID(a.id.to_string()),
+            at: a.at.into(),
+            action: a.action,
+            subject: a.subject,
+            details: a.details,
+            user_id: a.user_id,
+            merchant_id: a.merchant_id.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct AuditEntryEdge {
+    pub cursor: String,
+    pub node: AuditEntry,
+}
+
+#[derive(SimpleObject)]
+pub struct AuditEntryConnection {
+    pub edges: Vec<AuditEntryEdge>,
+    pub nodes: Vec<AuditEntry>,
+    pub page_info: PageInfo,
+}
+
+#[derive(SimpleObject)]
+pub struct ProfileSettings {
+    pub login: String,
+    pub language: Language,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateUserPayload {
+    pub user: Option<User>,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct SetUserDisabledPayload {
+    pub user: Option<User>,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateProfilePayload {
+    pub profile: Option<ProfileSettings>,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    pub login: String,
+    pub password: String,
+    pub role: Role,
+    pub language: Option<Language>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    pub language: Option<Language>,
+}
+
+#[derive(Default)]
+pub struct AccountsQuery;
+
+#[Object]
+impl AccountsQuery {
+    /// The signed-in user. Needs a user session.
+    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
+        service::me(deps(ctx)?, actor(ctx)?).await.extend()?.try_into()
+    }
+
+    /// The merchant (client) of the signed-in user.
+    async fn merchant(&self, ctx: &Context<'_>) -> Result<Merchant> {
+        Ok(service::merchant(deps(ctx)?, actor(ctx)?).await.extend()?.into())
+    }
+
+    /// The merchant's user accounts. OWNER only.
+    async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
+        service::users(deps(ctx)?, actor(ctx)?)
+            .await
+            .extend()?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
+    }
+
+    /// Who did what, newest first. OWNER only.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<AuditEntryConnection> {
+        let page = service::audit_log(deps(ctx)?, actor(ctx)?, first, after.as_deref())
+            .await
+            .extend()?;
+        let edges: Vec<AuditEntryEdge> = page
+            .entries
+            .into_iter()
+            .map(|a| AuditEntryEdge {
+                cursor: pagination::encode(AUDIT_CURSOR, &a.id.to_string()),
+                node: a.into(),
+            })
+            .collect();
+        let nodes = edges.iter().map(|e| e.node.clone()).collect();
+        Ok(AuditEntryConnection {
+            page_info: PageInfo {
+                has_next_page: page.has_next,
+                has_previous_page: page.has_previous,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            nodes,
+            edges,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct AccountsMutation;
+
+#[Object]
+impl AccountsMutation {
+    /// Creates a user of the caller's merchant. OWNER only.
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<CreateUserPayload> {
+        let outcome = service::create_user(
+            deps(ctx)?,
+            actor(ctx)?,
+            None,
+            NewUser {
+                login: input.login,
+                password: input.password,
+                role: input.role,
+                language: input.language,
+            },
+        )
+        .await
+        .extend()?;
+        Ok(match outcome {
+            Ok(u) => CreateUserPayload {
+                user: Some(u.try_into()?),
+                errors: vec![],
+            },
+            Err(e) => CreateUserPayload {
+                user: None,
+                errors: vec![e],
+            },
+        })
+    }
+
+    /// Disables (and signs out) or re-enables a user. OWNER only.
+    async fn set_user_disabled(&self, ctx: &Context<'_>, id: ID, disabled: bool) -> Result<SetUserDisabledPayload> {
+        let outcome = service::set_user_disabled(deps(ctx)?, actor(ctx)?, &id, disabled)
+            .await
+            .extend()?;
+        Ok(match outcome {
+            Ok((u, _ended)) => SetUserDisabledPayload {
+                user: Some(u.try_into()?),
+                errors: vec![],
+            },
+            Err(e) => SetUserDisabledPayload {
+                user: None,
+                errors: vec![e],
+            },
+        })
+    }
+
+    /// Changes the caller's own profile. Any role.
+    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<UpdateProfilePayload> {
+        let u = service::update_profile(deps(ctx)?, actor(ctx)?, input.language)
+            .await
+            .extend()?;
+        let u: User = u.try_into()?;
+        Ok(UpdateProfilePayload {
+            profile: Some(ProfileSettings {
+                login: u.login,
+                language: u.language,
+            }),
+            errors: vec![],
+        })
+    }
+}

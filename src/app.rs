@@ -1,0 +1,119 @@
+//! Wiring: the shared dependencies, start-up (connect, migrate, load the
+//! catalogue) and `run(listener, state, shutdown)`.
+
+use crate::catalog::model::Catalog;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::graphql::{build_schema, KassaSchema};
+use crate::telemetry::Metrics;
+use anyhow::Context;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sea_orm::DatabaseConnection;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Per-client rate limits (BEHAVIOUR §1); per instance, in memory.
+pub struct RateLimits {
+    /// `login` calls per client address.
+    pub login: DefaultKeyedRateLimiter<IpAddr>,
+    /// `activateDeposit` calls per client address.
+    pub activation: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl RateLimits {
+    fn new(config: &Config) -> Self {
+        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+        RateLimits {
+            login: RateLimiter::keyed(per_minute(config.login_rate_per_minute)),
+            activation: RateLimiter::keyed(per_minute(config.activation_rate_per_minute)),
+        }
+    }
+}
+
+/// What every service needs; cheap to clone.
+#[derive(Clone)]
+pub struct Deps {
+    pub db: DatabaseConnection,
+    /// Injectable so tests can expire sessions without sleeping.
+    pub clock: SharedClock,
+    pub config: Arc<Config>,
+    /// Payment systems and currencies, read once at start-up.
+    pub catalog: Arc<Catalog>,
+    pub limits: Arc<RateLimits>,
+}
+
+/// Connects, migrates and loads the catalogue: the state a server or a
+/// command line call works on.
+pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
+    let db = crate::db::connect(&config.database_url).await?;
+    crate::db::migrate(&db).await?;
+    let catalog = crate::catalog::service::load_catalog(&db).await?;
+    Ok(Deps {
+        limits: Arc::new(RateLimits::new(&config)),
+        db,
+        clock,
+        config: Arc::new(config),
+        catalog: Arc::new(catalog),
+    })
+}
+
+/// A running server's state, shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub deps: Deps,
+    pub schema: KassaSchema,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(deps: Deps) -> anyhow::Result<Self> {
+        Ok(AppState {
+            schema: build_schema(deps.clone()),
+            metrics: Arc::new(Metrics::new().context("registering metrics")?),
+            deps,
+        })
+    }
+}
+
+/// Serves HTTP and WebSocket on `listener` until `shutdown` completes, then
+/// lets requests in flight finish.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let router = crate::http::router(state);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

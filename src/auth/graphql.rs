@@ -1,0 +1,78 @@
+//! GraphQL: login, logout, changePassword.
+
+use super::service;
+use crate::accounts::graphql::User;
+use crate::error::{AppError, UserError};
+use crate::graphql::scalars::DateTime;
+use crate::graphql::{actor, client_ip, deps};
+use async_graphql::{Context, ErrorExtensions, Object, Result, ResultExt, SimpleObject};
+
+#[derive(SimpleObject, Default)]
+pub struct LoginPayload {
+    /// Send it as `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// When the session ends at the latest; it also ends after 15 idle minutes.
+    pub expires_at: Option<DateTime>,
+    pub user: Option<User>,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct ChangePasswordPayload {
+    pub ok: bool,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    /// Exchanges login and password for a session token (Authorization: Bearer <token>).
+    async fn login(&self, ctx: &Context<'_>, login: String, password: String) -> Result<LoginPayload> {
+        let d = deps(ctx)?;
+        if d.limits.login.check_key(&client_ip(ctx)).is_err() {
+            return Err(AppError::RateLimited.extend());
+        }
+        Ok(match service::login(d, &login, &password).await.extend()? {
+            Ok(s) => LoginPayload {
+                token: Some(s.token),
+                expires_at: Some(s.expires_at.into()),
+                user: Some(s.user.try_into()?),
+                errors: vec![],
+            },
+            Err(e) => LoginPayload {
+                errors: vec![e],
+                ..Default::default()
+            },
+        })
+    }
+
+    /// Ends the current session.
+    async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
+        service::logout(deps(ctx)?, actor(ctx)?).await.extend()?;
+        Ok(true)
+    }
+
+    /// Changes the caller's password; the user's other sessions end.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        old_password: String,
+        new_password: String,
+    ) -> Result<ChangePasswordPayload> {
+        let outcome = service::change_password(deps(ctx)?, actor(ctx)?, &old_password, &new_password)
+            .await
+            .extend()?;
+        Ok(match outcome {
+            Ok(_ended) => ChangePasswordPayload {
+                ok: true,
+                errors: vec![],
+            },
+            Err(e) => ChangePasswordPayload {
+                ok: false,
+                errors: vec![e],
+            },
+        })
+    }
+}

@@ -1,0 +1,172 @@
+//! Who is calling: roles, key scopes and the `Actor` every service receives.
+
+use crate::error::AppError;
+use async_graphql::Enum;
+use std::str::FromStr;
+
+/// A merchant user's role.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, including users and settings.
+    Owner,
+    /// Reads everything, creates withdrawals, resends postbacks.
+    Operator,
+    /// Reads everything, changes nothing but the own profile.
+    Viewer,
+}
+
+/// The user's interface language.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Language {
+    En,
+    Ru,
+    Hi,
+    Bn,
+    Ur,
+}
+
+/// What an API key may do.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The merchant's own server: reads as OPERATOR, creates withdrawals.
+    Merchant,
+    /// A payment-system integration: `ingestTransactions`.
+    Ingest,
+    /// The platform operator: statuses, originality, rates, delayed activation.
+    Platform,
+}
+
+macro_rules! text_enum {
+    ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),+ }
+            }
+        }
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($ty::$variant),)+
+                    other => Err(format!("unknown {} `{}`", stringify!($ty), other)),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(Role { Owner => "OWNER", Operator => "OPERATOR", Viewer => "VIEWER" });
+text_enum!(Language { En => "EN", Ru => "RU", Hi => "HI", Bn => "BN", Ur => "UR" });
+text_enum!(Scope { Merchant => "MERCHANT", Ingest => "INGEST", Platform => "PLATFORM" });
+
+/// A signed-in merchant user, as proven by a session token.
+#[derive(Clone, Debug)]
+pub struct UserActor {
+    pub user_id: i64,
+    pub merchant_id: i64,
+    pub role: Role,
+    /// The session the request came with, so `logout` knows what to end.
+    pub session_id: i64,
+}
+
+/// A caller holding an API key.
+#[derive(Clone, Debug)]
+pub struct KeyActor {
+    pub key_id: i64,
+    pub scope: Scope,
+    /// Set for MERCHANT keys: the merchant the key acts for.
+    pub merchant_id: Option<i64>,
+}
+
+/// The caller of one request.
+#[derive(Clone, Debug)]
+pub enum Actor {
+    /// No credential: only the public plugin operations.
+    Anonymous,
+    /// A credential was sent but is unknown, expired or revoked.
+    Invalid,
+    User(UserActor),
+    Key(KeyActor),
+    /// The operator at the command line (`kassa admin …`, `kassa demo`).
+    Cli,
+}
+
+/// The merchant a read is scoped to; every merchant-facing query takes one.
+#[derive(Copy, Clone, Debug)]
+pub struct Tenant {
+    pub merchant_id: i64,
+}
+
+impl Actor {
+    /// A signed-in user of any role.
+    pub fn user(&self) -> Result<&UserActor, AppError> {
+        match self {
+            Actor::User(u) => Ok(u),
+            Actor::Key(_) | Actor::Cli => Err(AppError::Forbidden),
+            Actor::Anonymous | Actor::Invalid => Err(AppError::Unauthenticated),
+        }
+    }
+
+    /// A signed-in user whose role is one of `roles`.
+    pub fn user_with_role(&self, roles: &[Role]) -> Result<&UserActor, AppError> {
+        let user = self.user()?;
+        if roles.contains(&user.role) {
+            Ok(user)
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// A caller that may read the merchant's data: any user, or a MERCHANT key.
+    pub fn reader(&self) -> Result<Tenant, AppError> {
+        match self {
+            Actor::User(u) => Ok(Tenant {
+                merchant_id: u.merchant_id,
+            }),
+            Actor::Key(KeyActor {
+                scope: Scope::Merchant,
+                merchant_id: Some(merchant_id),
+                ..
+            }) => Ok(Tenant {
+                merchant_id: *merchant_id,
+            }),
+            Actor::Key(_) | Actor::Cli => Err(AppError::Forbidden),
+            Actor::Anonymous | Actor::Invalid => Err(AppError::Unauthenticated),
+        }
+    }
+
+    /// Any valid credential (user session or API key of any scope).
+    pub fn authenticated(&self) -> Result<(), AppError> {
+        match self {
+            Actor::User(_) | Actor::Key(_) | Actor::Cli => Ok(()),
+            Actor::Anonymous | Actor::Invalid => Err(AppError::Unauthenticated),
+        }
+    }
+
+    /// An API key of `scope`.
+    pub fn key_with_scope(&self, scope: Scope) -> Result<&KeyActor, AppError> {
+        match self {
+            Actor::Key(k) if k.scope == scope => Ok(k),
+            Actor::Key(_) | Actor::User(_) | Actor::Cli => Err(AppError::Forbidden),
+            Actor::Anonymous | Actor::Invalid => Err(AppError::Unauthenticated),
+        }
+    }
+
+    /// The user id to record in audit entries, when a user acted.
+    pub fn audit_user(&self) -> Option<i64> {
+        match self {
+            Actor::User(u) => Some(u.user_id),
+            _ => None,
+        }
+    }
+
+    /// How audit entries name a caller that is not a user.
+    pub fn audit_name(&self) -> String {
+        match self {
+            Actor::User(u) => format!("user:{}", u.user_id),
+            Actor::Key(k) => format!("api-key:{}", k.key_id),
+            Actor::Cli => "cli".to_string(),
+            Actor::Anonymous | Actor::Invalid => "plugin".to_string(),
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! Sign-in, sessions, password changes and API keys.
+
+use super::model::{Actor, KeyActor, Scope, UserActor};
+use super::{password, tokens};
+use crate::app::Deps;
+use crate::audit::{self, Audit};
+use crate::db::begin_write;
+use crate::error::{AppError, AppResult, ErrorCode, UserError};
+use chrono::{DateTime, TimeDelta, Utc};
+use entity::{api_key, login_failure, password_history, session, user};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionTrait,
+};
+use serde_json::json;
+
+/// Failed logins in a row that lock the login.
+pub const MAX_FAILURES: i32 = 6;
+/// How long a locked login stays locked.
+pub const LOCK_FOR: TimeDelta = TimeDelta::minutes(30);
+/// Passwords a user may not reuse, counting the current one.
+pub const PASSWORD_HISTORY: u64 = 4;
+/// A session's `last_seen_at` is written at most this often, so reads stay reads.
+const TOUCH_EVERY: TimeDelta = TimeDelta::seconds(5);
+
+fn delta(d: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+/// A successful sign-in.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The bearer token; shown once, stored only as a hash.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: user::Model,
+}
+
+/// Normalises a login the way it is stored.
+pub fn normalize_login(login: &str) -> String {
+    login.trim().to_lowercase()
+}
+
+/// Exchanges login and password for a session. Unknown login and wrong
+/// password answer alike (`WRONG_CREDENTIALS`) after the same argon2 work;
+/// every failure counts in the database, and the sixth in a row locks the
+/// login for 30 minutes (`LOCKED`, even with the right password).
+#[tracing::instrument(skip(d, password))]
+pub async fn login(d: &Deps, login: &str, password: &str) -> AppResult<Result<SignedIn, UserError>> {
+    let key = normalize_login(login);
+    let now = d.clock.now();
+    let locked = login_failure::Entity::find_by_id(key.clone())
+        .one(&d.db)
+        .await?
+        .and_then(|f| f.locked_until)
+        .is_some_and(|until| until > now);
+    let found = user::Entity::find()
+        .filter(user::Column::Login.eq(key.clone()))
+        .one(&d.db)
+        .await?;
+    let phc = found
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| password::dummy_hash().to_string());
+    let matches = password::verify_blocking(phc, password.to_string()).await;
+    if locked {
+        return Ok(Err(UserError::new(
+            &[],
+            ErrorCode::Locked,
+            "too many failed sign-ins: this login is locked for 30 minutes",
+        )));
+    }
+    let user = match found {
+        Some(u) if matches && !u.disabled => u,
+        _ => {
+            let failures = count_failure(d, &key, now).await?;
+            return Ok(Err(if failures >= MAX_FAILURES {
+                UserError::new(
+                    &[],
+                    ErrorCode::Locked,
+                    "too many failed sign-ins: this login is locked for 30 minutes",
+                )
+            } else {
+                UserError::new(&[], ErrorCode::WrongCredentials, "wrong login or password")
+            }));
+        }
+    };
+
+    let token = tokens::generate(tokens::SESSION_PREFIX);
+    let expires_at = now + delta(d.config.session_max);
+    let txn = begin_write(&d.db).await?;
+    login_failure::Entity::delete_by_id(key.clone()).exec(&txn).await?;
+    let session = session::ActiveModel {
+        user_id: Set(user.id),
+        merchant_id: Set(user.merchant_id),
+        token_hash: Set(tokens::digest(&token)),
+        created_at: Set(now),
+        last_seen_at: Set(now),
+        expires_at: Set(expires_at),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let mut active: user::ActiveModel = user.into();
+    active.last_login_at = Set(Some(now));
+    let user = active.update(&txn).await?;
+    let actor = Actor::User(UserActor {
+        user_id: user.id,
+        merchant_id: user.merchant_id,
+        role: user.role.parse().map_err(anyhow::Error::msg)?,
+        session_id: session.id,
+    });
+    audit::record(
+        &txn,
+        now,
+        &actor,
+        Audit {
+            merchant_id: Some(user.merchant_id),
+            action: "auth.login",
+            subject: Some(format!("user:{}", user.id)),
+            details: json!({ "session": session.id }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(SignedIn {
+        token,
+        expires_at,
+        user,
+    }))
+}
+
+/// Adds one failure for `key` atomically and returns the count; at
+/// `MAX_FAILURES` the login is locked and the count starts again.
+async fn count_failure(d: &Deps, key: &str, now: DateTime<Utc>) -> AppResult<i32> {
+    use login_failure::Column as C;
+    let upsert = Query::insert()
+        .into_table(login_failure::Entity)
+        .columns([C::Login, C::Failures, C::UpdatedAt])
+        .values_panic([key.into(), 1.into(), now.into()])
+        .on_conflict(
+            OnConflict::column(C::Login)
+                .value(C::Failures, Expr::col((login_failure::Entity, C::Failures)).add(1))
+                .value(C::UpdatedAt, now)
+                .to_owned(),
+        )
+        .returning_col(C::Failures)
+        .to_owned();
+    let row = d
+        .db
+        .query_one(&upsert)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("upsert returned no row"))?;
+    let failures: i32 = row.try_get("", "failures")?;
+    if failures >= MAX_FAILURES {
+        login_failure::Entity::update_many()
+            .col_expr(C::Failures, Expr::value(0))
+            .col_expr(C::LockedUntil, Expr::value(Some(now + LOCK_FOR)))
+            .filter(C::Login.eq(key))
+            .exec(&d.db)
+            .await?;
+        tracing::warn!(login = key, "login locked after repeated failures");
+    }
+    Ok(failures)
+}
+
+/// Turns an `Authorization: Bearer …` credential into the caller. No
+/// credential is `Anonymous`; an unknown, expired or revoked one is `Invalid`.
+pub async fn authenticate(d: &Deps, bearer: Option<&str>) -> AppResult<Actor> {
+    let Some(token) = bearer.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(Actor::Anonymous);
+    };
+    if token.starts_with(tokens::SESSION_PREFIX) {
+        return authenticate_session(d, token).await;
+    }
+    if token.starts_with(tokens::API_KEY_PREFIX) {
+        let key = api_key::Entity::find()
+            .filter(api_key::Column::KeyHash.eq(tokens::digest(token)))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .one(&d.db)
+            .await?;
+        return Ok(match key {
+            Some(k) => match k.scope.parse::<Scope>() {
+                Ok(scope) => Actor::Key(KeyActor {
+                    key_id: k.id,
+                    scope,
+                    merchant_id: k.merchant_id,
+                }),
+                Err(_) => Actor::Invalid,
+            },
+            None => Actor::Invalid,
+        });
+    }
+    Ok(Actor::Invalid)
+}
+
+async fn authenticate_session(d: &Deps, token: &str) -> AppResult<Actor> {
+    let now = d.clock.now();
+    let Some(s) = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(tokens::digest(token)))
+        .filter(session::Column::EndedAt.is_null())
+        .one(&d.db)
+        .await?
+    else {
+        return Ok(Actor::Invalid);
+    };
+    if now >= s.expires_at || now >= s.last_seen_at + delta(d.config.session_idle) {
+        end_sessions(&d.db, now, session::Column::Id.eq(s.id), "expired").await?;
+        return Ok(Actor::Invalid);
+    }
+    let Some(u) = user::Entity::find_by_id(s.user_id).one(&d.db).await? else {
+        return Ok(Actor::Invalid);
+    };
+    if u.disabled {
+        return Ok(Actor::Invalid);
+    }
+    if now - s.last_seen_at >= TOUCH_EVERY {
+        session::Entity::update_many()
+            .col_expr(session::Column::LastSeenAt, Expr::value(now))
+            .filter(session::Column::Id.eq(s.id))
+            .exec(&d.db)
+            .await?;
+    }
+    Ok(Actor::User(UserActor {
+        user_id: u.id,
+        merchant_id: u.merchant_id,
+        role: u.role.parse().map_err(anyhow::Error::msg)?,
+        session_id: s.id,
+    }))
+}
+
+/// Ends every open session matching `which`; returns their ids.
+pub async fn end_sessions(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    which: sea_orm::sea_query::SimpleExpr,
+    reason: &str,
+) -> AppResult<Vec<i64>> {
+    let ids: Vec<i64> = session::Entity::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(which)
+        .filter(session::Column::EndedAt.is_null())
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if !ids.is_empty() {
+        session::Entity::update_many()
+            .col_expr(session::Column::EndedAt, Expr::value(Some(now)))
+            .col_expr(session::Column::EndReason, Expr::value(Some(reason.to_string())))
+            .filter(session::Column::Id.is_in(ids.clone()))
+            .exec(conn)
+            .await?;
+    }
+    Ok(ids)
+}
+
+/// Ends the caller's session.
+#[tracing::instrument(skip(d))]
+pub async fn logout(d: &Deps, actor: &Actor) -> AppResult<()> {
+    let me = actor.user()?;
+    let now = d.clock.now();
+    let txn = begin_write(&d.db).await?;
+    end_sessions(&txn, now, session::Column::Id.eq(me.session_id), "logout").await?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Audit {
+            merchant_id: Some(me.merchant_id),
+            action: "auth.logout",
+            subject: Some(format!("user:{}", me.user_id)),
+            details: json!({ "session": me.session_id }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Checks a new password against the policy and the user's recent passwords.
+pub async fn check_new_password(
+    conn: &impl ConnectionTrait,
+    user_id: Option<i64>,
+    login: &str,
+    new_password: &str,
+    field: &[&str],
+) -> AppResult<Result<(), UserError>> {
+    if let Err(reason) = password::check_policy(new_password, login) {
+        return Ok(Err(UserError::new(field, ErrorCode::WeakPassword, reason)));
+    }
+    if let Some(user_id) = user_id {
+        let recent: Vec<String> = password_history::Entity::find()
+            .select_only()
+            .column(password_history::Column::PasswordHash)
+            .filter(password_history::Column::UserId.eq(user_id))
+            .order_by_desc(password_history::Column::Id)
+            .limit(PASSWORD_HISTORY)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let candidate = new_password.to_string();
+        let reused = tokio::task::spawn_blocking(move || {
+            recent.iter().any(|phc| password::verify(phc, &candidate))
+        })
+        .await
+        .map_err(anyhow::Error::new)?;
+        if reused {
+            return Ok(Err(UserError::new(
+                field,
+                ErrorCode::WeakPassword,
+                "choose a password you have not used for your last 4 passwords",
+            )));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Changes the caller's own password and ends the user's other sessions.
+#[tracing::instrument(skip(d, old_password, new_password))]
+pub async fn change_password(
+    d: &Deps,
+    actor: &Actor,
+    old_password: &str,
+    new_password: &str,
+) -> AppResult<Result<Vec<i64>, UserError>> {
+    let me = actor.user()?.clone();
+    let u = user::Entity::find_by_id(me.user_id)
+        .one(&d.db)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if !password::verify_blocking(u.password_hash.clone(), old_password.to_string()).await {
+        return Ok(Err(UserError::new(
+            &["oldPassword"],
+            ErrorCode::WrongPassword,
+            "the current password is wrong",
+        )));
+    }
+    if let Err(e) = check_new_password(&d.db, Some(u.id), &u.login, new_password, &["newPassword"]).await? {
+        return Ok(Err(e));
+    }
+    let phc = password::hash_blocking(new_password.to_string()).await?;
+    let now = d.clock.now();
+    let txn = begin_write(&d.db).await?;
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(phc.clone()))
+        .col_expr(user::Column::PasswordChangedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(u.id))
+        .exec(&txn)
+        .await?;
+    password_history::ActiveModel {
+        user_id: Set(u.id),
+        password_hash: Set(phc),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let ended = end_sessions(
+        &txn,
+        now,
+        session::Column::UserId
+            .eq(u.id)
+            .and(session::Column::Id.ne(me.session_id)),
+        "password_changed",
+    )
+    .await?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Audit {
+            merchant_id: Some(me.merchant_id),
+            action: "user.change_password",
+            subject: Some(format!("user:{}", u.id)),
+            details: json!({ "ended_sessions": ended.len() }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(ended))
+}
+
+/// Creates an API key (command line only). MERCHANT keys need a merchant.
+pub async fn create_api_key(
+    d: &Deps,
+    scope: Scope,
+    merchant_id: Option<i64>,
+) -> AppResult<(i64, String)> {
+    create_api_key_with(d, scope, merchant_id, tokens::generate(tokens::API_KEY_PREFIX)).await
+}
+
+/// Stores `key` (already generated) as an API key; the demo uses fixed keys.
+pub async fn create_api_key_with(
+    d: &Deps,
+    scope: Scope,
+    merchant_id: Option<i64>,
+    key: String,
+) -> AppResult<(i64, String)> {
+    if scope == Scope::Merchant && merchant_id.is_none() {
+        return Err(AppError::Invalid("a MERCHANT key needs --merchant".into()));
+    }
+    let txn = d.db.begin().await?;
+    if let Some(id) = merchant_id {
+        if entity::merchant::Entity::find_by_id(id).one(&txn).await?.is_none() {
+            return Err(AppError::Invalid(format!("merchant {id} does not exist")));
+        }
+    }
+    let now = d.clock.now();
+    let row = api_key::ActiveModel {
+        scope: Set(scope.as_str().to_string()),
+        merchant_id: Set(merchant_id),
+        key_hash: Set(tokens::digest(&key)),
+        prefix: Set(key.chars().take(10).collect()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        now,
+        &Actor::Cli,
+        Audit {
+            merchant_id,
+            action: "api_key.create",
+            subject: Some(format!("api-key:{}", row.id)),
+            details: json!({ "scope": scope.as_str() }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((row.id, key))
+}

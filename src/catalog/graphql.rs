@@ -1,0 +1,81 @@
+//! GraphQL: payment systems, currencies and wallets.
+
+use super::model::{Currency, PaymentSystem};
+use super::service;
+use crate::graphql::{actor, deps};
+use async_graphql::{ComplexObject, Context, ErrorExtensions, Object, Result, ResultExt, SimpleObject, ID};
+use entity::wallet;
+
+/// One of the merchant's wallets at a payment system.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Wallet {
+    pub id: ID,
+    #[graphql(skip)]
+    pub payment_system_code: String,
+    pub identifier: String,
+    pub currency: String,
+    pub active: bool,
+}
+
+#[ComplexObject]
+impl Wallet {
+    async fn payment_system(&self, ctx: &Context<'_>) -> Result<PaymentSystem> {
+        deps(ctx)?
+            .catalog
+            .payment_system(&self.payment_system_code)
+            .cloned()
+            .ok_or_else(|| crate::error::AppError::NotFound.extend())
+    }
+}
+
+impl Wallet {
+    fn from_model(w: wallet::Model, currency: String) -> Self {
+        Wallet {
+            id: ID(w.id.to_string()),
+            payment_system_code: w.payment_system,
+            identifier: w.identifier,
+            currency,
+            active: w.active,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// Payment systems (wallet types) known to the platform, with their withdrawal fields.
+    async fn payment_systems(&self, ctx: &Context<'_>, country: Option<String>) -> Result<Vec<PaymentSystem>> {
+        let d = deps(ctx)?;
+        Ok(service::payment_systems(&d.catalog, actor(ctx)?, country.as_deref())
+            .extend()?
+            .into_iter()
+            .cloned()
+            .collect())
+    }
+
+    /// Currencies the platform knows, with their minor units.
+    async fn currencies(&self, ctx: &Context<'_>) -> Result<Vec<Currency>> {
+        actor(ctx)?.authenticated().extend()?;
+        Ok(deps(ctx)?.catalog.currencies.clone())
+    }
+
+    /// The merchant's wallets.
+    async fn wallets(&self, ctx: &Context<'_>, payment_system: Option<String>) -> Result<Vec<Wallet>> {
+        let d = deps(ctx)?;
+        let rows = service::wallets(d, actor(ctx)?, payment_system.as_deref()).await.extend()?;
+        Ok(rows
+            .into_iter()
+            .map(|w| {
+                let currency = d
+                    .catalog
+                    .payment_system(&w.payment_system)
+                    .map(|p| p.currency.clone())
+                    .unwrap_or_default();
+                Wallet::from_model(w, currency)
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,89 @@
+//! Payment systems, their withdrawal fields, and currencies.
+
+use async_graphql::{Enum, SimpleObject};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// How a withdrawal field is entered.
+#[derive(Enum, Deserialize, Copy, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FieldKind {
+    Text,
+    Number,
+    Phone,
+    Email,
+}
+
+/// One field a withdrawal to a payment system needs.
+#[derive(SimpleObject, Deserialize, Clone, Debug)]
+pub struct WithdrawalFieldSpec {
+    pub name: String,
+    pub label: String,
+    pub kind: FieldKind,
+    pub required: bool,
+    /// A regular expression the whole value must match, when there is one.
+    pub pattern: Option<String>,
+    pub example: Option<String>,
+}
+
+/// A payment system (wallet type) the platform knows.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PaymentSystem {
+    /// Stable code, e.g. "paytm", "bkash".
+    pub code: String,
+    pub name: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// ISO 4217 code of the currency this system moves.
+    pub currency: String,
+    /// The fields a withdrawal to this system needs, in form order.
+    pub withdrawal_fields: Vec<WithdrawalFieldSpec>,
+}
+
+/// A currency and its ISO 4217 minor units.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Currency {
+    pub code: String,
+    pub name: String,
+    /// Digits after the decimal point (ISO 4217 minor unit).
+    pub minor_units: i32,
+}
+
+/// The catalogue, read once at start-up: it changes only with a migration.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    /// In the catalogue's display order.
+    pub payment_systems: Vec<PaymentSystem>,
+    pub currencies: Vec<Currency>,
+    systems_by_code: HashMap<String, usize>,
+    currencies_by_code: HashMap<String, usize>,
+}
+
+impl Catalog {
+    pub fn new(payment_systems: Vec<PaymentSystem>, currencies: Vec<Currency>) -> Self {
+        let systems_by_code = payment_systems
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.code.clone(), i))
+            .collect();
+        let currencies_by_code = currencies
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.code.clone(), i))
+            .collect();
+        Self {
+            payment_systems,
+            currencies,
+            systems_by_code,
+            currencies_by_code,
+        }
+    }
+
+    pub fn payment_system(&self, code: &str) -> Option<&PaymentSystem> {
+        self.systems_by_code.get(code).map(|&i| &self.payment_systems[i])
+    }
+
+    pub fn currency(&self, code: &str) -> Option<&Currency> {
+        self.currencies_by_code.get(code).map(|&i| &self.currencies[i])
+    }
+}

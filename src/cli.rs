@@ -1,0 +1,218 @@
+//! The command line (BEHAVIOUR §12). Every command prints one JSON document
+//! on stdout (`export-schema` prints the SDL) and fails with a message on
+//! stderr and a non-zero exit.
+
+use crate::accounts::service::{self as accounts, NewUser};
+use crate::app::{self, AppState};
+use crate::auth::model::{Actor, Role, Scope};
+use crate::auth::service as auth;
+use crate::catalog::service as catalog;
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::demo;
+use anyhow::{anyhow, Context};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use std::io::Write;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(name = "kassa", version, about = "Kassa: the back-office API of a payment aggregator")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Migrate, then serve (the default). Loads the demo into an empty embedded database.
+    Serve,
+    /// Apply pending migrations.
+    Migrate,
+    /// Load the demo data set (idempotent).
+    Demo,
+    /// Print the GraphQL schema (SDL).
+    ExportSchema,
+    /// Administration: merchants, users, API keys, wallets.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Admin {
+    /// Create a merchant → {"id", "plugin_key"}.
+    CreateMerchant {
+        #[arg(long)]
+        name: String,
+        /// IANA time zone (default UTC).
+        #[arg(long)]
+        timezone: Option<String>,
+    },
+    /// Create a user → {"id"}.
+    CreateUser {
+        #[arg(long)]
+        merchant: i64,
+        #[arg(long)]
+        login: String,
+        #[arg(long)]
+        password: String,
+        /// OWNER, OPERATOR or VIEWER.
+        #[arg(long)]
+        role: String,
+    },
+    /// Create an API key → {"id", "key"}; the key is shown only here.
+    CreateApiKey {
+        /// INGEST, PLATFORM or MERCHANT.
+        #[arg(long)]
+        scope: String,
+        /// Needed for MERCHANT keys.
+        #[arg(long)]
+        merchant: Option<i64>,
+    },
+    /// Register a wallet → {"id"}.
+    CreateWallet {
+        #[arg(long)]
+        merchant: i64,
+        #[arg(long = "payment-system")]
+        payment_system: String,
+        #[arg(long)]
+        identifier: String,
+    },
+}
+
+fn emit(value: serde_json::Value) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{value}").context("writing to stdout")?;
+    out.flush().context("writing to stdout")
+}
+
+/// Runs one command with the system clock.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    run_with_clock(cli, Arc::new(SystemClock)).await
+}
+
+pub async fn run_with_clock(cli: Cli, clock: SharedClock) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::ExportSchema = command {
+        let mut out = std::io::stdout().lock();
+        write!(out, "{}", crate::graphql::sdl()).context("writing to stdout")?;
+        return Ok(());
+    }
+    let config = Config::from_env().map_err(|e| anyhow!("configuration: {e}"))?;
+    match command {
+        Command::ExportSchema => Ok(()),
+        Command::Serve => serve(config, clock).await,
+        Command::Migrate => {
+            app::deps(config, clock).await?;
+            emit(json!({ "migrated": true }))
+        }
+        Command::Demo => {
+            let d = app::deps(config, clock).await?;
+            let summary = demo::load(&d).await.map_err(|e| anyhow!("loading the demo: {e}"))?;
+            emit(serde_json::to_value(summary)?)
+        }
+        Command::Admin(admin) => {
+            let d = app::deps(config, clock).await?;
+            admin_command(&d, admin).await
+        }
+    }
+}
+
+async fn admin_command(d: &app::Deps, admin: Admin) -> anyhow::Result<()> {
+    match admin {
+        Admin::CreateMerchant { name, timezone } => {
+            let m = accounts::create_merchant(d, &name, timezone.as_deref(), None).await?;
+            emit(json!({ "id": m.id.to_string(), "plugin_key": m.plugin_key }))
+        }
+        Admin::CreateUser {
+            merchant,
+            login,
+            password,
+            role,
+        } => {
+            let role: Role = role
+                .to_uppercase()
+                .parse()
+                .map_err(|_| anyhow!("--role must be OWNER, OPERATOR or VIEWER"))?;
+            let u = accounts::create_user(
+                d,
+                &Actor::Cli,
+                Some(merchant),
+                NewUser {
+                    login,
+                    password,
+                    role,
+                    language: None,
+                },
+            )
+            .await?
+            .map_err(|e| anyhow!("{}: {}", e.field.join("."), e.message))?;
+            emit(json!({ "id": u.id.to_string() }))
+        }
+        Admin::CreateApiKey { scope, merchant } => {
+            let scope: Scope = scope
+                .to_uppercase()
+                .parse()
+                .map_err(|_| anyhow!("--scope must be INGEST, PLATFORM or MERCHANT"))?;
+            if scope != Scope::Merchant && merchant.is_some() {
+                return Err(anyhow!("--merchant is only for MERCHANT keys"));
+            }
+            let (id, key) = auth::create_api_key(d, scope, merchant).await?;
+            emit(json!({ "id": id.to_string(), "key": key }))
+        }
+        Admin::CreateWallet {
+            merchant,
+            payment_system,
+            identifier,
+        } => {
+            let w = catalog::create_wallet(d, merchant, &payment_system, &identifier).await?;
+            emit(json!({ "id": w.id.to_string() }))
+        }
+    }
+}
+
+async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
+    let embedded = config.is_sqlite();
+    let bind = config.bind;
+    let d = app::deps(config, clock).await?;
+    let demo = if embedded && demo::database_is_empty(&d).await? {
+        Some(demo::load(&d).await.map_err(|e| anyhow!("loading the demo: {e}"))?)
+    } else if demo::database_is_empty(&d).await? {
+        None
+    } else {
+        // Show the demo sign-in when the demo is there (e.g. after `kassa demo`).
+        let there = entity::merchant::Entity::find()
+            .filter(entity::merchant::Column::PluginKey.eq(demo::PLUGIN_KEY))
+            .one(&d.db)
+            .await?
+            .is_some();
+        if there {
+            Some(demo::load(&d).await.map_err(|e| anyhow!("reading the demo: {e}"))?)
+        } else {
+            None
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("KASSA_BIND: cannot listen on {bind}"))?;
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}");
+    emit(json!({
+        "listening": url,
+        "playground": format!("{url}/graphql"),
+        "demo": demo,
+    }))?;
+    let mut banner = format!("\nKassa is listening on {url}\n  playground: {url}/graphql\n");
+    if let Some(demo) = &demo {
+        banner.push_str("  demo sign-in (mutation { login(login: …, password: …) { token } }):\n");
+        for l in &demo.logins {
+            banner.push_str(&format!("    login: {:<14} password: {}   ({})\n", l.login, l.password, l.role));
+        }
+        banner.push_str("  then send the token as the header  Authorization: Bearer <token>\n");
+    }
+    let _ = writeln!(std::io::stderr(), "{banner}");
+    let state = AppState::new(d)?;
+    app::run(listener, state, app::shutdown_signal()).await
+}
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

@@ -1,0 +1,189 @@
+//! Configuration from the environment (BEHAVIOUR §12), validated once at
+//! start-up: a bad value stops the server with a message naming the variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything the server reads from its environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `DATABASE_URL`: SQLite file (default) or `postgres://…`.
+    pub database_url: String,
+    /// `REDIS_URL`: when set, events fan out through Redis; unset, an in-process bus.
+    pub redis_url: Option<String>,
+    /// `KASSA_BIND`: the address `serve` listens on.
+    pub bind: SocketAddr,
+    /// `KASSA_POSTBACK_RETRY_SCHEDULE`: delays between postback attempts.
+    pub postback_retry_schedule: Vec<Duration>,
+    /// `KASSA_ALLOW_PRIVATE_URLS=1`: postback URLs may point at private addresses.
+    pub allow_private_urls: bool,
+    /// `KASSA_ACTIVATION_TTL`: how long a WAITING activation request lives.
+    pub activation_ttl: Duration,
+    /// `KASSA_SESSION_IDLE`: a session with no request for this long ends (PCI DSS 8.2.8).
+    pub session_idle: Duration,
+    /// `KASSA_SESSION_MAX`: a session ends this long after sign-in, active or not.
+    pub session_max: Duration,
+    /// `KASSA_PLAYGROUND=0` hides GraphiQL at `GET /graphql`.
+    pub playground: bool,
+    /// `KASSA_INTROSPECTION=0` turns schema introspection off.
+    pub introspection: bool,
+    /// `KASSA_LOGIN_RATE`: `login` calls per minute per client address.
+    pub login_rate_per_minute: u32,
+    /// `KASSA_ACTIVATION_RATE`: `activateDeposit` calls per minute per client address.
+    pub activation_rate_per_minute: u32,
+    /// `KASSA_BODY_LIMIT`: largest JSON request body, in bytes.
+    pub body_limit: usize,
+}
+
+/// A configuration value that cannot be used; names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+fn bad(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment (after an optional `.env`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests can pass their own values.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let duration = |name: &'static str, default: &str| -> Result<Duration, ConfigError> {
+            let raw = get(name).unwrap_or_else(|| default.to_string());
+            let d = humantime::parse_duration(raw.trim())
+                .map_err(|e| bad(name, format!("`{raw}` is not a duration like 15m or 12h ({e})")))?;
+            if d.is_zero() {
+                return Err(bad(name, "must be longer than zero"));
+            }
+            Ok(d)
+        };
+        let flag = |name: &'static str, default: bool| -> Result<bool, ConfigError> {
+            match get(name).as_deref().map(str::trim) {
+                None => Ok(default),
+                Some("1" | "true" | "yes" | "on") => Ok(true),
+                Some("0" | "false" | "no" | "off") => Ok(false),
+                Some(other) => Err(bad(name, format!("`{other}` is not 0 or 1"))),
+            }
+        };
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad(name, format!("`{raw}` is not a positive whole number"))),
+            }
+        };
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://kassa.db?mode=rwc".into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(bad("DATABASE_URL", "must start with sqlite: or postgres://"));
+        }
+        let redis_url = get("REDIS_URL");
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(bad("REDIS_URL", "must start with redis:// or rediss://"));
+            }
+        }
+        let bind_raw = get("KASSA_BIND").unwrap_or_else(|| "127.0.0.1:8000".into());
+        let bind = bind_raw
+            .trim()
+            .parse()
+            .map_err(|_| bad("KASSA_BIND", format!("`{bind_raw}` is not an address like 127.0.0.1:8000")))?;
+
+        let schedule_raw = get("KASSA_POSTBACK_RETRY_SCHEDULE")
+            .unwrap_or_else(|| "5s,5m,30m,2h,5h,10h,10h".into());
+        let postback_retry_schedule = schedule_raw
+            .split(',')
+            .map(|part| humantime::parse_duration(part.trim()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| {
+                bad(
+                    "KASSA_POSTBACK_RETRY_SCHEDULE",
+                    format!("`{schedule_raw}` is not a list of durations like 5s,5m,30m"),
+                )
+            })?;
+
+        let session_idle = duration("KASSA_SESSION_IDLE", "15m")?;
+        let session_max = duration("KASSA_SESSION_MAX", "12h")?;
+        if session_idle > session_max {
+            return Err(bad("KASSA_SESSION_IDLE", "must not be longer than KASSA_SESSION_MAX"));
+        }
+        Ok(Config {
+            database_url,
+            redis_url,
+            bind,
+            postback_retry_schedule,
+            allow_private_urls: flag("KASSA_ALLOW_PRIVATE_URLS", false)?,
+            activation_ttl: duration("KASSA_ACTIVATION_TTL", "60m")?,
+            session_idle,
+            session_max,
+            playground: flag("KASSA_PLAYGROUND", true)?,
+            introspection: flag("KASSA_INTROSPECTION", true)?,
+            login_rate_per_minute: number("KASSA_LOGIN_RATE", 30)? as u32,
+            activation_rate_per_minute: number("KASSA_ACTIVATION_RATE", 60)? as u32,
+            body_limit: number("KASSA_BODY_LIMIT", 1024 * 1024)? as usize,
+        })
+    }
+
+    /// Whether the database is the embedded SQLite file.
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: std::collections::HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_no_environment() {
+        let c = with(&[]).unwrap();
+        assert!(c.is_sqlite());
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(c.session_idle, Duration::from_secs(15 * 60));
+        assert_eq!(c.session_max, Duration::from_secs(12 * 3600));
+        assert_eq!(c.activation_ttl, Duration::from_secs(3600));
+        assert_eq!(c.postback_retry_schedule.len(), 7);
+        assert!(c.redis_url.is_none());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("KASSA_BIND", "nowhere"),
+            ("KASSA_SESSION_IDLE", "soon"),
+            ("KASSA_POSTBACK_RETRY_SCHEDULE", "1s,later"),
+            ("KASSA_ALLOW_PRIVATE_URLS", "maybe"),
+            ("DATABASE_URL", "mysql://x"),
+            ("REDIS_URL", "http://x"),
+            ("KASSA_LOGIN_RATE", "-3"),
+        ] {
+            let err = with(&[(var, value)]).unwrap_err();
+            assert_eq!(err.variable, var);
+            assert!(err.to_string().starts_with(var));
+        }
+    }
+}

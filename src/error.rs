@@ -1,0 +1,101 @@
+//! One error type for the whole server, mapped to the wire in one place.
+//!
+//! `AppError` is what a service fails with when the request as a whole cannot
+//! go on (no credential, wrong role, a broken invariant); it becomes a GraphQL
+//! error with `extensions.code`. `UserError` is a problem with the *input* of a
+//! mutation and travels inside the payload's `errors` list. Internal causes
+//! are logged and never shown.
+
+use async_graphql::{Enum, ErrorExtensions, SimpleObject};
+
+/// Stable codes of `UserError` (the contract's `ErrorCode`).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    Invalid,
+    Required,
+    NotFound,
+    Duplicate,
+    WrongCredentials,
+    WrongPassword,
+    WeakPassword,
+    Locked,
+    InsufficientFunds,
+    AlreadyActivated,
+    IdempotencyConflict,
+    UnsupportedFile,
+    TooLarge,
+    ForbiddenUrl,
+    InvalidTransition,
+}
+
+/// A problem with the input of a mutation.
+#[derive(SimpleObject, Clone, Debug, PartialEq)]
+pub struct UserError {
+    /// Path to the input field at fault, e.g. ["input", "fields", "ifsc"]; empty when no one field is.
+    pub field: Vec<String>,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl UserError {
+    pub fn new(field: &[&str], code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            field: field.iter().map(|s| s.to_string()).collect(),
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a request as a whole failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("sign in first: this needs a valid session or API key")]
+    Unauthenticated,
+    #[error("your role or key scope does not allow this")]
+    Forbidden,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("not found")]
+    NotFound,
+    #[error("too many requests from this client; retry in a minute")]
+    RateLimited,
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        AppError::Internal(anyhow::Error::new(e))
+    }
+}
+
+impl AppError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated => "UNAUTHENTICATED",
+            AppError::Forbidden => "FORBIDDEN",
+            AppError::Invalid(_) => "INVALID",
+            AppError::NotFound => "NOT_FOUND",
+            AppError::RateLimited => "RATE_LIMITED",
+            AppError::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        if let AppError::Internal(cause) = self {
+            tracing::error!(error = ?cause, "internal error");
+        }
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| e.set("code", self.code()))
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Whether a database error is a unique-constraint violation, which services
+/// turn into a clean `DUPLICATE` instead of an internal error.
+pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
+    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}

@@ -1,0 +1,85 @@
+//! Schema assembly: the merged roots, request context helpers and limits.
+
+pub mod limits;
+pub mod scalars;
+
+use crate::accounts::graphql::{AccountsMutation, AccountsQuery};
+use crate::app::Deps;
+use crate::auth::graphql::AuthMutation;
+use crate::auth::model::Actor;
+use crate::catalog::graphql::CatalogQuery;
+use crate::error::AppError;
+use async_graphql::{
+    Context, EmptySubscription, ErrorExtensions, MergedObject, Result, Schema, SchemaBuilder,
+    SimpleObject,
+};
+use std::net::IpAddr;
+
+#[derive(MergedObject, Default)]
+pub struct Query(AccountsQuery, CatalogQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(AuthMutation, AccountsMutation);
+
+pub type KassaSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Deepest query accepted (the contract's deepest useful query is about 8).
+pub const MAX_DEPTH: usize = 12;
+/// Most fields (each counting 1) a query may select.
+pub const MAX_COMPLEXITY: usize = 2_000;
+/// Most aliases a query may carry, so one request cannot fan out into hundreds of calls.
+pub const MAX_ALIASES: usize = 30;
+
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(32)
+        .limit_directives(10)
+        .extension(limits::AliasLimit(MAX_ALIASES))
+}
+
+/// The schema the server runs, with its shared dependencies.
+pub fn build_schema(deps: Deps) -> KassaSchema {
+    let introspection = deps.config.introspection;
+    let mut b = builder().data(deps);
+    if !introspection {
+        b = b.disable_introspection();
+    }
+    b.finish()
+}
+
+/// The SDL of the schema, as `kassa export-schema` prints it.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+/// The server's shared dependencies.
+pub fn deps<'a>(ctx: &Context<'a>) -> Result<&'a Deps> {
+    ctx.data::<Deps>()
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("schema built without Deps")).extend())
+}
+
+/// The caller of this request (set by the HTTP or WebSocket layer).
+pub fn actor<'a>(ctx: &Context<'a>) -> Result<&'a Actor> {
+    Ok(ctx.data_opt::<Actor>().unwrap_or(&Actor::Anonymous))
+}
+
+/// The client's address, for per-client rate limits.
+#[derive(Copy, Clone, Debug)]
+pub struct ClientIp(pub IpAddr);
+
+pub fn client_ip(ctx: &Context<'_>) -> IpAddr {
+    ctx.data_opt::<ClientIp>()
+        .map(|c| c.0)
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+/// Relay-style page information.
+#[derive(SimpleObject, Clone, Default)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}

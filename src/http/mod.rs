@@ -1,0 +1,238 @@
+//! The only axum code: routes, the CSRF and batch rules, credential
+//! extraction, health, metrics and the WebSocket upgrade (BEHAVIOUR §11).
+
+mod ws;
+
+use crate::accounts::loader::UserLoader;
+use crate::app::AppState;
+use crate::auth::service::authenticate;
+use crate::graphql::ClientIp;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::http::{GraphiQLSource, MultipartOptions};
+use async_graphql::{ErrorExtensionValues, Response as GqlResponse, ServerError, Value};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Builds the router over `state`.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.deps.config.body_limit;
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/graphql/ws", get(ws::upgrade))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// A GraphQL-shaped error response for requests refused before execution.
+fn refuse(state: &AppState, status: StatusCode, code: &str, message: &str) -> Response {
+    state.metrics.refuse(code);
+    let mut err = ServerError::new(message, None);
+    let mut ext = ErrorExtensionValues::default();
+    ext.set("code", code);
+    err.extensions = Some(ext);
+    (status, Json(GqlResponse::from_errors(vec![err]))).into_response()
+}
+
+/// The bearer credential of `Authorization`, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+fn has_csrf_header(headers: &HeaderMap) -> bool {
+    ["x-kassa-csrf", "apollo-require-preflight"]
+        .iter()
+        .any(|h| headers.get(*h).is_some_and(|v| !v.as_bytes().is_empty()))
+}
+
+/// `POST /graphql`: JSON bodies, or multipart with a CSRF header; one
+/// operation per request.
+async fn graphql_post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let request = match essence.as_str() {
+        "application/json" | "application/graphql-response+json" => {
+            let value: serde_json::Value = match serde_json::from_slice(&body) {
+                Ok(v) => v,
+                Err(_) => return refuse(&state, StatusCode::BAD_REQUEST, "BAD_REQUEST", "the body is not JSON"),
+            };
+            if value.is_array() {
+                return refuse(
+                    &state,
+                    StatusCode::BAD_REQUEST,
+                    "BATCH_NOT_SUPPORTED",
+                    "batched requests are not accepted: send one operation per request",
+                );
+            }
+            match serde_json::from_value::<async_graphql::Request>(value) {
+                Ok(r) => r,
+                Err(_) => {
+                    return refuse(
+                        &state,
+                        StatusCode::BAD_REQUEST,
+                        "BAD_REQUEST",
+                        "the body is not a GraphQL request ({\"query\": …})",
+                    )
+                }
+            }
+        }
+        "multipart/form-data" => {
+            if !has_csrf_header(&headers) {
+                return refuse(
+                    &state,
+                    StatusCode::BAD_REQUEST,
+                    "CSRF",
+                    "multipart requests need a non-empty x-kassa-csrf header",
+                );
+            }
+            let parsed = async_graphql::http::receive_batch_body(
+                Some(content_type.as_str()),
+                futures_util::io::Cursor::new(body.to_vec()),
+                MultipartOptions::default(),
+            )
+            .await;
+            match parsed.map(|b| b.into_single()) {
+                Ok(Ok(r)) => r,
+                Ok(Err(_)) => {
+                    return refuse(
+                        &state,
+                        StatusCode::BAD_REQUEST,
+                        "BATCH_NOT_SUPPORTED",
+                        "batched requests are not accepted: send one operation per request",
+                    )
+                }
+                Err(_) => return refuse(&state, StatusCode::BAD_REQUEST, "BAD_REQUEST", "malformed multipart request"),
+            }
+        }
+        _ => {
+            return refuse(
+                &state,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "send GraphQL as application/json (or multipart/form-data with x-kassa-csrf)",
+            )
+        }
+    };
+
+    let actor = match authenticate(&state.deps, bearer(&headers).as_deref()).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = ?e, "authenticating a request");
+            return refuse(&state, StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
+        }
+    };
+    let operation = request.operation_name.clone();
+    let request = request
+        .data(actor)
+        .data(ClientIp(peer.ip()))
+        .data(DataLoader::new(
+            UserLoader {
+                db: state.deps.db.clone(),
+            },
+            tokio::spawn,
+        ));
+    let started = Instant::now();
+    let mut response = state.schema.execute(request).await;
+    let codes = tag_errors(&mut response);
+    state
+        .metrics
+        .observe(operation.as_deref(), started.elapsed().as_secs_f64(), &codes);
+    Json(response).into_response()
+}
+
+/// Gives every error an `extensions.code` (async-graphql's own parse,
+/// validation and limit errors carry none) and returns the codes.
+fn tag_errors(response: &mut GqlResponse) -> Vec<String> {
+    response
+        .errors
+        .iter_mut()
+        .map(|e| {
+            let ext = e.extensions.get_or_insert_with(Default::default);
+            if let Some(Value::String(code)) = ext.get("code") {
+                return code.clone();
+            }
+            let code = if e.message.contains("nested too deep") {
+                "QUERY_TOO_DEEP"
+            } else if e.message.contains("too complex") {
+                "QUERY_TOO_COMPLEX"
+            } else if e.message.contains("too many directives") {
+                "QUERY_TOO_COMPLEX"
+            } else {
+                "BAD_REQUEST"
+            };
+            ext.set("code", code);
+            code.to_string()
+        })
+        .collect()
+}
+
+/// `GET /graphql`: the GraphiQL playground. A GET never runs an operation.
+async fn graphql_get(State(state): State<AppState>, Query(params): Query<HashMap<String, String>>) -> Response {
+    if params.contains_key("query") {
+        return refuse(
+            &state,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "operations run only over POST /graphql",
+        );
+    }
+    if !state.deps.config.playground {
+        return (StatusCode::NOT_FOUND, "the playground is turned off").into_response();
+    }
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("Kassa API playground")
+            .finish(),
+    )
+    .into_response()
+}
+
+/// `GET /readyz`: the database answers and every migration is applied.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match crate::db::migrations_applied(&state.deps.db).await {
+        Ok(true) => (StatusCode::OK, "ready").into_response(),
+        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text.
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,36 @@
+//! Kassa: the back-office API of a payment aggregator.
+//!
+//! # Layout
+//!
+//! Dependencies point one way: `http → graphql.rs → service.rs → entity`.
+
+/// The domain: merchants, users, profiles, the audit log.
+pub mod accounts;
+/// Wiring: shared dependencies, start-up, `run(listener, state, shutdown)`.
+pub mod app;
+/// The audit trail written with every state change.
+pub mod audit;
+/// Sign-in, sessions, API keys, roles and the `Actor`.
+pub mod auth;
+/// Payment systems, currencies and wallets.
+pub mod catalog;
+/// The command line.
+pub mod cli;
+/// Injectable time.
+pub mod clock;
+/// Configuration from the environment.
+pub mod config;
+/// Connections, migrations, write transactions.
+pub mod db;
+/// The demo data set.
+pub mod demo;
+/// The one error type and its wire codes.
+pub mod error;
+/// Schema assembly, scalars, limits.
+pub mod graphql;
+/// The axum routes: GraphQL, WebSocket, health, metrics.
+pub mod http;
+/// Page sizes and cursors.
+pub mod pagination;
+/// Logs and metrics.
+pub mod telemetry;
