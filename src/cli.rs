@@ -17,7 +17,11 @@ use std::io::Write;
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(name = "kassa", version, about = "Kassa: the back-office API of a payment aggregator")]
+#[command(
+    name = "kassa",
+    version,
+    about = "Kassa: the back-office API of a payment aggregator"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -108,7 +112,9 @@ pub async fn run_with_clock(cli: Cli, clock: SharedClock) -> anyhow::Result<()> 
         }
         Command::Demo => {
             let d = app::deps(config, clock).await?;
-            let summary = demo::load(&d).await.map_err(|e| anyhow!("loading the demo: {e}"))?;
+            let summary = demo::load(&d)
+                .await
+                .map_err(|e| anyhow!("loading the demo: {e}"))?;
             emit(serde_json::to_value(summary)?)
         }
         Command::Admin(admin) => {
@@ -176,7 +182,11 @@ async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
     let bind = config.bind;
     let d = app::deps(config, clock).await?;
     let demo = if embedded && demo::database_is_empty(&d).await? {
-        Some(demo::load(&d).await.map_err(|e| anyhow!("loading the demo: {e}"))?)
+        Some(
+            demo::load(&d)
+                .await
+                .map_err(|e| anyhow!("loading the demo: {e}"))?,
+        )
     } else if demo::database_is_empty(&d).await? {
         None
     } else {
@@ -187,7 +197,11 @@ async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
             .await?
             .is_some();
         if there {
-            Some(demo::load(&d).await.map_err(|e| anyhow!("reading the demo: {e}"))?)
+            Some(
+                demo::load(&d)
+                    .await
+                    .map_err(|e| anyhow!("reading the demo: {e}"))?,
+            )
         } else {
             None
         }
@@ -206,7 +220,10 @@ async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
     if let Some(demo) = &demo {
         banner.push_str("  demo sign-in (mutation { login(login: …, password: …) { token } }):\n");
         for l in &demo.logins {
-            banner.push_str(&format!("    login: {:<14} password: {}   ({})\n", l.login, l.password, l.role));
+            banner.push_str(&format!(
+                "    login: {:<14} password: {}   ({})\n",
+                l.login, l.password, l.role
+            ));
         }
         banner.push_str("  then send the token as the header  Authorization: Bearer <token>\n");
     }

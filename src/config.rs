@@ -61,8 +61,12 @@ impl Config {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let duration = |name: &'static str, default: &str| -> Result<Duration, ConfigError> {
             let raw = get(name).unwrap_or_else(|| default.to_string());
-            let d = humantime::parse_duration(raw.trim())
-                .map_err(|e| bad(name, format!("`{raw}` is not a duration like 15m or 12h ({e})")))?;
+            let d = humantime::parse_duration(raw.trim()).map_err(|e| {
+                bad(
+                    name,
+                    format!("`{raw}` is not a duration like 15m or 12h ({e})"),
+                )
+            })?;
             if d.is_zero() {
                 return Err(bad(name, "must be longer than zero"));
             }
@@ -88,12 +92,16 @@ impl Config {
             }
         };
 
-        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://kassa.db?mode=rwc".into());
+        let database_url =
+            get("DATABASE_URL").unwrap_or_else(|| "sqlite://kassa.db?mode=rwc".into());
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
         {
-            return Err(bad("DATABASE_URL", "must start with sqlite: or postgres://"));
+            return Err(bad(
+                "DATABASE_URL",
+                "must start with sqlite: or postgres://",
+            ));
         }
         let redis_url = get("REDIS_URL");
         if let Some(url) = &redis_url {
@@ -102,10 +110,12 @@ impl Config {
             }
         }
         let bind_raw = get("KASSA_BIND").unwrap_or_else(|| "127.0.0.1:8000".into());
-        let bind = bind_raw
-            .trim()
-            .parse()
-            .map_err(|_| bad("KASSA_BIND", format!("`{bind_raw}` is not an address like 127.0.0.1:8000")))?;
+        let bind = bind_raw.trim().parse().map_err(|_| {
+            bad(
+                "KASSA_BIND",
+                format!("`{bind_raw}` is not an address like 127.0.0.1:8000"),
+            )
+        })?;
 
         let schedule_raw = get("KASSA_POSTBACK_RETRY_SCHEDULE")
             .unwrap_or_else(|| "5s,5m,30m,2h,5h,10h,10h".into());
@@ -123,7 +133,10 @@ impl Config {
         let session_idle = duration("KASSA_SESSION_IDLE", "15m")?;
         let session_max = duration("KASSA_SESSION_MAX", "12h")?;
         if session_idle > session_max {
-            return Err(bad("KASSA_SESSION_IDLE", "must not be longer than KASSA_SESSION_MAX"));
+            return Err(bad(
+                "KASSA_SESSION_IDLE",
+                "must not be longer than KASSA_SESSION_MAX",
+            ));
         }
         Ok(Config {
             database_url,
@@ -153,8 +166,10 @@ mod tests {
     use super::*;
 
     fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: std::collections::HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 

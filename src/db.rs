@@ -39,7 +39,12 @@ pub fn redact(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &url[scheme + 3..at];
             match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
                 None => url.to_string(),
             }
         }
@@ -57,12 +62,16 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
             txn.execute_unprepared("SELECT pg_advisory_xact_lock(7261746173)")
                 .await
                 .context("taking the migration lock")?;
-            Migrator::up(&txn, None).await.context("applying migrations")?;
+            Migrator::up(&txn, None)
+                .await
+                .context("applying migrations")?;
             txn.commit().await.context("committing migrations")?;
         }
         _ => {
             let txn = begin_write(db).await?;
-            Migrator::up(&txn, None).await.context("applying migrations")?;
+            Migrator::up(&txn, None)
+                .await
+                .context("applying migrations")?;
             txn.commit().await.context("committing migrations")?;
         }
     }

@@ -27,9 +27,18 @@ pub const USERS: [(&str, &str, Role); 3] = [
 /// Demo API keys, for trying the platform-side operations in the playground.
 /// They exist only in a database the demo was loaded into.
 pub const KEYS: [(Scope, &str); 3] = [
-    (Scope::Merchant, "kak_demo_merchant_key_do_not_use_in_production"),
-    (Scope::Ingest, "kak_demo_ingest_key_do_not_use_in_production"),
-    (Scope::Platform, "kak_demo_platform_key_do_not_use_in_production"),
+    (
+        Scope::Merchant,
+        "kak_demo_merchant_key_do_not_use_in_production",
+    ),
+    (
+        Scope::Ingest,
+        "kak_demo_ingest_key_do_not_use_in_production",
+    ),
+    (
+        Scope::Platform,
+        "kak_demo_platform_key_do_not_use_in_production",
+    ),
 ];
 
 const WALLETS: [(&str, &str); 7] = [
@@ -93,7 +102,13 @@ pub async fn load(d: &Deps) -> AppResult<DemoSummary> {
     {
         return Ok(summary(false, m.id));
     }
-    let m = accounts::create_merchant(d, MERCHANT_NAME, Some("Asia/Kolkata"), Some(PLUGIN_KEY.into())).await?;
+    let m = accounts::create_merchant(
+        d,
+        MERCHANT_NAME,
+        Some("Asia/Kolkata"),
+        Some(PLUGIN_KEY.into()),
+    )
+    .await?;
     for (login, password, role) in USERS {
         accounts::create_user(
             d,

@@ -97,5 +97,8 @@ pub type AppResult<T> = Result<T, AppError>;
 /// Whether a database error is a unique-constraint violation, which services
 /// turn into a clean `DUPLICATE` instead of an internal error.
 pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
-    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
 }

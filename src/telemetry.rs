@@ -36,7 +36,10 @@ impl Metrics {
     pub fn new() -> prometheus::Result<Self> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("kassa_graphql_requests_total", "GraphQL requests by operation"),
+            Opts::new(
+                "kassa_graphql_requests_total",
+                "GraphQL requests by operation",
+            ),
             &["operation"],
         )?;
         let latency = HistogramVec::new(
@@ -47,11 +50,17 @@ impl Metrics {
             &["operation"],
         )?;
         let errors = IntCounterVec::new(
-            Opts::new("kassa_graphql_errors_total", "GraphQL errors by operation and code"),
+            Opts::new(
+                "kassa_graphql_errors_total",
+                "GraphQL errors by operation and code",
+            ),
             &["operation", "code"],
         )?;
         let refused = IntCounterVec::new(
-            Opts::new("kassa_http_refused_total", "HTTP requests refused before execution, by reason"),
+            Opts::new(
+                "kassa_http_refused_total",
+                "HTTP requests refused before execution, by reason",
+            ),
             &["reason"],
         )?;
         registry.register(Box::new(requests.clone()))?;
@@ -76,7 +85,10 @@ impl Metrics {
         }) else {
             return "anonymous".into();
         };
-        let mut seen = self.seen_operations.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = self
+            .seen_operations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if seen.contains(name) || seen.len() < MAX_OPERATION_LABELS {
             seen.insert(name.to_string());
             name.to_string()
@@ -89,9 +101,13 @@ impl Metrics {
     pub fn observe(&self, operation: Option<&str>, seconds: f64, error_codes: &[String]) {
         let op = self.label(operation);
         self.requests.with_label_values(&[op.as_str()]).inc();
-        self.latency.with_label_values(&[op.as_str()]).observe(seconds);
+        self.latency
+            .with_label_values(&[op.as_str()])
+            .observe(seconds);
         for code in error_codes {
-            self.errors.with_label_values(&[op.as_str(), code.as_str()]).inc();
+            self.errors
+                .with_label_values(&[op.as_str(), code.as_str()])
+                .inc();
         }
     }
 

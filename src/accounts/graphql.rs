@@ -4,12 +4,13 @@ use super::loader::UserLoader;
 use super::service::{self, NewUser, AUDIT_CURSOR};
 use crate::auth::model::{Language, Role};
 use crate::error::{AppError, UserError};
-use crate::graphql::{actor, deps, PageInfo};
 use crate::graphql::scalars::DateTime;
+use crate::graphql::{actor, deps, PageInfo};
 use crate::pagination;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{
-    ComplexObject, Context, ErrorExtensions, InputObject, Object, Result, ResultExt, SimpleObject, ID,
+    ComplexObject, Context, ErrorExtensions, InputObject, Object, Result, ResultExt, SimpleObject,
+    ID,
 };
 use entity::{audit_entry, merchant, user};
 
@@ -83,7 +84,9 @@ pub struct AuditEntry {
 impl AuditEntry {
     /// Null for actions by the platform or the plugin.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.user_id else { return Ok(None) };
+        let Some(id) = self.user_id else {
+            return Ok(None);
+        };
         let loader = ctx.data::<DataLoader<UserLoader>>()?;
         match loader.load_one((self.merchant_id, id)).await {
             Ok(Some(u)) => Ok(Some(u.try_into()?)),
@@ -164,12 +167,18 @@ pub struct AccountsQuery;
 impl AccountsQuery {
     /// The signed-in user. Needs a user session.
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
-        service::me(deps(ctx)?, actor(ctx)?).await.extend()?.try_into()
+        service::me(deps(ctx)?, actor(ctx)?)
+            .await
+            .extend()?
+            .try_into()
     }
 
     /// The merchant (client) of the signed-in user.
     async fn merchant(&self, ctx: &Context<'_>) -> Result<Merchant> {
-        Ok(service::merchant(deps(ctx)?, actor(ctx)?).await.extend()?.into())
+        Ok(service::merchant(deps(ctx)?, actor(ctx)?)
+            .await
+            .extend()?
+            .into())
     }
 
     /// The merchant's user accounts. OWNER only.
@@ -220,7 +229,11 @@ pub struct AccountsMutation;
 #[Object]
 impl AccountsMutation {
     /// Creates a user of the caller's merchant. OWNER only.
-    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<CreateUserPayload> {
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateUserInput,
+    ) -> Result<CreateUserPayload> {
         let outcome = service::create_user(
             deps(ctx)?,
             actor(ctx)?,
@@ -247,7 +260,12 @@ impl AccountsMutation {
     }
 
     /// Disables (and signs out) or re-enables a user. OWNER only.
-    async fn set_user_disabled(&self, ctx: &Context<'_>, id: ID, disabled: bool) -> Result<SetUserDisabledPayload> {
+    async fn set_user_disabled(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        disabled: bool,
+    ) -> Result<SetUserDisabledPayload> {
         let outcome = service::set_user_disabled(deps(ctx)?, actor(ctx)?, &id, disabled)
             .await
             .extend()?;
@@ -264,7 +282,11 @@ impl AccountsMutation {
     }
 
     /// Changes the caller's own profile. Any role.
-    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<UpdateProfilePayload> {
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProfileInput,
+    ) -> Result<UpdateProfilePayload> {
         let u = service::update_profile(deps(ctx)?, actor(ctx)?, input.language)
             .await
             .extend()?;

@@ -15,7 +15,10 @@ impl Loader<(i64, i64)> for UserLoader {
     type Value = user::Model;
     type Error = Arc<sea_orm::DbErr>;
 
-    async fn load(&self, keys: &[(i64, i64)]) -> Result<HashMap<(i64, i64), Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[(i64, i64)],
+    ) -> Result<HashMap<(i64, i64), Self::Value>, Self::Error> {
         let rows = user::Entity::find()
             .filter(user::Column::Id.is_in(keys.iter().map(|k| k.1).collect::<Vec<_>>()))
             .all(&self.db)

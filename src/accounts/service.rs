@@ -12,7 +12,8 @@ use entity::{audit_entry, merchant, password_history, session, user};
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 use serde_json::json;
 use std::str::FromStr;
@@ -21,7 +22,10 @@ use std::str::FromStr;
 pub fn new_postback_secret() -> String {
     let mut key = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
-    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key))
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )
 }
 
 /// Checks an IANA time zone name.
@@ -38,7 +42,9 @@ pub async fn create_merchant(
 ) -> AppResult<merchant::Model> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::Invalid("the name must be 1 to 200 characters".into()));
+        return Err(AppError::Invalid(
+            "the name must be 1 to 200 characters".into(),
+        ));
     }
     let timezone = timezone.unwrap_or("UTC").trim();
     if !valid_timezone(timezone) {
@@ -104,7 +110,9 @@ pub async fn create_user(
     input: NewUser,
 ) -> AppResult<Result<user::Model, UserError>> {
     let merchant_id = match actor {
-        Actor::Cli => merchant_id.ok_or_else(|| AppError::Invalid("--merchant is required".into()))?,
+        Actor::Cli => {
+            merchant_id.ok_or_else(|| AppError::Invalid("--merchant is required".into()))?
+        }
         _ => actor.user_with_role(&[Role::Owner])?.merchant_id,
     };
     let login = auth::normalize_login(&input.login);
@@ -120,15 +128,22 @@ pub async fn create_user(
         )));
     }
     if let Err(e) =
-        auth::check_new_password(&d.db, None, &login, &input.password, &["input", "password"]).await?
+        auth::check_new_password(&d.db, None, &login, &input.password, &["input", "password"])
+            .await?
     {
         return Ok(Err(e));
     }
     let phc = password::hash_blocking(input.password.clone()).await?;
     let now = d.clock.now();
     let txn = begin_write(&d.db).await?;
-    if merchant::Entity::find_by_id(merchant_id).one(&txn).await?.is_none() {
-        return Err(AppError::Invalid(format!("merchant {merchant_id} does not exist")));
+    if merchant::Entity::find_by_id(merchant_id)
+        .one(&txn)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::Invalid(format!(
+            "merchant {merchant_id} does not exist"
+        )));
     }
     let inserted = user::ActiveModel {
         merchant_id: Set(merchant_id),
@@ -239,7 +254,11 @@ pub async fn set_user_disabled(
         actor,
         Audit {
             merchant_id: Some(me.merchant_id),
-            action: if disabled { "user.disable" } else { "user.enable" },
+            action: if disabled {
+                "user.disable"
+            } else {
+                "user.enable"
+            },
             subject: Some(format!("user:{id}")),
             details: json!({ "ended_sessions": ended.len() }),
         },
@@ -264,7 +283,11 @@ pub async fn me(d: &Deps, actor: &Actor) -> AppResult<user::Model> {
 }
 
 /// Changes the caller's own profile (any role).
-pub async fn update_profile(d: &Deps, actor: &Actor, language: Option<Language>) -> AppResult<user::Model> {
+pub async fn update_profile(
+    d: &Deps,
+    actor: &Actor,
+    language: Option<Language>,
+) -> AppResult<user::Model> {
     let me = actor.user()?.clone();
     let now = d.clock.now();
     let txn = begin_write(&d.db).await?;
@@ -312,7 +335,8 @@ pub async fn audit_log(
 ) -> AppResult<AuditPage> {
     let me = actor.user_with_role(&[Role::Owner])?;
     let size = pagination::page_size(first, "first")?;
-    let mut q = audit_entry::Entity::find().filter(audit_entry::Column::MerchantId.eq(me.merchant_id));
+    let mut q =
+        audit_entry::Entity::find().filter(audit_entry::Column::MerchantId.eq(me.merchant_id));
     if let Some(cursor) = after {
         let id = pagination::decode_id(AUDIT_CURSOR, cursor, "after")?;
         q = q.filter(audit_entry::Column::Id.lt(id));

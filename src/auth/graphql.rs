@@ -29,7 +29,12 @@ pub struct AuthMutation;
 #[Object]
 impl AuthMutation {
     /// Exchanges login and password for a session token (Authorization: Bearer <token>).
-    async fn login(&self, ctx: &Context<'_>, login: String, password: String) -> Result<LoginPayload> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        login: String,
+        password: String,
+    ) -> Result<LoginPayload> {
         let d = deps(ctx)?;
         if d.limits.login.check_key(&client_ip(ctx)).is_err() {
             return Err(AppError::RateLimited.extend());
@@ -61,9 +66,10 @@ impl AuthMutation {
         old_password: String,
         new_password: String,
     ) -> Result<ChangePasswordPayload> {
-        let outcome = service::change_password(deps(ctx)?, actor(ctx)?, &old_password, &new_password)
-            .await
-            .extend()?;
+        let outcome =
+            service::change_password(deps(ctx)?, actor(ctx)?, &old_password, &new_password)
+                .await
+                .extend()?;
         Ok(match outcome {
             Ok(_ended) => ChangePasswordPayload {
                 ok: true,

@@ -1,6 +1,8 @@
 //! Password hashing (argon2id, OWASP parameters) and the password policy (PCI DSS 8.3).
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use std::sync::OnceLock;
 
@@ -21,7 +23,9 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
 /// Whether `password` matches the stored `phc` hash. CPU-bound.
 pub fn verify(phc: &str, password: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => hasher().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => hasher()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -48,12 +52,55 @@ pub async fn verify_blocking(phc: String, password: String) -> bool {
 /// Passwords everyone tries first; a password whose letters are one of these
 /// (with digits or symbols around them) is refused too.
 const COMMON: &[&str] = &[
-    "password", "passw0rd", "qwerty", "qwertyuiop", "asdfgh", "asdfghjkl", "zxcvbnm", "letmein",
-    "welcome", "admin", "administrator", "iloveyou", "monkey", "dragon", "master", "sunshine",
-    "princess", "football", "baseball", "superman", "batman", "trustno", "shadow", "michael",
-    "abc", "abcdef", "abcdefgh", "changeme", "secret", "login", "root", "test", "demo", "user",
-    "starwars", "whatever", "freedom", "hello", "charlie", "pakistan", "india", "bangladesh",
-    "kassa", "paykassma", "default", "guest", "qazwsx", "zaq", "azerty",
+    "password",
+    "passw0rd",
+    "qwerty",
+    "qwertyuiop",
+    "asdfgh",
+    "asdfghjkl",
+    "zxcvbnm",
+    "letmein",
+    "welcome",
+    "admin",
+    "administrator",
+    "iloveyou",
+    "monkey",
+    "dragon",
+    "master",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "superman",
+    "batman",
+    "trustno",
+    "shadow",
+    "michael",
+    "abc",
+    "abcdef",
+    "abcdefgh",
+    "changeme",
+    "secret",
+    "login",
+    "root",
+    "test",
+    "demo",
+    "user",
+    "starwars",
+    "whatever",
+    "freedom",
+    "hello",
+    "charlie",
+    "pakistan",
+    "india",
+    "bangladesh",
+    "kassa",
+    "paykassma",
+    "default",
+    "guest",
+    "qazwsx",
+    "zaq",
+    "azerty",
 ];
 
 /// Checks the policy: at least 12 characters, letters and digits, not the
@@ -65,7 +112,8 @@ pub fn check_policy(password: &str, login: &str) -> Result<(), String> {
     if password.chars().count() > 256 {
         return Err("use at most 256 characters".into());
     }
-    if !password.chars().any(|c| c.is_alphabetic()) || !password.chars().any(|c| c.is_ascii_digit()) {
+    if !password.chars().any(|c| c.is_alphabetic()) || !password.chars().any(|c| c.is_ascii_digit())
+    {
         return Err("use both letters and digits".into());
     }
     let lower = password.to_lowercase();
@@ -79,7 +127,10 @@ pub fn check_policy(password: &str, login: &str) -> Result<(), String> {
         return Err("this password is too common".into());
     }
     let distinct: std::collections::HashSet<char> = lower.chars().collect();
-    if distinct.len() < 5 || letters.is_empty() || "0123456789012345678901234567890".contains(&lower) {
+    if distinct.len() < 5
+        || letters.is_empty()
+        || "0123456789012345678901234567890".contains(&lower)
+    {
         return Err("this password is too easy to guess".into());
     }
     if letters.len() <= 3 && ("01234567890123456789".contains(&digits) || distinct.len() < 6) {
@@ -106,8 +157,15 @@ mod tests {
         ] {
             assert!(check_policy(weak, "owner@demo").is_err(), "{weak} passed");
         }
-        for strong in ["DemoOwner2026", "correct horse 42 battery", "Tr1cky-Pangolin-77"] {
-            assert!(check_policy(strong, "owner@demo").is_ok(), "{strong} refused");
+        for strong in [
+            "DemoOwner2026",
+            "correct horse 42 battery",
+            "Tr1cky-Pangolin-77",
+        ] {
+            assert!(
+                check_policy(strong, "owner@demo").is_ok(),
+                "{strong} refused"
+            );
         }
     }
 

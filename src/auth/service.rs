@@ -10,8 +10,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use entity::{api_key, login_failure, password_history, session, user};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use serde_json::json;
 
@@ -47,7 +47,11 @@ pub fn normalize_login(login: &str) -> String {
 /// every failure counts in the database, and the sixth in a row locks the
 /// login for 30 minutes (`LOCKED`, even with the right password).
 #[tracing::instrument(skip(d, password))]
-pub async fn login(d: &Deps, login: &str, password: &str) -> AppResult<Result<SignedIn, UserError>> {
+pub async fn login(
+    d: &Deps,
+    login: &str,
+    password: &str,
+) -> AppResult<Result<SignedIn, UserError>> {
     let key = normalize_login(login);
     let now = d.clock.now();
     let locked = login_failure::Entity::find_by_id(key.clone())
@@ -90,7 +94,9 @@ pub async fn login(d: &Deps, login: &str, password: &str) -> AppResult<Result<Si
     let token = tokens::generate(tokens::SESSION_PREFIX);
     let expires_at = now + delta(d.config.session_max);
     let txn = begin_write(&d.db).await?;
-    login_failure::Entity::delete_by_id(key.clone()).exec(&txn).await?;
+    login_failure::Entity::delete_by_id(key.clone())
+        .exec(&txn)
+        .await?;
     let session = session::ActiveModel {
         user_id: Set(user.id),
         merchant_id: Set(user.merchant_id),
@@ -141,17 +147,19 @@ async fn count_failure(d: &Deps, key: &str, now: DateTime<Utc>) -> AppResult<i32
         .values_panic([key.into(), 1.into(), now.into()])
         .on_conflict(
             OnConflict::column(C::Login)
-                .value(C::Failures, Expr::col((login_failure::Entity, C::Failures)).add(1))
+                .value(
+                    C::Failures,
+                    Expr::col((login_failure::Entity, C::Failures)).add(1),
+                )
                 .value(C::UpdatedAt, now)
                 .to_owned(),
         )
         .returning_col(C::Failures)
         .to_owned();
-    let row = d
-        .db
-        .query_one(&upsert)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("upsert returned no row"))?;
+    let row =
+        d.db.query_one(&upsert)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("upsert returned no row"))?;
     let failures: i32 = row.try_get("", "failures")?;
     if failures >= MAX_FAILURES {
         login_failure::Entity::update_many()
@@ -248,7 +256,10 @@ pub async fn end_sessions(
     if !ids.is_empty() {
         session::Entity::update_many()
             .col_expr(session::Column::EndedAt, Expr::value(Some(now)))
-            .col_expr(session::Column::EndReason, Expr::value(Some(reason.to_string())))
+            .col_expr(
+                session::Column::EndReason,
+                Expr::value(Some(reason.to_string())),
+            )
             .filter(session::Column::Id.is_in(ids.clone()))
             .exec(conn)
             .await?;
@@ -337,7 +348,9 @@ pub async fn change_password(
             "the current password is wrong",
         )));
     }
-    if let Err(e) = check_new_password(&d.db, Some(u.id), &u.login, new_password, &["newPassword"]).await? {
+    if let Err(e) =
+        check_new_password(&d.db, Some(u.id), &u.login, new_password, &["newPassword"]).await?
+    {
         return Ok(Err(e));
     }
     let phc = password::hash_blocking(new_password.to_string()).await?;
@@ -388,7 +401,13 @@ pub async fn create_api_key(
     scope: Scope,
     merchant_id: Option<i64>,
 ) -> AppResult<(i64, String)> {
-    create_api_key_with(d, scope, merchant_id, tokens::generate(tokens::API_KEY_PREFIX)).await
+    create_api_key_with(
+        d,
+        scope,
+        merchant_id,
+        tokens::generate(tokens::API_KEY_PREFIX),
+    )
+    .await
 }
 
 /// Stores `key` (already generated) as an API key; the demo uses fixed keys.
@@ -403,7 +422,11 @@ pub async fn create_api_key_with(
     }
     let txn = d.db.begin().await?;
     if let Some(id) = merchant_id {
-        if entity::merchant::Entity::find_by_id(id).one(&txn).await?.is_none() {
+        if entity::merchant::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .is_none()
+        {
             return Err(AppError::Invalid(format!("merchant {id} does not exist")));
         }
     }

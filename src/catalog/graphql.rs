@@ -3,7 +3,9 @@
 use super::model::{Currency, PaymentSystem};
 use super::service;
 use crate::graphql::{actor, deps};
-use async_graphql::{ComplexObject, Context, ErrorExtensions, Object, Result, ResultExt, SimpleObject, ID};
+use async_graphql::{
+    ComplexObject, Context, ErrorExtensions, Object, Result, ResultExt, SimpleObject, ID,
+};
 use entity::wallet;
 
 /// One of the merchant's wallets at a payment system.
@@ -47,13 +49,19 @@ pub struct CatalogQuery;
 #[Object]
 impl CatalogQuery {
     /// Payment systems (wallet types) known to the platform, with their withdrawal fields.
-    async fn payment_systems(&self, ctx: &Context<'_>, country: Option<String>) -> Result<Vec<PaymentSystem>> {
+    async fn payment_systems(
+        &self,
+        ctx: &Context<'_>,
+        country: Option<String>,
+    ) -> Result<Vec<PaymentSystem>> {
         let d = deps(ctx)?;
-        Ok(service::payment_systems(&d.catalog, actor(ctx)?, country.as_deref())
-            .extend()?
-            .into_iter()
-            .cloned()
-            .collect())
+        Ok(
+            service::payment_systems(&d.catalog, actor(ctx)?, country.as_deref())
+                .extend()?
+                .into_iter()
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Currencies the platform knows, with their minor units.
@@ -63,9 +71,15 @@ impl CatalogQuery {
     }
 
     /// The merchant's wallets.
-    async fn wallets(&self, ctx: &Context<'_>, payment_system: Option<String>) -> Result<Vec<Wallet>> {
+    async fn wallets(
+        &self,
+        ctx: &Context<'_>,
+        payment_system: Option<String>,
+    ) -> Result<Vec<Wallet>> {
         let d = deps(ctx)?;
-        let rows = service::wallets(d, actor(ctx)?, payment_system.as_deref()).await.extend()?;
+        let rows = service::wallets(d, actor(ctx)?, payment_system.as_deref())
+            .await
+            .extend()?;
         Ok(rows
             .into_iter()
             .map(|w| {

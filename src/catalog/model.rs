@@ -80,10 +80,14 @@ impl Catalog {
     }
 
     pub fn payment_system(&self, code: &str) -> Option<&PaymentSystem> {
-        self.systems_by_code.get(code).map(|&i| &self.payment_systems[i])
+        self.systems_by_code
+            .get(code)
+            .map(|&i| &self.payment_systems[i])
     }
 
     pub fn currency(&self, code: &str) -> Option<&Currency> {
-        self.currencies_by_code.get(code).map(|&i| &self.currencies[i])
+        self.currencies_by_code
+            .get(code)
+            .map(|&i| &self.currencies[i])
     }
 }

@@ -95,8 +95,14 @@ pub async fn create_wallet(
         ));
     }
     let txn = d.db.begin().await?;
-    if merchant::Entity::find_by_id(merchant_id).one(&txn).await?.is_none() {
-        return Err(AppError::Invalid(format!("merchant {merchant_id} does not exist")));
+    if merchant::Entity::find_by_id(merchant_id)
+        .one(&txn)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::Invalid(format!(
+            "merchant {merchant_id} does not exist"
+        )));
     }
     let now = d.clock.now();
     let w = wallet::ActiveModel {

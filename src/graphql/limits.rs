@@ -2,7 +2,9 @@
 //! async-graphql's own).
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+};
 use async_graphql::{ServerError, ServerResult, Variables};
 use std::sync::Arc;
 
@@ -58,7 +60,10 @@ impl Extension for AliasLimitExtension {
         let aliases = aliases_in(&doc);
         if aliases > self.0 {
             let mut err = ServerError::new(
-                format!("the query has {aliases} aliases; at most {} are allowed", self.0),
+                format!(
+                    "the query has {aliases} aliases; at most {} are allowed",
+                    self.0
+                ),
                 None,
             );
             err.extensions

@@ -81,7 +81,14 @@ async fn graphql_post(
         "application/json" | "application/graphql-response+json" => {
             let value: serde_json::Value = match serde_json::from_slice(&body) {
                 Ok(v) => v,
-                Err(_) => return refuse(&state, StatusCode::BAD_REQUEST, "BAD_REQUEST", "the body is not JSON"),
+                Err(_) => {
+                    return refuse(
+                        &state,
+                        StatusCode::BAD_REQUEST,
+                        "BAD_REQUEST",
+                        "the body is not JSON",
+                    )
+                }
             };
             if value.is_array() {
                 return refuse(
@@ -128,7 +135,14 @@ async fn graphql_post(
                         "batched requests are not accepted: send one operation per request",
                     )
                 }
-                Err(_) => return refuse(&state, StatusCode::BAD_REQUEST, "BAD_REQUEST", "malformed multipart request"),
+                Err(_) => {
+                    return refuse(
+                        &state,
+                        StatusCode::BAD_REQUEST,
+                        "BAD_REQUEST",
+                        "malformed multipart request",
+                    )
+                }
             }
         }
         _ => {
@@ -145,10 +159,18 @@ async fn graphql_post(
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = ?e, "authenticating a request");
-            return refuse(&state, StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
+            return refuse(
+                &state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error",
+            );
         }
     };
-    let operation = request.operation_name.clone();
+    let operation = request
+        .operation_name
+        .clone()
+        .or_else(|| named_operation(&request.query));
     let request = request
         .data(actor)
         .data(ClientIp(peer.ip()))
@@ -161,10 +183,25 @@ async fn graphql_post(
     let started = Instant::now();
     let mut response = state.schema.execute(request).await;
     let codes = tag_errors(&mut response);
-    state
-        .metrics
-        .observe(operation.as_deref(), started.elapsed().as_secs_f64(), &codes);
+    state.metrics.observe(
+        operation.as_deref(),
+        started.elapsed().as_secs_f64(),
+        &codes,
+    );
     Json(response).into_response()
+}
+
+/// The name of the document's only operation, for metrics when the client
+/// sent no `operationName`.
+fn named_operation(query: &str) -> Option<String> {
+    use async_graphql::parser::types::DocumentOperations;
+    match async_graphql::parser::parse_query(query).ok()?.operations {
+        DocumentOperations::Single(_) => None,
+        DocumentOperations::Multiple(ops) if ops.len() == 1 => {
+            ops.keys().next().map(|n| n.to_string())
+        }
+        DocumentOperations::Multiple(_) => None,
+    }
 }
 
 /// Gives every error an `extensions.code` (async-graphql's own parse,
@@ -180,9 +217,8 @@ fn tag_errors(response: &mut GqlResponse) -> Vec<String> {
             }
             let code = if e.message.contains("nested too deep") {
                 "QUERY_TOO_DEEP"
-            } else if e.message.contains("too complex") {
-                "QUERY_TOO_COMPLEX"
-            } else if e.message.contains("too many directives") {
+            } else if e.message.contains("too complex") || e.message.contains("too many directives")
+            {
                 "QUERY_TOO_COMPLEX"
             } else {
                 "BAD_REQUEST"
@@ -194,7 +230,10 @@ fn tag_errors(response: &mut GqlResponse) -> Vec<String> {
 }
 
 /// `GET /graphql`: the GraphiQL playground. A GET never runs an operation.
-async fn graphql_get(State(state): State<AppState>, Query(params): Query<HashMap<String, String>>) -> Response {
+async fn graphql_get(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
     if params.contains_key("query") {
         return refuse(
             &state,

@@ -22,7 +22,11 @@ use std::sync::Arc;
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 const UNAUTHORIZED: &str = "Unauthorized";
 
-pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     // The first sub-protocol we speak, as the client listed them.
     let protocol = headers
         .get_all("sec-websocket-protocol")
@@ -67,8 +71,8 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
     let refused = Arc::new(AtomicBool::new(false));
     let refused_in_init = refused.clone();
     let deps = state.deps.clone();
-    let mut protocol_stream = GqlWebSocket::new(state.schema.clone(), input, protocol).on_connection_init(
-        move |payload| async move {
+    let mut protocol_stream = GqlWebSocket::new(state.schema.clone(), input, protocol)
+        .on_connection_init(move |payload| async move {
             let actor = match authenticate(&deps, bearer_of(&payload).as_deref()).await {
                 Ok(Actor::Invalid) | Err(_) => {
                     refused_in_init.store(true, Ordering::SeqCst);
@@ -79,8 +83,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
             let mut data = Data::default();
             data.insert(actor);
             Ok(data)
-        },
-    );
+        });
     let mut closed = false;
     while let Some(msg) = protocol_stream.next().await {
         let out = match msg {

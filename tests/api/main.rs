@@ -1,1 +1,9 @@
+//! Kassa's integration tests: one binary, a real server per test.
+//! `KASSA_TEST_DATABASE_URL=postgres://…` runs them on PostgreSQL.
 
+mod accounts;
+mod auth;
+mod cli;
+mod http_surface;
+mod playground;
+mod support;

@@ -1,0 +1,309 @@
+use crate::support::*;
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn the_demo_owner_signs_in_and_sees_their_merchant() {
+    let app = spawn_app().await;
+    let body = app.login_raw(OWNER.0, OWNER.1).await;
+    assert_eq!(body["data"]["login"]["user"]["role"], "OWNER");
+    assert_eq!(body["data"]["login"]["errors"], json!([]));
+    let token = body["data"]["login"]["token"].as_str().unwrap();
+    assert!(token.starts_with("kss_") && token.len() > 40);
+    assert!(body["data"]["login"]["expiresAt"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+
+    let body = app
+        .gql(
+            Some(token),
+            "{ me { login role language disabled } merchant { name timezone delayedAutoActivation }
+               wallets { identifier currency paymentSystem { code country } }
+               paymentSystems { code currency withdrawalFields { name required pattern } }
+               currencies { code minorUnits } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let d = &body["data"];
+    assert_eq!(d["me"]["login"], "owner@demo");
+    assert_eq!(d["me"]["language"], "EN");
+    assert_eq!(d["merchant"]["name"], "Demo Shop");
+    let wallets = d["wallets"].as_array().unwrap();
+    assert!(wallets.len() >= 6);
+    let countries: std::collections::HashSet<_> = wallets
+        .iter()
+        .map(|w| w["paymentSystem"]["country"].as_str().unwrap())
+        .collect();
+    assert!(countries.contains("IN") && countries.contains("BD") && countries.contains("PK"));
+    assert_eq!(d["paymentSystems"].as_array().unwrap().len(), 10);
+    let imps = d["paymentSystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "imps")
+        .unwrap();
+    assert_eq!(imps["withdrawalFields"][1]["name"], "ifsc");
+    assert_eq!(
+        imps["withdrawalFields"][1]["pattern"],
+        "^[A-Z]{4}0[A-Z0-9]{6}$"
+    );
+    let kwd = d["currencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "KWD")
+        .unwrap();
+    assert_eq!(kwd["minorUnits"], 3);
+}
+
+#[tokio::test]
+async fn unknown_login_and_wrong_password_answer_alike() {
+    let app = spawn_app().await;
+    let wrong_password = app.login_raw(OWNER.0, "NotThePassword1").await;
+    let unknown_login = app.login_raw("nobody@demo", "NotThePassword1").await;
+    for body in [&wrong_password, &unknown_login] {
+        assert_eq!(
+            user_error(body, "login"),
+            Some("WRONG_CREDENTIALS"),
+            "{body}"
+        );
+        assert!(body["data"]["login"]["token"].is_null());
+        assert!(body["data"]["login"]["user"].is_null());
+    }
+    assert_eq!(
+        wrong_password["data"]["login"]["errors"][0]["message"],
+        unknown_login["data"]["login"]["errors"][0]["message"]
+    );
+}
+
+#[tokio::test]
+async fn six_failures_lock_the_login_even_for_the_right_password() {
+    let app = spawn_app().await;
+    for _ in 0..5 {
+        let body = app.login_raw(OPERATOR.0, "WrongPassword99").await;
+        assert_eq!(user_error(&body, "login"), Some("WRONG_CREDENTIALS"));
+    }
+    let sixth = app.login_raw(OPERATOR.0, "WrongPassword99").await;
+    assert_eq!(user_error(&sixth, "login"), Some("LOCKED"));
+    let right = app.login_raw(OPERATOR.0, OPERATOR.1).await;
+    assert_eq!(user_error(&right, "login"), Some("LOCKED"), "{right}");
+    assert!(right["data"]["login"]["token"].is_null());
+    // Other logins are not affected, and the lock ends after 30 minutes.
+    app.login(VIEWER).await;
+    app.clock.advance(Duration::from_secs(31 * 60));
+    app.login(OPERATOR).await;
+}
+
+#[tokio::test]
+async fn failures_carried_as_aliases_count_one_by_one() {
+    let app = spawn_app().await;
+    let aliases: String = (0..6)
+        .map(|i| format!("a{i}: login(login: \"viewer@demo\", password: \"WrongPassword9{i}\") {{ errors {{ code }} }} "))
+        .collect();
+    let body = app
+        .gql(None, &format!("mutation {{ {aliases} }}"), json!({}))
+        .await;
+    assert_eq!(body["data"]["a0"]["errors"][0]["code"], "WRONG_CREDENTIALS");
+    assert_eq!(body["data"]["a5"]["errors"][0]["code"], "LOCKED");
+    let right = app.login_raw(VIEWER.0, VIEWER.1).await;
+    assert_eq!(user_error(&right, "login"), Some("LOCKED"));
+}
+
+#[tokio::test]
+async fn a_success_resets_the_failure_count() {
+    let app = spawn_app().await;
+    for _ in 0..5 {
+        app.login_raw(VIEWER.0, "WrongPassword99").await;
+    }
+    app.login(VIEWER).await;
+    for _ in 0..5 {
+        let body = app.login_raw(VIEWER.0, "WrongPassword99").await;
+        assert_eq!(user_error(&body, "login"), Some("WRONG_CREDENTIALS"));
+    }
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let app = spawn_app().await;
+    let token = app.login(OWNER).await;
+    let other = app.login(OWNER).await;
+    let body = app
+        .gql(Some(&token), "mutation { logout }", json!({}))
+        .await;
+    assert_eq!(body["data"]["logout"], true);
+    let body = app.gql(Some(&token), "{ me { login } }", json!({})).await;
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
+    // Only that session ended.
+    let body = app.gql(Some(&other), "{ me { login } }", json!({})).await;
+    assert_eq!(body["data"]["me"]["login"], "owner@demo");
+}
+
+#[tokio::test]
+async fn an_idle_session_expires_and_activity_keeps_it_alive() {
+    let app = spawn_app().await;
+    let idle = app.login(OWNER).await;
+    let busy = app.login(OPERATOR).await;
+    for _ in 0..3 {
+        app.clock.advance(Duration::from_secs(10 * 60));
+        let body = app.gql(Some(&busy), "{ me { login } }", json!({})).await;
+        assert_eq!(body["data"]["me"]["login"], "operator@demo", "{body}");
+    }
+    let body = app.gql(Some(&idle), "{ me { login } }", json!({})).await;
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_limit_however_busy() {
+    let app = spawn_app().await;
+    let token = app.login(OWNER).await;
+    for _ in 0..(12 * 6 - 1) {
+        app.clock.advance(Duration::from_secs(10 * 60));
+        let body = app.gql(Some(&token), "{ me { login } }", json!({})).await;
+        assert!(body["data"]["me"]["login"].is_string(), "{body}");
+    }
+    app.clock.advance(Duration::from_secs(10 * 60));
+    let body = app.gql(Some(&token), "{ me { login } }", json!({})).await;
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
+}
+
+#[tokio::test]
+async fn no_credential_or_a_bad_one_is_unauthenticated() {
+    let app = spawn_app().await;
+    for token in [
+        None,
+        Some("kss_forged"),
+        Some("kak_forged"),
+        Some("garbage"),
+    ] {
+        let body = app.gql(token, "{ merchant { name } }", json!({})).await;
+        assert_eq!(
+            error_code(&body),
+            Some("UNAUTHENTICATED"),
+            "{token:?}: {body}"
+        );
+        assert!(body["data"].is_null());
+    }
+}
+
+#[tokio::test]
+async fn password_changes_refuse_weak_and_reused_passwords_and_end_other_sessions() {
+    let app = spawn_app().await;
+    let token = app.login(VIEWER).await;
+    let elsewhere = app.login(VIEWER).await;
+    let change = |old: &'static str, new: &'static str| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.gql(
+                Some(&token),
+                "mutation($o: String!, $n: String!) { changePassword(oldPassword: $o, newPassword: $n) { ok errors { code field } } }",
+                json!({ "o": old, "n": new }),
+            )
+            .await
+        }
+    };
+    let body = change("WrongOld12345", "BrandNew2027xy").await;
+    assert_eq!(user_error(&body, "changePassword"), Some("WRONG_PASSWORD"));
+    assert_eq!(
+        body["data"]["changePassword"]["errors"][0]["field"],
+        json!(["oldPassword"])
+    );
+    for weak in [
+        "short1",
+        "nodigitsatallhere",
+        "Password1234",
+        "viewer@demo12345",
+    ] {
+        let body = app
+            .gql(
+                Some(&token),
+                "mutation($n: String!) { changePassword(oldPassword: \"DemoViewer2026\", newPassword: $n) { ok errors { code field } } }",
+                json!({ "n": weak }),
+            )
+            .await;
+        assert_eq!(
+            user_error(&body, "changePassword"),
+            Some("WEAK_PASSWORD"),
+            "{weak}"
+        );
+        assert_eq!(
+            body["data"]["changePassword"]["errors"][0]["field"],
+            json!(["newPassword"])
+        );
+    }
+    // The current password counts as used.
+    let body = change(VIEWER.1, VIEWER.1).await;
+    assert_eq!(user_error(&body, "changePassword"), Some("WEAK_PASSWORD"));
+
+    let body = change(VIEWER.1, "Rotation1Viewer").await;
+    assert_eq!(body["data"]["changePassword"]["ok"], true, "{body}");
+    // The other session ended; this one goes on.
+    let gone = app
+        .gql(Some(&elsewhere), "{ me { login } }", json!({}))
+        .await;
+    assert_eq!(error_code(&gone), Some("UNAUTHENTICATED"));
+    let kept = app.gql(Some(&token), "{ me { login } }", json!({})).await;
+    assert_eq!(kept["data"]["me"]["login"], "viewer@demo");
+
+    // Walk through three more; the first one is still among the last four.
+    change("Rotation1Viewer", "Rotation2Viewer").await;
+    change("Rotation2Viewer", "Rotation3Viewer").await;
+    let back = change("Rotation3Viewer", VIEWER.1).await;
+    assert_eq!(
+        user_error(&back, "changePassword"),
+        Some("WEAK_PASSWORD"),
+        "{back}"
+    );
+    let body = change("Rotation3Viewer", "Rotation4Viewer").await;
+    assert_eq!(body["data"]["changePassword"]["ok"], true);
+    // Now the original is five passwords back and may return.
+    let body = change("Rotation4Viewer", VIEWER.1).await;
+    assert_eq!(body["data"]["changePassword"]["ok"], true, "{body}");
+    assert_eq!(
+        user_error(&app.login_raw(VIEWER.0, "Rotation4Viewer").await, "login"),
+        Some("WRONG_CREDENTIALS")
+    );
+    app.login(VIEWER).await;
+}
+
+#[tokio::test]
+async fn api_keys_act_within_their_scope() {
+    let app = spawn_app().await;
+    let [merchant_key, ingest_key, platform_key] = kassa::demo::KEYS.map(|(_, k)| k);
+    let body = app
+        .gql(
+            Some(merchant_key),
+            "{ merchant { name } wallets { identifier } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["merchant"]["name"], "Demo Shop", "{body}");
+    // A key is not a user.
+    let body = app
+        .gql(Some(merchant_key), "{ me { login } }", json!({}))
+        .await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"));
+    for key in [ingest_key, platform_key] {
+        let body = app
+            .gql(Some(key), "{ wallets { identifier } }", json!({}))
+            .await;
+        assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+        let body = app
+            .gql(Some(key), "{ paymentSystems { code } }", json!({}))
+            .await;
+        assert!(body["errors"].is_null());
+    }
+}
+
+#[tokio::test]
+async fn login_is_rate_limited_per_client() {
+    let app = spawn_app_with(&[("KASSA_LOGIN_RATE", "3")]).await;
+    for _ in 0..3 {
+        let body = app.login_raw("someone@demo", "Whatever12345").await;
+        assert_eq!(user_error(&body, "login"), Some("WRONG_CREDENTIALS"));
+    }
+    let body = app.login_raw(OWNER.0, OWNER.1).await;
+    assert_eq!(error_code(&body), Some("RATE_LIMITED"), "{body}");
+}

@@ -1,0 +1,169 @@
+//! `spawn_app()`: a real server on port 0 over its own database, SQLite by
+//! default or PostgreSQL when `KASSA_TEST_DATABASE_URL` names a server.
+
+use chrono::{TimeZone, Utc};
+use kassa::app::{self, AppState, Deps};
+use kassa::clock::ManualClock;
+use kassa::config::Config;
+use rand::Rng;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+pub const OWNER: (&str, &str) = ("owner@demo", "DemoOwner2026");
+pub const OPERATOR: (&str, &str) = ("operator@demo", "DemoOperator2026");
+pub const VIEWER: (&str, &str) = ("viewer@demo", "DemoViewer2026");
+/// The second tenant, for isolation tests.
+pub const OTHER_OWNER: (&str, &str) = ("owner@other", "OtherOwner2026x");
+
+#[allow(dead_code)] // later capabilities reach into deps and the database
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub clock: Arc<ManualClock>,
+    pub deps: Deps,
+    pub database_url: String,
+    pub http: reqwest::Client,
+    pub other_merchant_id: i64,
+    _shutdown: oneshot::Sender<()>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh database URL: a new PostgreSQL database, or a SQLite file in a temp dir.
+pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+    match std::env::var("KASSA_TEST_DATABASE_URL") {
+        Ok(base) if base.starts_with("postgres") => {
+            let name = format!("kassa_t_{:016x}", rand::thread_rng().gen::<u64>());
+            let admin = Database::connect(base.as_str())
+                .await
+                .expect("connect to PostgreSQL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            let _ = admin.close().await;
+            let (prefix, _) = base.rsplit_once('/').expect("database URL with a path");
+            (format!("{prefix}/{name}"), None)
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("kassa.db").display()
+            );
+            (url, Some(dir))
+        }
+    }
+}
+
+pub fn config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
+    let mut env: HashMap<String, String> = HashMap::new();
+    env.insert("DATABASE_URL".into(), database_url.into());
+    env.insert("KASSA_BIND".into(), "127.0.0.1:0".into());
+    env.insert("KASSA_ALLOW_PRIVATE_URLS".into(), "1".into());
+    env.insert("KASSA_POSTBACK_RETRY_SCHEDULE".into(), "1s,2s".into());
+    for (k, v) in overrides {
+        env.insert(k.to_string(), v.to_string());
+    }
+    Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts a server with the demo data and a second merchant.
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let (database_url, dir) = fresh_database().await;
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap());
+    let deps = app::deps(config(&database_url, overrides), clock.clone())
+        .await
+        .expect("start-up");
+    kassa::demo::load(&deps).await.expect("demo data");
+    let other =
+        kassa::accounts::service::create_merchant(&deps, "Other Shop", Some("Asia/Dhaka"), None)
+            .await
+            .expect("second merchant");
+    kassa::accounts::service::create_user(
+        &deps,
+        &kassa::auth::model::Actor::Cli,
+        Some(other.id),
+        kassa::accounts::service::NewUser {
+            login: OTHER_OWNER.0.into(),
+            password: OTHER_OWNER.1.into(),
+            role: kassa::auth::model::Role::Owner,
+            language: None,
+        },
+    )
+    .await
+    .expect("second owner")
+    .expect("valid second owner");
+    kassa::catalog::service::create_wallet(&deps, other.id, "bkash", "01799999999")
+        .await
+        .expect("second merchant's wallet");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let state = AppState::new(deps.clone()).unwrap();
+    tokio::spawn(app::run(listener, state, async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        url: format!("http://{addr}"),
+        clock,
+        deps,
+        database_url,
+        http: reqwest::Client::new(),
+        other_merchant_id: other.id,
+        _shutdown: tx,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Runs one GraphQL operation and returns the whole response body.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        resp.json().await.expect("JSON response")
+    }
+
+    /// Signs in and returns the token, failing the test otherwise.
+    pub async fn login(&self, who: (&str, &str)) -> String {
+        let body = self.login_raw(who.0, who.1).await;
+        body["data"]["login"]["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login failed: {body}"))
+            .to_string()
+    }
+
+    pub async fn login_raw(&self, login: &str, password: &str) -> Value {
+        self.gql(
+            None,
+            "mutation($l: String!, $p: String!) { login(login: $l, password: $p) { token expiresAt user { login role } errors { code field message } } }",
+            json!({ "l": login, "p": password }),
+        )
+        .await
+    }
+}
+
+/// The `extensions.code` of the first error, if any.
+pub fn error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// The first `UserError` code inside `data.<field>.errors`.
+pub fn user_error<'a>(body: &'a Value, field: &str) -> Option<&'a str> {
+    body["data"][field]["errors"][0]["code"].as_str()
+}
