@@ -12,6 +12,7 @@ use sea_orm::DatabaseConnection;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -43,13 +44,21 @@ pub struct Deps {
     /// Payment systems and currencies, read once at start-up.
     pub catalog: Arc<Catalog>,
     pub limits: Arc<RateLimits>,
+    /// SQL statements run on this pool: exported at /metrics, and what the
+    /// N+1 tests count.
+    pub statements: Arc<AtomicU64>,
 }
 
 /// Connects, migrates and loads the catalogue: the state a server or a
 /// command line call works on.
 pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
-    let db = crate::db::connect(&config.database_url).await?;
+    let mut db = crate::db::connect(&config.database_url).await?;
     crate::db::migrate(&db).await?;
+    let statements = Arc::new(AtomicU64::new(0));
+    let counter = statements.clone();
+    db.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
     let catalog = crate::catalog::service::load_catalog(&db).await?;
     Ok(Deps {
         limits: Arc::new(RateLimits::new(&config)),
@@ -57,6 +66,7 @@ pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
         clock,
         config: Arc::new(config),
         catalog: Arc::new(catalog),
+        statements,
     })
 }
 

@@ -16,7 +16,15 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
-        opts.max_connections(8).min_connections(1);
+        // WAL with synchronous=NORMAL is durable against application crashes
+        // and loses at most the last commits on a power cut, at a fraction of the fsyncs.
+        opts.max_connections(8)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+            });
     } else {
         opts.max_connections(20).min_connections(1);
     }
@@ -97,4 +105,33 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         }
         _ => db.begin().await,
     }
+}
+
+/// On PostgreSQL, takes transaction-scoped advisory locks on `keys` (in a
+/// fixed order, so two lockers never deadlock). Ingestion and activation lock
+/// the (payment system, transaction number) they touch, so a deposit reported
+/// while a payer's request is being stored is always seen by one of them.
+/// SQLite needs nothing: its write transactions already run one at a time.
+pub async fn lock_keys(txn: &DatabaseTransaction, keys: &[String]) -> Result<(), DbErr> {
+    if txn.get_database_backend() != DbBackend::Postgres || keys.is_empty() {
+        return Ok(());
+    }
+    let mut hashes: Vec<i64> = keys
+        .iter()
+        .map(|k| {
+            use sha2::{Digest, Sha256};
+            let digest = Sha256::digest(k.as_bytes());
+            i64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]))
+        })
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    // Integers only, so the list is safe to inline.
+    let values: Vec<String> = hashes.iter().map(|h| format!("({h})")).collect();
+    txn.execute_unprepared(&format!(
+        "SELECT pg_advisory_xact_lock(v) FROM (VALUES {}) AS t(v) ORDER BY v",
+        values.join(",")
+    ))
+    .await?;
+    Ok(())
 }

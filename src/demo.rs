@@ -10,6 +10,8 @@ use crate::auth::service as auth;
 use crate::catalog::service as catalog;
 use crate::error::{AppError, AppResult};
 use entity::merchant;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Serialize;
 
@@ -93,8 +95,17 @@ pub async fn database_is_empty(d: &Deps) -> AppResult<bool> {
     Ok(merchant::Entity::find().count(&d.db).await? == 0)
 }
 
-/// Loads the demo data unless it is there already.
+/// Loads the whole demo data set unless it is there already.
 pub async fn load(d: &Deps) -> AppResult<DemoSummary> {
+    let summary = load_accounts(d).await?;
+    if summary.created {
+        load_activity(d, summary.merchant_id).await?;
+    }
+    Ok(summary)
+}
+
+/// Loads only the merchant, its users, wallets and keys (what most tests need).
+pub async fn load_accounts(d: &Deps) -> AppResult<DemoSummary> {
     if let Some(m) = merchant::Entity::find()
         .filter(merchant::Column::PluginKey.eq(PLUGIN_KEY))
         .one(&d.db)
@@ -132,4 +143,262 @@ pub async fn load(d: &Deps) -> AppResult<DemoSummary> {
         auth::create_api_key_with(d, scope, merchant, key.to_string()).await?;
     }
     Ok(summary(true, m.id))
+}
+
+/// Payers of the demo merchant (labels).
+const PAYERS: usize = 400;
+/// Demo transactions and the days they span.
+pub const TRANSACTIONS: usize = 20_000;
+pub const DAYS: i64 = 125;
+
+fn demo_amount(rng: &mut StdRng, currency: &str) -> i64 {
+    // Minor units; rupee/taka deposits of a few hundred to a few thousand.
+    let major = match currency {
+        "INR" => rng.gen_range(100..=15_000),
+        "BDT" => rng.gen_range(100..=20_000),
+        _ => rng.gen_range(200..=30_000),
+    };
+    major * 100
+        + if rng.gen_bool(0.3) {
+            rng.gen_range(1..100)
+        } else {
+            0
+        }
+}
+
+/// Months of activity for the demo merchant: transactions in every status,
+/// stockpilings in progress and completed, postbacks delivered, failing and
+/// queued, and a few activation requests still waiting. Goes through the same
+/// services as the API (ingest, activation), with a fixed seed.
+pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
+    use crate::activation::stockpile;
+    use crate::db::begin_write;
+    use crate::transactions::model::{Direction, Originality, TransactionType};
+    use crate::transactions::service::{ingest, IngestItem};
+    use chrono::{DurationRound, TimeDelta};
+    use entity::{activation_request, minimum_deposit, postback, postback_attempt, transaction};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ActiveModelTrait, QueryOrder, Set};
+
+    let mut rng = StdRng::seed_from_u64(20_261_124);
+    let now = d.clock.now();
+    let start = (now - TimeDelta::days(DAYS))
+        .duration_trunc(TimeDelta::hours(1))
+        .unwrap_or(now);
+    let span = (now - start).num_seconds().max(1);
+
+    let txn = begin_write(&d.db).await?;
+    for (currency, minor) in [("INR", 500_000), ("BDT", 500_000), ("PKR", 1_000_000)] {
+        minimum_deposit::ActiveModel {
+            merchant_id: Set(merchant_id),
+            currency: Set(currency.into()),
+            amount_minor: Set(minor),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    merchant::Entity::update_many()
+        .col_expr(merchant::Column::DelayedAutoActivation, Expr::value(true))
+        .filter(merchant::Column::Id.eq(merchant_id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+
+    let names = [
+        "Ravi Kumar",
+        "Anika Das",
+        "Imran Khan",
+        "Sadia Islam",
+        "Arjun Mehta",
+        "Fatima Noor",
+        "Rahim Uddin",
+        "Priya Sharma",
+    ];
+    let mut items = Vec::with_capacity(TRANSACTIONS);
+    let mut times: Vec<i64> = (0..TRANSACTIONS).map(|_| rng.gen_range(0..span)).collect();
+    times.sort_unstable();
+    for (i, offset) in times.into_iter().enumerate() {
+        let (system, identifier) = WALLETS[rng.gen_range(0..WALLETS.len())];
+        let currency = d
+            .catalog
+            .payment_system(system)
+            .map(|p| p.currency.clone())
+            .unwrap_or_default();
+        let amount = demo_amount(&mut rng, &currency);
+        items.push(IngestItem {
+            payment_system: system.into(),
+            wallet_identifier: identifier.into(),
+            direction: if rng.gen_bool(0.9) {
+                Direction::Incoming
+            } else {
+                Direction::Outgoing
+            },
+            amount: crate::money::from_minor(amount, 2),
+            currency,
+            commission: Some(crate::money::from_minor(amount / 50, 2)),
+            transaction_number: format!("{}{:08}", system.to_uppercase(), 10_000_000 + i),
+            counterparty: Some(names[rng.gen_range(0..names.len())].into()),
+            occurred_at: Some(start + TimeDelta::seconds(offset)),
+            kind: Some(if rng.gen_bool(0.85) {
+                TransactionType::Auto
+            } else {
+                TransactionType::Manual
+            }),
+            originality: Some(if rng.gen_bool(0.03) {
+                Originality::Scam
+            } else {
+                Originality::Normal
+            }),
+        });
+    }
+    let t0 = std::time::Instant::now();
+    for chunk in items.chunks(1_000) {
+        ingest(d, &Actor::Cli, chunk.to_vec()).await?;
+    }
+
+    tracing::info!(ms = t0.elapsed().as_millis() as u64, "demo: ingested");
+    // Payers claim most incoming deposits within an hour or so; the last day stays mostly unclaimed.
+    let claimable = transaction::Entity::find()
+        .filter(transaction::Column::MerchantId.eq(merchant_id))
+        .filter(transaction::Column::Direction.eq("INCOMING"))
+        .filter(transaction::Column::Originality.eq("NORMAL"))
+        .order_by_asc(transaction::Column::CreatedAt)
+        .all(&d.db)
+        .await?;
+    let txn = begin_write(&d.db).await?;
+    for (n, t) in claimable.iter().enumerate() {
+        let recent = now - t.created_at < TimeDelta::days(1);
+        if !rng.gen_bool(if recent { 0.3 } else { 0.75 }) {
+            continue;
+        }
+        let at = (t.created_at + TimeDelta::minutes(rng.gen_range(1..90))).min(now);
+        let label = format!("user-{:04}", rng.gen_range(1..=PAYERS));
+        stockpile::activate(
+            &txn,
+            &d.catalog,
+            at,
+            t.id,
+            &label,
+            Some(&format!("order-{}", 500_000 + n)),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+
+    tracing::info!(ms = t0.elapsed().as_millis() as u64, "demo: activated");
+    // Delivery outcomes of the postbacks: delivered, failing, and the newest still queued.
+    let postbacks = postback::Entity::find()
+        .filter(postback::Column::MerchantId.eq(merchant_id))
+        .order_by_asc(postback::Column::Id)
+        .all(&d.db)
+        .await?;
+    let mut attempts = Vec::new();
+    let mut delivered_ids = Vec::new();
+    let mut failed_ids = Vec::new();
+    let mut delivered_sps = Vec::new();
+    let mut failed_sps = Vec::new();
+    for p in postbacks
+        .iter()
+        .filter(|p| now - p.created_at >= TimeDelta::hours(6))
+    {
+        let delivered = rng.gen_bool(0.9);
+        let count = if delivered { rng.gen_range(1..=2) } else { 8 };
+        for k in 0..count {
+            let last = k + 1 == count;
+            attempts.push(postback_attempt::ActiveModel {
+                postback_id: Set(p.id),
+                at: Set(p.created_at + TimeDelta::minutes(k as i64 * 30) + TimeDelta::seconds(1)),
+                response_status: Set(Some(if delivered && last { 200 } else { 503 })),
+                error: Set(None),
+                duration_ms: Set(rng.gen_range(20..400)),
+                ..Default::default()
+            });
+        }
+        if delivered {
+            delivered_ids.push(p.id);
+            delivered_sps.extend(p.stockpiling_id);
+        } else {
+            failed_ids.push(p.id);
+            failed_sps.extend(p.stockpiling_id);
+        }
+    }
+    let txn = begin_write(&d.db).await?;
+    for chunk in attempts.chunks(500) {
+        postback_attempt::Entity::insert_many(chunk.to_vec())
+            .exec(&txn)
+            .await?;
+    }
+    let url = Some("https://demo-shop.example/kassa/postback");
+    for (ids, sps, status, outcome, tx_status, count) in [
+        (
+            &delivered_ids,
+            &delivered_sps,
+            "DELIVERED",
+            "SENT",
+            "SENT",
+            1,
+        ),
+        (
+            &failed_ids,
+            &failed_sps,
+            "FAILED",
+            "ERROR",
+            "ERROR_SENDING",
+            8,
+        ),
+    ] {
+        for chunk in ids.chunks(500) {
+            let mut update = postback::Entity::update_many()
+                .col_expr(postback::Column::Status, Expr::value(status))
+                .col_expr(postback::Column::AttemptCount, Expr::value(count))
+                .col_expr(postback::Column::LastOutcome, Expr::value(Some(outcome)))
+                .col_expr(
+                    postback::Column::NextAttemptAt,
+                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                )
+                .col_expr(postback::Column::Url, Expr::value(url));
+            if status == "DELIVERED" {
+                update = update.col_expr(
+                    postback::Column::DeliveredAt,
+                    Expr::col(postback::Column::CreatedAt),
+                );
+            }
+            update
+                .filter(postback::Column::Id.is_in(chunk.to_vec()))
+                .exec(&txn)
+                .await?;
+        }
+        for chunk in sps.chunks(500) {
+            transaction::Entity::update_many()
+                .col_expr(transaction::Column::PostbackStatus, Expr::value(tx_status))
+                .filter(transaction::Column::StockpilingId.is_in(chunk.to_vec()))
+                .exec(&txn)
+                .await?;
+        }
+    }
+    // A few payers are waiting for deposits the payment system has not reported yet.
+    for k in 0..5 {
+        let system = WALLETS[k % WALLETS.len()].0;
+        activation_request::ActiveModel {
+            ticket: Set(format!("act_demo_waiting_{k}")),
+            merchant_id: Set(merchant_id),
+            payment_system: Set(system.into()),
+            transaction_number: Set(format!("{}PENDING{k:03}", system.to_uppercase())),
+            label: Set(format!("user-{:04}", 900 + k)),
+            status: Set("WAITING".into()),
+            created_at: Set(now),
+            expires_at: Set(
+                now + TimeDelta::from_std(d.config.activation_ttl).unwrap_or(TimeDelta::hours(1))
+            ),
+            waiting_key: Set(Some(format!(
+                "{merchant_id}:{system}:{}PENDING{k:03}",
+                system.to_uppercase()
+            ))),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
 }

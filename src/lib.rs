@@ -4,8 +4,13 @@
 //!
 //! Dependencies point one way: `http → graphql.rs → service.rs → entity`.
 
+#[macro_use]
+mod macros;
+
 /// The domain: merchants, users, profiles, the audit log.
 pub mod accounts;
+/// Activation from the plugin, stockpiling, delayed automatic activation.
+pub mod activation;
 /// Wiring: shared dependencies, start-up, `run(listener, state, shutdown)`.
 pub mod app;
 /// The audit trail written with every state change.
@@ -30,7 +35,13 @@ pub mod error;
 pub mod graphql;
 /// The axum routes: GraphQL, WebSocket, health, metrics.
 pub mod http;
+/// Minor units and Decimal conversions.
+pub mod money;
 /// Page sizes and cursors.
 pub mod pagination;
+/// The Settings page.
+pub mod settings;
 /// Logs and metrics.
 pub mod telemetry;
+/// Ingestion and the Transactions page.
+pub mod transactions;

@@ -1,13 +1,19 @@
 //! sea-orm entities for Kassa's tables, in the generated style: columns and
 //! relations only. Business rules live in the main crate's services.
 
+pub mod activation_request;
 pub mod api_key;
 pub mod audit_entry;
 pub mod currency;
 pub mod login_failure;
 pub mod merchant;
+pub mod minimum_deposit;
 pub mod password_history;
 pub mod payment_system;
+pub mod postback;
+pub mod postback_attempt;
 pub mod session;
+pub mod stockpiling;
+pub mod transaction;
 pub mod user;
 pub mod wallet;

@@ -2,7 +2,6 @@
 
 use crate::error::AppError;
 use async_graphql::Enum;
-use std::str::FromStr;
 
 /// A merchant user's role.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -34,25 +33,6 @@ pub enum Scope {
     Ingest,
     /// The platform operator: statuses, originality, rates, delayed activation.
     Platform,
-}
-
-macro_rules! text_enum {
-    ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $ty {
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $text),+ }
-            }
-        }
-        impl FromStr for $ty {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($ty::$variant),)+
-                    other => Err(format!("unknown {} `{}`", stringify!($ty), other)),
-                }
-            }
-        }
-    };
 }
 
 text_enum!(Role { Owner => "OWNER", Operator => "OPERATOR", Viewer => "VIEWER" });
@@ -143,11 +123,12 @@ impl Actor {
         }
     }
 
-    /// An API key of `scope`.
-    pub fn key_with_scope(&self, scope: Scope) -> Result<&KeyActor, AppError> {
+    /// An API key of `scope`, or the operator at the command line.
+    pub fn key_with_scope(&self, scope: Scope) -> Result<(), AppError> {
         match self {
-            Actor::Key(k) if k.scope == scope => Ok(k),
-            Actor::Key(_) | Actor::User(_) | Actor::Cli => Err(AppError::Forbidden),
+            Actor::Key(k) if k.scope == scope => Ok(()),
+            Actor::Cli => Ok(()),
+            Actor::Key(_) | Actor::User(_) => Err(AppError::Forbidden),
             Actor::Anonymous | Actor::Invalid => Err(AppError::Unauthenticated),
         }
     }

@@ -4,11 +4,14 @@ pub mod limits;
 pub mod scalars;
 
 use crate::accounts::graphql::{AccountsMutation, AccountsQuery};
+use crate::activation::graphql::{ActivationMutation, ActivationQuery};
 use crate::app::Deps;
 use crate::auth::graphql::AuthMutation;
 use crate::auth::model::Actor;
 use crate::catalog::graphql::CatalogQuery;
 use crate::error::AppError;
+use crate::settings::graphql::{SettingsMutation, SettingsQuery};
+use crate::transactions::graphql::{TransactionsMutation, TransactionsQuery};
 use async_graphql::{
     Context, EmptySubscription, ErrorExtensions, MergedObject, Result, Schema, SchemaBuilder,
     SimpleObject,
@@ -16,10 +19,22 @@ use async_graphql::{
 use std::net::IpAddr;
 
 #[derive(MergedObject, Default)]
-pub struct Query(AccountsQuery, CatalogQuery);
+pub struct Query(
+    AccountsQuery,
+    CatalogQuery,
+    TransactionsQuery,
+    ActivationQuery,
+    SettingsQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, AccountsMutation);
+pub struct Mutation(
+    AuthMutation,
+    AccountsMutation,
+    SettingsMutation,
+    ActivationMutation,
+    TransactionsMutation,
+);
 
 pub type KassaSchema = Schema<Query, Mutation, EmptySubscription>;
 

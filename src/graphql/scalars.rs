@@ -28,3 +28,38 @@ impl From<chrono::DateTime<Utc>> for DateTime {
         DateTime(t)
     }
 }
+
+/// Exact decimal number, serialized as a string: "1500.00". Never a float:
+/// input is a string (or a JSON integer); a JSON float is refused.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Decimal(pub rust_decimal::Decimal);
+
+#[Scalar(name = "Decimal")]
+impl ScalarType for Decimal {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => s
+                .trim()
+                .parse::<rust_decimal::Decimal>()
+                .map(Decimal)
+                .map_err(|_| InputValueError::custom(format!("`{s}` is not a decimal number"))),
+            Value::Number(n) if n.is_i64() => Ok(Decimal(rust_decimal::Decimal::from(
+                n.as_i64().unwrap_or_default(),
+            ))),
+            Value::Number(_) => Err(InputValueError::custom(
+                "send decimals as strings (\"10.50\"), never as floats",
+            )),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
+    }
+}
+
+impl From<rust_decimal::Decimal> for Decimal {
+    fn from(d: rust_decimal::Decimal) -> Self {
+        Decimal(d)
+    }
+}

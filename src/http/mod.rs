@@ -7,6 +7,7 @@ use crate::accounts::loader::UserLoader;
 use crate::app::AppState;
 use crate::auth::service::authenticate;
 use crate::graphql::ClientIp;
+use crate::transactions::loader::{StockpilingLoader, StockpilingTransactionsLoader};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::http::{GraphiQLSource, MultipartOptions};
 use async_graphql::{ErrorExtensionValues, Response as GqlResponse, ServerError, Value};
@@ -176,6 +177,18 @@ async fn graphql_post(
         .data(ClientIp(peer.ip()))
         .data(DataLoader::new(
             UserLoader {
+                db: state.deps.db.clone(),
+            },
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            StockpilingLoader {
+                db: state.deps.db.clone(),
+            },
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            StockpilingTransactionsLoader {
                 db: state.deps.db.clone(),
             },
             tokio::spawn,

@@ -2,8 +2,10 @@
 //! `KASSA_TEST_DATABASE_URL=postgres://…` runs them on PostgreSQL.
 
 mod accounts;
+mod activation;
 mod auth;
 mod cli;
 mod http_surface;
 mod playground;
 mod support;
+mod transactions;

@@ -6,6 +6,9 @@ use serde_json::json;
 #[tokio::test]
 async fn every_playground_example_runs_against_the_demo() {
     let app = spawn_app().await;
+    kassa::demo::load_activity(&app.deps, 1)
+        .await
+        .expect("the demo's activity");
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/playground");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -28,12 +31,43 @@ async fn every_playground_example_runs_against_the_demo() {
             "viewer" => Some(app.login(VIEWER).await),
             other => panic!("{}: unknown auth `{other}`", path.display()),
         };
-        let body = app.gql(token.as_deref(), &text, json!({})).await;
-        assert!(body["errors"].is_null(), "{}: {body}", path.display());
-        let data = body["data"].as_object().unwrap();
-        for (field, value) in data {
-            if let Some(errors) = value.get("errors") {
-                assert_eq!(errors, &json!([]), "{} {field}: {body}", path.display());
+        // A file may hold several operations; run each by name.
+        let names: Vec<String> = text
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim_start();
+                ["query ", "mutation "]
+                    .iter()
+                    .find_map(|k| l.strip_prefix(k))
+                    .and_then(|rest| {
+                        rest.split(|c: char| !c.is_alphanumeric() && c != '_')
+                            .next()
+                    })
+                    .map(str::to_string)
+            })
+            .collect();
+        assert!(
+            !names.is_empty(),
+            "{}: name every operation",
+            path.display()
+        );
+        for name in names {
+            let body = app.gql_named(token.as_deref(), &text, &name).await;
+            assert!(
+                body["errors"].is_null(),
+                "{} {name}: {body}",
+                path.display()
+            );
+            let data = body["data"].as_object().unwrap();
+            for (field, value) in data {
+                if let Some(errors) = value.get("errors") {
+                    assert_eq!(errors, &json!([]), "{} {field}: {body}", path.display());
+                }
+                assert!(
+                    !value.is_null(),
+                    "{} {name}.{field} is null",
+                    path.display()
+                );
             }
         }
     }

@@ -82,7 +82,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let deps = app::deps(config(&database_url, overrides), clock.clone())
         .await
         .expect("start-up");
-    kassa::demo::load(&deps).await.expect("demo data");
+    kassa::demo::load_accounts(&deps).await.expect("demo data");
     let other =
         kassa::accounts::service::create_merchant(&deps, "Other Shop", Some("Asia/Dhaka"), None)
             .await
@@ -137,6 +137,23 @@ impl TestApp {
         }
         let resp = req.send().await.expect("request");
         resp.json().await.expect("JSON response")
+    }
+
+    /// Runs the operation `name` of a document holding several.
+    pub async fn gql_named(&self, token: Option<&str>, document: &str, name: &str) -> Value {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": document, "operationName": name }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON response")
     }
 
     /// Signs in and returns the token, failing the test otherwise.

@@ -1,0 +1,214 @@
+//! Activating one transaction and moving its stockpiling, inside the
+//! caller's database transaction.
+
+use crate::catalog::model::Catalog;
+use crate::error::AppResult;
+use crate::money::from_minor;
+use crate::transactions::model::PostbackStatus;
+use chrono::{DateTime, SecondsFormat, Utc};
+use entity::{minimum_deposit, postback, stockpiling, transaction};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, Set,
+};
+use serde_json::json;
+
+/// What an activation changed.
+pub struct Activated {
+    pub transaction: transaction::Model,
+    pub stockpiling: stockpiling::Model,
+}
+
+fn minor_units(catalog: &Catalog, currency: &str) -> u32 {
+    catalog
+        .currency(currency)
+        .map(|c| c.minor_units as u32)
+        .unwrap_or(2)
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Claims transaction `id` for `label` if it is still claimable (INCOMING,
+/// NORMAL, not activated); `None` when someone else got there first.
+pub async fn activate(
+    txn: &DatabaseTransaction,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+    id: i64,
+    label: &str,
+    order_id: Option<&str>,
+) -> AppResult<Option<Activated>> {
+    use transaction::Column as T;
+    let claim = Query::update()
+        .table(transaction::Entity)
+        .values([
+            (T::Label, Some(label.to_string()).into()),
+            (T::OrderId, order_id.map(str::to_string).into()),
+            (T::ActivatedAt, Some(now).into()),
+        ])
+        .and_where(T::Id.eq(id))
+        .and_where(T::ActivatedAt.is_null())
+        .and_where(T::Direction.eq("INCOMING"))
+        .and_where(T::Originality.eq("NORMAL"))
+        .returning_all()
+        .to_owned();
+    let Some(row) = txn.query_one(&claim).await? else {
+        return Ok(None);
+    };
+    let mut tx = transaction::Model::from_query_result(&row, "")?;
+    let stockpiling = join_stockpiling(txn, catalog, now, &mut tx, label).await?;
+    Ok(Some(Activated {
+        transaction: tx,
+        stockpiling,
+    }))
+}
+
+/// Adds `tx` to the open stockpiling of its (merchant, label, currency) in one
+/// atomic upsert, and completes it when the minimum is reached.
+async fn join_stockpiling(
+    txn: &DatabaseTransaction,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+    tx: &mut transaction::Model,
+    label: &str,
+) -> AppResult<stockpiling::Model> {
+    use stockpiling::Column as S;
+    let minimum = minimum_deposit::Entity::find_by_id((tx.merchant_id, tx.currency.clone()))
+        .one(txn)
+        .await?
+        .map(|m| m.amount_minor)
+        .unwrap_or(0);
+    let open_key = format!("{}:{}:{}", tx.merchant_id, tx.currency, label);
+    let upsert = Query::insert()
+        .into_table(stockpiling::Entity)
+        .columns([
+            S::MerchantId,
+            S::Label,
+            S::Currency,
+            S::MinimumMinor,
+            S::AccumulatedMinor,
+            S::Status,
+            S::OpenKey,
+            S::CreatedAt,
+        ])
+        .values_panic([
+            tx.merchant_id.into(),
+            label.into(),
+            tx.currency.clone().into(),
+            minimum.into(),
+            tx.amount_minor.into(),
+            "IN_PROGRESS".into(),
+            open_key.into(),
+            now.into(),
+        ])
+        .on_conflict(
+            OnConflict::column(S::OpenKey)
+                .value(
+                    S::AccumulatedMinor,
+                    Expr::col((stockpiling::Entity, S::AccumulatedMinor)).add(tx.amount_minor),
+                )
+                .to_owned(),
+        )
+        .returning_all()
+        .to_owned();
+    let row = txn
+        .query_one(&upsert)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("stockpiling upsert returned no row"))?;
+    let mut sp = stockpiling::Model::from_query_result(&row, "")?;
+    tx.stockpiling_id = Some(sp.id);
+    tx.postback_status = PostbackStatus::StockpilingInProgress.as_str().to_string();
+
+    transaction::Entity::update_many()
+        .col_expr(transaction::Column::StockpilingId, Expr::value(Some(sp.id)))
+        .col_expr(
+            transaction::Column::PostbackStatus,
+            Expr::value(PostbackStatus::StockpilingInProgress.as_str()),
+        )
+        .filter(transaction::Column::Id.eq(tx.id))
+        .exec(txn)
+        .await?;
+
+    if sp.accumulated_minor >= sp.minimum_minor {
+        stockpiling::Entity::update_many()
+            .col_expr(S::Status, Expr::value("COMPLETED"))
+            .col_expr(S::CompletedAt, Expr::value(Some(now)))
+            .col_expr(S::OpenKey, Expr::value(Option::<String>::None))
+            .filter(S::Id.eq(sp.id))
+            .exec(txn)
+            .await?;
+        sp.status = "COMPLETED".into();
+        sp.completed_at = Some(now);
+        sp.open_key = None;
+        tx.postback_status = PostbackStatus::Queued.as_str().to_string();
+        transaction::Entity::update_many()
+            .col_expr(
+                transaction::Column::PostbackStatus,
+                Expr::value(PostbackStatus::Queued.as_str()),
+            )
+            .filter(transaction::Column::StockpilingId.eq(sp.id))
+            .exec(txn)
+            .await?;
+        queue_deposit_postback(txn, catalog, now, &sp, &tx.payment_system).await?;
+    }
+    Ok(sp)
+}
+
+/// Writes the DEPOSIT postback of a completed stockpiling (the outbox row).
+async fn queue_deposit_postback(
+    txn: &DatabaseTransaction,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+    sp: &stockpiling::Model,
+    payment_system: &str,
+) -> AppResult<()> {
+    let units = minor_units(catalog, &sp.currency);
+    let members = transaction::Entity::find()
+        .filter(transaction::Column::StockpilingId.eq(sp.id))
+        .order_by_asc(transaction::Column::Id)
+        .all(txn)
+        .await?;
+    let row = postback::ActiveModel {
+        merchant_id: Set(sp.merchant_id),
+        message_id: Set(format!("pending:{}", sp.id)),
+        kind: Set("DEPOSIT".into()),
+        url: Set(None),
+        payload: Set(String::new()),
+        status: Set("PENDING".into()),
+        stockpiling_id: Set(Some(sp.id)),
+        attempt_count: Set(0),
+        next_attempt_at: Set(Some(now)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    let body = json!({
+        "type": "deposit",
+        "postback_id": row.id.to_string(),
+        "stockpiling_id": sp.id.to_string(),
+        "label": sp.label,
+        "amount": from_minor(sp.accumulated_minor, units).to_string(),
+        "currency": sp.currency,
+        "payment_system": payment_system,
+        "completed_at": sp.completed_at.map(rfc3339),
+        "transactions": members.iter().map(|t| json!({
+            "id": t.id.to_string(),
+            "transaction_number": t.transaction_number,
+            "amount": from_minor(t.amount_minor, units).to_string(),
+            "commission": from_minor(t.commission_minor, units).to_string(),
+            "order_id": t.order_id,
+            "activated_at": t.activated_at.map(rfc3339),
+        })).collect::<Vec<_>>(),
+    });
+    postback::Entity::update_many()
+        .col_expr(postback::Column::MessageId, Expr::value(row.id.to_string()))
+        .col_expr(postback::Column::Payload, Expr::value(body.to_string()))
+        .filter(postback::Column::Id.eq(row.id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}

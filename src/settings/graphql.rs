@@ -1,0 +1,138 @@
+//! GraphQL: settings and updateSystemSettings.
+
+use super::service::{self, SystemChanges};
+use crate::accounts::graphql::{ProfileSettings, User};
+use crate::activation::graphql::AfterPaymentAction;
+use crate::error::UserError;
+use crate::graphql::scalars::Decimal;
+use crate::graphql::{actor, deps};
+use crate::money::from_minor;
+use crate::transactions::graphql::units;
+use async_graphql::{Context, InputObject, Object, Result, ResultExt, SimpleObject};
+
+#[derive(SimpleObject)]
+pub struct MinimumDeposit {
+    pub currency: String,
+    pub amount: Decimal,
+}
+
+#[derive(SimpleObject)]
+pub struct SystemSettings {
+    /// Last four characters of the signing secret.
+    pub postback_secret_hint: String,
+    pub after_payment_action: AfterPaymentAction,
+    pub success_url: Option<String>,
+    pub fail_url: Option<String>,
+    /// IANA name, e.g. "Asia/Kolkata".
+    pub timezone: String,
+    /// The stockpiling threshold, per currency.
+    pub minimum_deposits: Vec<MinimumDeposit>,
+    /// Turned on by the platform on request; read-only here.
+    pub delayed_auto_activation: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct Settings {
+    pub profile: ProfileSettings,
+    pub system: SystemSettings,
+}
+
+#[derive(InputObject)]
+pub struct MinimumDepositInput {
+    pub currency: String,
+    pub amount: Decimal,
+}
+
+/// Fields left out stay as they are.
+#[derive(InputObject)]
+pub struct UpdateSystemSettingsInput {
+    /// Replaces the whole list; an amount of 0 means no minimum for that currency.
+    pub minimum_deposits: Option<Vec<MinimumDepositInput>>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateSystemSettingsPayload {
+    pub system: Option<SystemSettings>,
+    pub errors: Vec<UserError>,
+}
+
+async fn load_system(ctx: &Context<'_>) -> Result<SystemSettings> {
+    let d = deps(ctx)?;
+    let (m, mins) = service::system(d, actor(ctx)?).await.extend()?;
+    let secret = m.postback_secret.clone();
+    Ok(SystemSettings {
+        postback_secret_hint: secret
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect(),
+        after_payment_action: AfterPaymentAction::from_db(&m.after_payment_action),
+        success_url: m.success_url,
+        fail_url: m.fail_url,
+        timezone: m.timezone,
+        minimum_deposits: mins
+            .into_iter()
+            .map(|(currency, minor)| MinimumDeposit {
+                amount: from_minor(minor, units(d, &currency)).into(),
+                currency,
+            })
+            .collect(),
+        delayed_auto_activation: m.delayed_auto_activation,
+    })
+}
+
+#[derive(Default)]
+pub struct SettingsQuery;
+
+#[Object]
+impl SettingsQuery {
+    /// The Settings page. Needs a user session (any role).
+    async fn settings(&self, ctx: &Context<'_>) -> Result<Settings> {
+        let me: User = crate::accounts::service::me(deps(ctx)?, actor(ctx)?)
+            .await
+            .extend()?
+            .try_into()?;
+        Ok(Settings {
+            profile: ProfileSettings {
+                login: me.login,
+                language: me.language,
+            },
+            system: load_system(ctx).await?,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct SettingsMutation;
+
+#[Object]
+impl SettingsMutation {
+    /// Changes system settings. OWNER only.
+    async fn update_system_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateSystemSettingsInput,
+    ) -> Result<UpdateSystemSettingsPayload> {
+        let changes = SystemChanges {
+            minimum_deposits: input
+                .minimum_deposits
+                .map(|l| l.into_iter().map(|m| (m.currency, m.amount.0)).collect()),
+        };
+        let errors = service::update_system(deps(ctx)?, actor(ctx)?, changes)
+            .await
+            .extend()?;
+        if !errors.is_empty() {
+            return Ok(UpdateSystemSettingsPayload {
+                system: None,
+                errors,
+            });
+        }
+        Ok(UpdateSystemSettingsPayload {
+            system: Some(load_system(ctx).await?),
+            errors: vec![],
+        })
+    }
+}

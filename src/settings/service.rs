@@ -1,0 +1,116 @@
+//! Reading and changing the merchant's system settings.
+
+use crate::app::Deps;
+use crate::audit::{self, Audit};
+use crate::auth::model::{Actor, Role};
+use crate::db::begin_write;
+use crate::error::{AppResult, ErrorCode, UserError};
+use crate::money;
+use entity::{merchant, minimum_deposit};
+use rust_decimal::Decimal;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde_json::json;
+use std::collections::HashSet;
+
+/// The merchant row and its minimum deposits (currency, minor units).
+pub async fn system(d: &Deps, actor: &Actor) -> AppResult<(merchant::Model, Vec<(String, i64)>)> {
+    let m = crate::accounts::service::merchant(d, actor).await?;
+    let mins = minimum_deposit::Entity::find()
+        .filter(minimum_deposit::Column::MerchantId.eq(m.id))
+        .order_by_asc(minimum_deposit::Column::Currency)
+        .all(&d.db)
+        .await?
+        .into_iter()
+        .map(|x| (x.currency, x.amount_minor))
+        .collect();
+    Ok((m, mins))
+}
+
+/// What `updateSystemSettings` may change; `None` leaves a setting as it is.
+#[derive(Default)]
+pub struct SystemChanges {
+    /// Replaces the whole list of minimum deposits.
+    pub minimum_deposits: Option<Vec<(String, Decimal)>>,
+}
+
+/// Applies `changes` (OWNER only); nothing is written when any part is invalid.
+pub async fn update_system(
+    d: &Deps,
+    actor: &Actor,
+    changes: SystemChanges,
+) -> AppResult<Vec<UserError>> {
+    let me = actor.user_with_role(&[Role::Owner])?.clone();
+    let mut errors = Vec::new();
+    let mut minimums: Vec<(String, i64)> = Vec::new();
+    if let Some(list) = &changes.minimum_deposits {
+        let mut seen = HashSet::new();
+        for (i, (currency, amount)) in list.iter().enumerate() {
+            let path = |f: &str| {
+                vec![
+                    "input".to_string(),
+                    "minimumDeposits".into(),
+                    i.to_string(),
+                    f.to_string(),
+                ]
+            };
+            let Some(c) = d.catalog.currency(currency) else {
+                errors.push(UserError {
+                    field: path("currency"),
+                    code: ErrorCode::Invalid,
+                    message: format!("unknown currency `{currency}`"),
+                });
+                continue;
+            };
+            if !seen.insert(currency.clone()) {
+                errors.push(UserError {
+                    field: path("currency"),
+                    code: ErrorCode::Duplicate,
+                    message: format!("{currency} is listed twice"),
+                });
+                continue;
+            }
+            match money::non_negative_minor(*amount, c.minor_units as u32) {
+                Ok(minor) => minimums.push((currency.clone(), minor)),
+                Err(e) => errors.push(UserError {
+                    field: path("amount"),
+                    code: ErrorCode::Invalid,
+                    message: e.to_string(),
+                }),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Ok(errors);
+    }
+    let now = d.clock.now();
+    let txn = begin_write(&d.db).await?;
+    if changes.minimum_deposits.is_some() {
+        minimum_deposit::Entity::delete_many()
+            .filter(minimum_deposit::Column::MerchantId.eq(me.merchant_id))
+            .exec(&txn)
+            .await?;
+        for (currency, minor) in &minimums {
+            minimum_deposit::ActiveModel {
+                merchant_id: Set(me.merchant_id),
+                currency: Set(currency.clone()),
+                amount_minor: Set(*minor),
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Audit {
+            merchant_id: Some(me.merchant_id),
+            action: "settings.update_system",
+            subject: Some(format!("merchant:{}", me.merchant_id)),
+            details: json!({ "minimum_deposits": changes.minimum_deposits.as_ref().map(|l| l.iter().map(|(c, a)| json!({"currency": c, "amount": a.to_string()})).collect::<Vec<_>>()) }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(vec![])
+}

@@ -1,0 +1,515 @@
+//! GraphQL: the Transactions page, ingestion, originality, stockpilings.
+
+use super::loader::{StockpilingLoader, StockpilingTransactionsLoader};
+use super::model::{
+    Direction, Filter, Order, Originality, PostbackStatus, Range, SortDirection,
+    TransactionOrderField, TransactionStatus, TransactionType,
+};
+use super::service::{self, IngestItem, IngestOutcome, PageArgs};
+use crate::app::Deps;
+use crate::auth::model::Tenant;
+use crate::catalog::model::PaymentSystem;
+use crate::error::{AppError, UserError};
+use crate::graphql::scalars::{DateTime, Decimal};
+use crate::graphql::{actor, deps, PageInfo};
+use crate::money::from_minor;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{
+    ComplexObject, Context, Enum, ErrorExtensions, InputObject, Object, Result, ResultExt,
+    SimpleObject, ID,
+};
+use entity::{stockpiling, transaction};
+
+/// Minor units of a currency, from the in-memory catalogue.
+pub fn units(d: &Deps, currency: &str) -> u32 {
+    d.catalog
+        .currency(currency)
+        .map(|c| c.minor_units as u32)
+        .unwrap_or(2)
+}
+
+fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
+    AppError::Internal(anyhow::anyhow!(e.to_string())).extend()
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T> {
+    s.parse().map_err(internal)
+}
+
+/// A payment-system transaction as the merchant sees it.
+#[derive(Clone)]
+pub struct Transaction(pub transaction::Model);
+
+#[Object]
+impl Transaction {
+    /// Sequence number of the transaction in the system.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Wallet type.
+    async fn payment_system(&self, ctx: &Context<'_>) -> Result<PaymentSystem> {
+        deps(ctx)?
+            .catalog
+            .payment_system(&self.0.payment_system)
+            .cloned()
+            .ok_or_else(|| internal("payment system missing from the catalogue"))
+    }
+    async fn wallet_identifier(&self) -> &str {
+        &self.0.wallet_identifier
+    }
+    async fn direction(&self) -> Result<Direction> {
+        parse(&self.0.direction)
+    }
+    async fn amount(&self, ctx: &Context<'_>) -> Result<Decimal> {
+        Ok(from_minor(self.0.amount_minor, units(deps(ctx)?, &self.0.currency)).into())
+    }
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+    async fn commission(&self, ctx: &Context<'_>) -> Result<Decimal> {
+        Ok(from_minor(self.0.commission_minor, units(deps(ctx)?, &self.0.currency)).into())
+    }
+    /// The payment system's own transaction number.
+    async fn transaction_number(&self) -> &str {
+        &self.0.transaction_number
+    }
+    async fn counterparty(&self) -> Option<&str> {
+        self.0.counterparty.as_deref()
+    }
+    /// When the transaction was logged (the payment system's `occurredAt`).
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+    /// User ID in the merchant's system.
+    async fn label(&self) -> Option<&str> {
+        self.0.label.as_deref()
+    }
+    /// Transaction ID in the merchant's system.
+    async fn order_id(&self) -> Option<&str> {
+        self.0.order_id.as_deref()
+    }
+    async fn activated_at(&self) -> Option<DateTime> {
+        self.0.activated_at.map(Into::into)
+    }
+    async fn status(&self) -> TransactionStatus {
+        if self.0.activated_at.is_some() {
+            TransactionStatus::Activated
+        } else {
+            TransactionStatus::NotActivated
+        }
+    }
+    async fn postback_status(&self) -> Result<PostbackStatus> {
+        parse(&self.0.postback_status)
+    }
+    #[graphql(name = "type")]
+    async fn kind(&self) -> Result<TransactionType> {
+        parse(&self.0.kind)
+    }
+    async fn originality(&self) -> Result<Originality> {
+        parse(&self.0.originality)
+    }
+    async fn country(&self) -> &str {
+        &self.0.country
+    }
+    async fn stockpiling(&self, ctx: &Context<'_>) -> Result<Option<Stockpiling>> {
+        let Some(id) = self.0.stockpiling_id else {
+            return Ok(None);
+        };
+        let loader = ctx.data::<DataLoader<StockpilingLoader>>()?;
+        Ok(loader
+            .load_one(id)
+            .await
+            .map_err(internal)?
+            .map(Stockpiling))
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StockpilingStatus {
+    InProgress,
+    Completed,
+}
+
+/// Accumulation of one payer's deposits up to the merchant's minimum.
+pub struct Stockpiling(pub stockpiling::Model);
+
+#[Object]
+impl Stockpiling {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+    /// The minimum deposit in force when the stockpiling began.
+    async fn minimum(&self, ctx: &Context<'_>) -> Result<Decimal> {
+        Ok(from_minor(self.0.minimum_minor, units(deps(ctx)?, &self.0.currency)).into())
+    }
+    async fn accumulated(&self, ctx: &Context<'_>) -> Result<Decimal> {
+        Ok(from_minor(
+            self.0.accumulated_minor,
+            units(deps(ctx)?, &self.0.currency),
+        )
+        .into())
+    }
+    async fn status(&self) -> StockpilingStatus {
+        if self.0.status == "COMPLETED" {
+            StockpilingStatus::Completed
+        } else {
+            StockpilingStatus::InProgress
+        }
+    }
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+    /// Stockpiling end date.
+    async fn completed_at(&self) -> Option<DateTime> {
+        self.0.completed_at.map(Into::into)
+    }
+    async fn transactions(&self, ctx: &Context<'_>) -> Result<Vec<Transaction>> {
+        let loader = ctx.data::<DataLoader<StockpilingTransactionsLoader>>()?;
+        Ok(loader
+            .load_one(self.0.id)
+            .await
+            .map_err(internal)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Transaction)
+            .collect())
+    }
+}
+
+/// Where a payer's stockpiling stands.
+#[derive(SimpleObject)]
+pub struct StockpilingProgress {
+    pub accumulated: Decimal,
+    pub minimum: Decimal,
+    pub remaining: Decimal,
+    pub currency: String,
+    pub completed: bool,
+}
+
+impl StockpilingProgress {
+    pub fn of(d: &Deps, s: &stockpiling::Model) -> Self {
+        let u = units(d, &s.currency);
+        StockpilingProgress {
+            accumulated: from_minor(s.accumulated_minor, u).into(),
+            minimum: from_minor(s.minimum_minor, u).into(),
+            remaining: from_minor((s.minimum_minor - s.accumulated_minor).max(0), u).into(),
+            currency: s.currency.clone(),
+            completed: s.status == "COMPLETED",
+        }
+    }
+}
+
+/// Half-open interval [from, to) of instants; either end may be left out.
+#[derive(InputObject, Clone, Copy, Default)]
+pub struct TimeRange {
+    pub from: Option<DateTime>,
+    pub to: Option<DateTime>,
+}
+
+impl From<Option<TimeRange>> for Range {
+    fn from(r: Option<TimeRange>) -> Self {
+        let r = r.unwrap_or_default();
+        Range {
+            from: r.from.map(|t| t.0),
+            to: r.to.map(|t| t.0),
+        }
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct TransactionFilter {
+    pub id: Option<ID>,
+    pub payment_systems: Option<Vec<String>>,
+    pub label: Option<String>,
+    pub order_id: Option<String>,
+    /// Null means all.
+    pub direction: Option<Direction>,
+    pub transaction_number: Option<String>,
+    /// Case-insensitive substring.
+    pub counterparty: Option<String>,
+    #[graphql(name = "type")]
+    pub kind: Option<TransactionType>,
+    pub originality: Option<Originality>,
+    pub status: Option<TransactionStatus>,
+    pub postback_status: Option<PostbackStatus>,
+    pub currency: Option<String>,
+    pub created_at: Option<TimeRange>,
+    pub activated_at: Option<TimeRange>,
+}
+
+impl TransactionFilter {
+    fn parse(self) -> Result<Filter> {
+        let id = match self.id {
+            Some(id) => Some(id.parse::<i64>().map_err(|_| {
+                AppError::Invalid("filter.id is not a transaction id".into()).extend()
+            })?),
+            None => None,
+        };
+        Ok(Filter {
+            id,
+            payment_systems: self.payment_systems,
+            label: self.label,
+            order_id: self.order_id,
+            direction: self.direction,
+            transaction_number: self.transaction_number,
+            counterparty: self.counterparty.filter(|c| !c.is_empty()),
+            kind: self.kind,
+            originality: self.originality,
+            status: self.status,
+            postback_status: self.postback_status,
+            currency: self.currency,
+            created_at: self.created_at.into(),
+            activated_at: self.activated_at.into(),
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct TransactionOrder {
+    pub field: TransactionOrderField,
+    pub direction: SortDirection,
+}
+
+#[derive(SimpleObject)]
+pub struct TransactionEdge {
+    pub cursor: String,
+    pub node: Transaction,
+}
+
+#[derive(SimpleObject)]
+pub struct CurrencyTotal {
+    pub currency: String,
+    pub amount: Decimal,
+    pub count: i32,
+}
+
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct TransactionConnection {
+    pub edges: Vec<TransactionEdge>,
+    pub nodes: Vec<Transaction>,
+    pub page_info: PageInfo,
+    #[graphql(skip)]
+    tenant: Tenant,
+    #[graphql(skip)]
+    filter: Filter,
+}
+
+#[ComplexObject]
+impl TransactionConnection {
+    /// Rows matching the filter, all pages together (counted only when asked for).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let n = service::count(deps(ctx)?, self.tenant, &self.filter)
+            .await
+            .extend()?;
+        Ok(n.min(i32::MAX as i64) as i32)
+    }
+    /// Sums of the rows matching the filter, one per currency (computed only when asked for).
+    async fn totals(&self, ctx: &Context<'_>) -> Result<Vec<CurrencyTotal>> {
+        let d = deps(ctx)?;
+        Ok(service::totals(d, self.tenant, &self.filter)
+            .await
+            .extend()?
+            .into_iter()
+            .map(|(currency, sum, count)| CurrencyTotal {
+                amount: from_minor(sum, units(d, &currency)).into(),
+                currency,
+                count: count.min(i32::MAX as i64) as i32,
+            })
+            .collect())
+    }
+}
+
+#[derive(InputObject)]
+pub struct IngestTransactionInput {
+    pub payment_system: String,
+    pub wallet_identifier: String,
+    pub direction: Direction,
+    pub amount: Decimal,
+    pub currency: String,
+    pub commission: Option<Decimal>,
+    pub transaction_number: String,
+    pub counterparty: Option<String>,
+    /// When the payment happened at the payment system; defaults to now.
+    pub occurred_at: Option<DateTime>,
+    /// Defaults to AUTO.
+    #[graphql(name = "type")]
+    pub kind: Option<TransactionType>,
+    /// Defaults to NORMAL.
+    pub originality: Option<Originality>,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "IngestOutcome", name = "IngestOutcome")]
+pub enum IngestOutcomeGql {
+    Created,
+    /// Already recorded with the same data: nothing changed.
+    Duplicate,
+    /// Already recorded with different data: nothing changed.
+    Conflict,
+    Rejected,
+}
+
+#[derive(SimpleObject)]
+pub struct IngestResult {
+    pub outcome: IngestOutcomeGql,
+    pub transaction: Option<Transaction>,
+    /// Set when a waiting activation request was settled by this transaction.
+    pub activated: bool,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct IngestTransactionsPayload {
+    pub results: Vec<IngestResult>,
+}
+
+#[derive(SimpleObject)]
+pub struct SetTransactionOriginalityPayload {
+    pub transaction: Option<Transaction>,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(Default)]
+pub struct TransactionsQuery;
+
+#[Object]
+impl TransactionsQuery {
+    async fn transaction(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Transaction>> {
+        Ok(service::get(deps(ctx)?, actor(ctx)?, &id)
+            .await
+            .extend()?
+            .map(Transaction))
+    }
+
+    /// Payments → Transactions → Transactions. Newest first unless orderBy says otherwise.
+    #[allow(clippy::too_many_arguments)] // the contract's arguments
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TransactionFilter>,
+        order_by: Option<TransactionOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<TransactionConnection> {
+        let d = deps(ctx)?;
+        let tenant = actor(ctx)?.reader().extend()?;
+        let filter = filter.unwrap_or_default().parse()?;
+        let order = order_by
+            .map(|o| Order {
+                field: o.field,
+                direction: o.direction,
+            })
+            .unwrap_or_default();
+        let page = service::list(
+            d,
+            tenant,
+            &filter,
+            order,
+            &PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+        .extend()?;
+        let edges: Vec<TransactionEdge> = page
+            .rows
+            .into_iter()
+            .map(|t| TransactionEdge {
+                cursor: service::cursor_of(&t, page.order),
+                node: Transaction(t),
+            })
+            .collect();
+        Ok(TransactionConnection {
+            page_info: PageInfo {
+                has_next_page: page.has_next,
+                has_previous_page: page.has_previous,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            nodes: edges.iter().map(|e| e.node.clone()).collect(),
+            edges,
+            tenant,
+            filter,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct TransactionsMutation;
+
+#[Object]
+impl TransactionsMutation {
+    /// Platform (API key with scope INGEST): records payment-system transactions. Idempotent.
+    async fn ingest_transactions(
+        &self,
+        ctx: &Context<'_>,
+        input: Vec<IngestTransactionInput>,
+    ) -> Result<IngestTransactionsPayload> {
+        let items = input
+            .into_iter()
+            .map(|i| IngestItem {
+                payment_system: i.payment_system,
+                wallet_identifier: i.wallet_identifier,
+                direction: i.direction,
+                amount: i.amount.0,
+                currency: i.currency,
+                commission: i.commission.map(|c| c.0),
+                transaction_number: i.transaction_number,
+                counterparty: i.counterparty,
+                occurred_at: i.occurred_at.map(|t| t.0),
+                kind: i.kind,
+                originality: i.originality,
+            })
+            .collect();
+        let results = service::ingest(deps(ctx)?, actor(ctx)?, items)
+            .await
+            .extend()?;
+        Ok(IngestTransactionsPayload {
+            results: results
+                .into_iter()
+                .map(|r| IngestResult {
+                    outcome: r.outcome.into(),
+                    transaction: r.transaction.map(Transaction),
+                    activated: r.activated,
+                    errors: r.errors,
+                })
+                .collect(),
+        })
+    }
+
+    /// Platform (scope PLATFORM): marks a transaction NORMAL or SCAM.
+    async fn set_transaction_originality(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        originality: Originality,
+    ) -> Result<SetTransactionOriginalityPayload> {
+        Ok(
+            match service::set_originality(deps(ctx)?, actor(ctx)?, &id, originality)
+                .await
+                .extend()?
+            {
+                Ok(t) => SetTransactionOriginalityPayload {
+                    transaction: Some(Transaction(t)),
+                    errors: vec![],
+                },
+                Err(e) => SetTransactionOriginalityPayload {
+                    transaction: None,
+                    errors: vec![e],
+                },
+            },
+        )
+    }
+}

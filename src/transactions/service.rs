@@ -1,0 +1,803 @@
+//! Ingestion, the Transactions page, originality.
+
+use super::model::{
+    Direction, Filter, Order, Originality, PostbackStatus, SortDirection, TransactionOrderField,
+    TransactionStatus, TransactionType,
+};
+use crate::activation::service::{number_key, settle_waiting};
+use crate::app::Deps;
+use crate::audit::{self, Audit};
+use crate::auth::model::{Actor, Scope, Tenant};
+use crate::db::{begin_write, lock_keys};
+use crate::error::{AppError, AppResult, ErrorCode, UserError};
+use crate::money::{self, MoneyError};
+use crate::pagination;
+use chrono::{DateTime, TimeZone, Utc};
+use entity::{transaction, wallet};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, Order as SqlOrder,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+
+/// Most items one `ingestTransactions` call may carry.
+pub const MAX_BATCH: usize = 1_000;
+/// Longest transaction number, wallet identifier or counterparty accepted.
+pub const MAX_TEXT: usize = 128;
+
+/// One transaction as a payment system reports it.
+#[derive(Clone, Debug)]
+pub struct IngestItem {
+    pub payment_system: String,
+    pub wallet_identifier: String,
+    pub direction: Direction,
+    pub amount: Decimal,
+    pub currency: String,
+    pub commission: Option<Decimal>,
+    pub transaction_number: String,
+    pub counterparty: Option<String>,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub kind: Option<TransactionType>,
+    pub originality: Option<Originality>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Created,
+    Duplicate,
+    Conflict,
+    Rejected,
+}
+
+pub struct IngestResult {
+    pub outcome: IngestOutcome,
+    pub transaction: Option<transaction::Model>,
+    /// A waiting activation request was settled by this transaction.
+    pub activated: bool,
+    pub errors: Vec<UserError>,
+}
+
+impl IngestResult {
+    fn rejected(errors: Vec<UserError>) -> Self {
+        IngestResult {
+            outcome: IngestOutcome::Rejected,
+            transaction: None,
+            activated: false,
+            errors,
+        }
+    }
+}
+
+/// An item that passed the checks that need no database.
+struct Valid {
+    item: IngestItem,
+    number: String,
+    wallet_identifier: String,
+    amount_minor: i64,
+    commission_minor: i64,
+    country: String,
+}
+
+fn money_error(path: &[String], e: MoneyError) -> UserError {
+    UserError {
+        field: path.to_vec(),
+        code: ErrorCode::Invalid,
+        message: e.to_string(),
+    }
+}
+
+fn validate(d: &Deps, index: usize, item: IngestItem) -> Result<Valid, Vec<UserError>> {
+    let path = |field: &str| vec!["input".to_string(), index.to_string(), field.to_string()];
+    let err = |field: &str, code: ErrorCode, message: String| UserError {
+        field: path(field),
+        code,
+        message,
+    };
+    let mut errors = Vec::new();
+    let number = item.transaction_number.trim().to_string();
+    if number.is_empty() {
+        errors.push(err(
+            "transactionNumber",
+            ErrorCode::Required,
+            "the transaction number is required".into(),
+        ));
+    } else if number.chars().count() > MAX_TEXT {
+        errors.push(err(
+            "transactionNumber",
+            ErrorCode::Invalid,
+            format!("at most {MAX_TEXT} characters"),
+        ));
+    }
+    let wallet_identifier = item.wallet_identifier.trim().to_string();
+    if wallet_identifier.is_empty() || wallet_identifier.chars().count() > MAX_TEXT {
+        errors.push(err(
+            "walletIdentifier",
+            ErrorCode::Invalid,
+            format!("1 to {MAX_TEXT} characters"),
+        ));
+    }
+    if item
+        .counterparty
+        .as_deref()
+        .is_some_and(|c| c.chars().count() > 256)
+    {
+        errors.push(err(
+            "counterparty",
+            ErrorCode::Invalid,
+            "at most 256 characters".into(),
+        ));
+    }
+    let Some(ps) = d.catalog.payment_system(&item.payment_system) else {
+        errors.push(err(
+            "paymentSystem",
+            ErrorCode::Invalid,
+            format!("unknown payment system `{}`", item.payment_system),
+        ));
+        return Err(errors);
+    };
+    if item.currency != ps.currency {
+        errors.push(err(
+            "currency",
+            ErrorCode::Invalid,
+            format!("{} moves {}, not `{}`", ps.code, ps.currency, item.currency),
+        ));
+        return Err(errors);
+    }
+    let units = d
+        .catalog
+        .currency(&ps.currency)
+        .map(|c| c.minor_units as u32)
+        .unwrap_or(2);
+    let amount_minor =
+        money::positive_minor(item.amount, units).map_err(|e| money_error(&path("amount"), e));
+    let commission_minor = money::non_negative_minor(item.commission.unwrap_or_default(), units)
+        .map_err(|e| money_error(&path("commission"), e));
+    let (amount_minor, commission_minor) = match (amount_minor, commission_minor) {
+        (Ok(a), Ok(c)) if c > a => {
+            errors.push(err(
+                "commission",
+                ErrorCode::Invalid,
+                "the commission exceeds the amount".into(),
+            ));
+            (a, c)
+        }
+        (Ok(a), Ok(c)) => (a, c),
+        (a, c) => {
+            errors.extend(a.err());
+            errors.extend(c.err());
+            (0, 0)
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Valid {
+        country: ps.country.clone(),
+        item,
+        number,
+        wallet_identifier,
+        amount_minor,
+        commission_minor,
+    })
+}
+
+/// Whether a stored transaction carries the same data as a repeated report.
+/// `occurredAt`, type and originality are compared only when the report gives them.
+fn same_data(t: &transaction::Model, v: &Valid) -> bool {
+    t.wallet_identifier == v.wallet_identifier
+        && t.direction == v.item.direction.as_str()
+        && t.amount_minor == v.amount_minor
+        && t.currency == v.item.currency
+        && t.commission_minor == v.commission_minor
+        && t.counterparty.as_deref().map(str::trim) == v.item.counterparty.as_deref().map(str::trim)
+        && v.item.occurred_at.is_none_or(|at| at == t.created_at)
+        && v.item.kind.is_none_or(|k| k.as_str() == t.kind)
+        && v.item
+            .originality
+            .is_none_or(|o| o.as_str() == t.originality)
+}
+
+/// Records a batch of transactions (scope INGEST). Each item is judged on
+/// its own; the batch is one database transaction, and a waiting activation
+/// request named by a new transaction is settled inside it.
+#[tracing::instrument(skip(d, actor, items), fields(items = items.len()))]
+pub async fn ingest(
+    d: &Deps,
+    actor: &Actor,
+    items: Vec<IngestItem>,
+) -> AppResult<Vec<IngestResult>> {
+    actor.key_with_scope(Scope::Ingest)?;
+    if items.len() > MAX_BATCH {
+        return Err(AppError::Invalid(format!(
+            "at most {MAX_BATCH} transactions per call; this one has {}",
+            items.len()
+        )));
+    }
+    let now = d.clock.now();
+    let mut results: Vec<Option<IngestResult>> = Vec::with_capacity(items.len());
+    let mut valid: Vec<(usize, Valid)> = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        match validate(d, i, item) {
+            Ok(v) => {
+                valid.push((i, v));
+                results.push(None);
+            }
+            Err(errors) => results.push(Some(IngestResult::rejected(errors))),
+        }
+    }
+
+    // Wallets decide the merchant.
+    let mut wallets: HashMap<(String, String), wallet::Model> = HashMap::new();
+    for chunk in valid.chunks(500) {
+        let ids: Vec<String> = chunk
+            .iter()
+            .map(|(_, v)| v.wallet_identifier.clone())
+            .collect();
+        for w in wallet::Entity::find()
+            .filter(wallet::Column::Identifier.is_in(ids))
+            .all(&d.db)
+            .await?
+        {
+            wallets.insert((w.payment_system.clone(), w.identifier.clone()), w);
+        }
+    }
+    let mut keyed: Vec<(usize, Valid, wallet::Model)> = Vec::new();
+    for (i, v) in valid {
+        match wallets.get(&(v.item.payment_system.clone(), v.wallet_identifier.clone())) {
+            Some(w) if w.active => keyed.push((i, v, w.clone())),
+            _ => {
+                results[i] = Some(IngestResult::rejected(vec![UserError {
+                    field: vec!["input".into(), i.to_string(), "walletIdentifier".into()],
+                    code: ErrorCode::NotFound,
+                    message: format!(
+                        "no active {} wallet `{}`",
+                        v.item.payment_system, v.wallet_identifier
+                    ),
+                }]))
+            }
+        }
+    }
+
+    let txn = begin_write(&d.db).await?;
+    let keys: Vec<String> = keyed
+        .iter()
+        .map(|(_, v, _)| number_key(&v.item.payment_system, &v.number))
+        .collect();
+    lock_keys(&txn, &keys).await?;
+    let mut known: HashMap<(String, String), transaction::Model> = HashMap::new();
+    for chunk in keyed.chunks(500) {
+        let numbers: Vec<String> = chunk.iter().map(|(_, v, _)| v.number.clone()).collect();
+        for t in transaction::Entity::find()
+            .filter(transaction::Column::TransactionNumber.is_in(numbers))
+            .all(&txn)
+            .await?
+        {
+            known.insert((t.payment_system.clone(), t.transaction_number.clone()), t);
+        }
+    }
+    let mut to_insert: Vec<(usize, &Valid, &wallet::Model)> = Vec::new();
+    let mut in_batch: HashMap<(String, String), usize> = HashMap::new();
+    for (i, v, w) in &keyed {
+        let key = (v.item.payment_system.clone(), v.number.clone());
+        if let Some(t) = known.get(&key) {
+            let outcome = if same_data(t, v) {
+                IngestOutcome::Duplicate
+            } else {
+                IngestOutcome::Conflict
+            };
+            results[*i] = Some(IngestResult {
+                outcome,
+                transaction: Some(t.clone()),
+                activated: false,
+                errors: vec![],
+            });
+        } else if let Some(&first) = in_batch.get(&key) {
+            // Repeated within the batch: judged against the first copy once it is stored.
+            results[*i] = Some(IngestResult {
+                outcome: IngestOutcome::Duplicate,
+                transaction: None,
+                activated: false,
+                errors: vec![UserError {
+                    field: vec!["input".into(), i.to_string(), "transactionNumber".into()],
+                    code: ErrorCode::Duplicate,
+                    message: format!("the same transaction as item {first} of this batch"),
+                }],
+            });
+        } else {
+            in_batch.insert(key, *i);
+            to_insert.push((*i, v, w));
+        }
+    }
+
+    let mut created: Vec<transaction::Model> = Vec::new();
+    for chunk in to_insert.chunks(500) {
+        use transaction::Column as C;
+        let mut insert = Query::insert();
+        insert.into_table(transaction::Entity).columns([
+            C::MerchantId,
+            C::PaymentSystem,
+            C::WalletId,
+            C::WalletIdentifier,
+            C::Direction,
+            C::AmountMinor,
+            C::Currency,
+            C::CommissionMinor,
+            C::TransactionNumber,
+            C::Counterparty,
+            C::CreatedAt,
+            C::IngestedAt,
+            C::Kind,
+            C::Originality,
+            C::Country,
+            C::PostbackStatus,
+        ]);
+        for (_, v, w) in chunk {
+            insert.values_panic([
+                w.merchant_id.into(),
+                v.item.payment_system.clone().into(),
+                w.id.into(),
+                v.wallet_identifier.clone().into(),
+                v.item.direction.as_str().into(),
+                v.amount_minor.into(),
+                v.item.currency.clone().into(),
+                v.commission_minor.into(),
+                v.number.clone().into(),
+                v.item
+                    .counterparty
+                    .as_deref()
+                    .map(str::trim)
+                    .map(str::to_string)
+                    .into(),
+                v.item.occurred_at.unwrap_or(now).into(),
+                now.into(),
+                v.item.kind.unwrap_or(TransactionType::Auto).as_str().into(),
+                v.item
+                    .originality
+                    .unwrap_or(Originality::Normal)
+                    .as_str()
+                    .into(),
+                v.country.clone().into(),
+                PostbackStatus::StockpilingNotFound.as_str().into(),
+            ]);
+        }
+        insert
+            .on_conflict(
+                OnConflict::columns([C::PaymentSystem, C::TransactionNumber])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .returning_all();
+        let rows = txn.query_all(&insert).await?;
+        for row in rows {
+            created.push(transaction::Model::from_query_result(&row, "")?);
+        }
+    }
+    let by_key: HashMap<(String, String), usize> = created
+        .iter()
+        .enumerate()
+        .map(|(n, t)| ((t.payment_system.clone(), t.transaction_number.clone()), n))
+        .collect();
+
+    let activated = settle_waiting(d, &txn, now, &created).await?;
+    let mut fresh: HashMap<i64, transaction::Model> = HashMap::new();
+    if !activated.is_empty() {
+        for t in transaction::Entity::find()
+            .filter(transaction::Column::Id.is_in(activated.clone()))
+            .all(&txn)
+            .await?
+        {
+            fresh.insert(t.id, t);
+        }
+    }
+    let mut per_merchant: BTreeMap<i64, usize> = BTreeMap::new();
+    for (i, v, _) in &to_insert {
+        let key = (v.item.payment_system.clone(), v.number.clone());
+        results[*i] = Some(match by_key.get(&key) {
+            Some(&n) => {
+                let t = &created[n];
+                *per_merchant.entry(t.merchant_id).or_default() += 1;
+                IngestResult {
+                    outcome: IngestOutcome::Created,
+                    activated: activated.contains(&t.id),
+                    transaction: Some(fresh.get(&t.id).cloned().unwrap_or_else(|| t.clone())),
+                    errors: vec![],
+                }
+            }
+            // Unreachable under the number lock, but never report a row we did not store.
+            None => IngestResult {
+                outcome: IngestOutcome::Duplicate,
+                transaction: None,
+                activated: false,
+                errors: vec![],
+            },
+        });
+    }
+    for (merchant_id, count) in &per_merchant {
+        audit::record(
+            &txn,
+            now,
+            actor,
+            Audit {
+                merchant_id: Some(*merchant_id),
+                action: "transactions.ingest",
+                subject: None,
+                details: json!({ "created": count, "activated": activated.len() }),
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+
+    // Items repeated inside the batch point at what their first copy became.
+    let mut out: Vec<IngestResult> = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| IngestResult::rejected(vec![])))
+        .collect();
+    for (i, v, _) in &keyed {
+        let key = (v.item.payment_system.clone(), v.number.clone());
+        if let Some(&first) = in_batch.get(&key) {
+            if first != *i && out[*i].transaction.is_none() {
+                let original = out[first].transaction.clone();
+                let same = original.as_ref().is_some_and(|t| same_data(t, v));
+                out[*i].transaction = original;
+                out[*i].errors.clear();
+                out[*i].outcome = if same {
+                    IngestOutcome::Duplicate
+                } else {
+                    IngestOutcome::Conflict
+                };
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Which page of the list.
+#[derive(Clone, Debug, Default)]
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+pub struct Page {
+    pub rows: Vec<transaction::Model>,
+    pub has_next: bool,
+    pub has_previous: bool,
+    pub order: Order,
+}
+
+pub const CURSOR_KIND: &str = "tx";
+
+/// The epoch stands in for "not activated" when sorting by activation time.
+fn never() -> DateTime<Utc> {
+    Utc.timestamp_opt(0, 0).single().unwrap_or_default()
+}
+
+fn field_name(f: TransactionOrderField) -> &'static str {
+    match f {
+        TransactionOrderField::Id => "ID",
+        TransactionOrderField::CreatedAt => "CREATED_AT",
+        TransactionOrderField::ActivatedAt => "ACTIVATED_AT",
+        TransactionOrderField::Amount => "AMOUNT",
+    }
+}
+
+/// The sort value of a row, as the cursor carries it.
+fn sort_value(t: &transaction::Model, f: TransactionOrderField) -> i64 {
+    match f {
+        TransactionOrderField::Id => t.id,
+        TransactionOrderField::CreatedAt => t.created_at.timestamp_micros(),
+        TransactionOrderField::ActivatedAt => {
+            t.activated_at.unwrap_or_else(never).timestamp_micros()
+        }
+        TransactionOrderField::Amount => t.amount_minor,
+    }
+}
+
+/// The cursor of `t` in a list sorted by `order`.
+pub fn cursor_of(t: &transaction::Model, order: Order) -> String {
+    let dir = if order.direction == SortDirection::Asc {
+        "ASC"
+    } else {
+        "DESC"
+    };
+    pagination::encode(
+        CURSOR_KIND,
+        &format!(
+            "{}|{}|{}|{}",
+            field_name(order.field),
+            dir,
+            sort_value(t, order.field),
+            t.id
+        ),
+    )
+}
+
+fn decode_cursor(cursor: &str, order: Order, arg: &str) -> AppResult<(i64, i64)> {
+    let invalid = || {
+        AppError::Invalid(format!(
+            "`{arg}` is not a cursor of this list in this order"
+        ))
+    };
+    let text = pagination::decode(CURSOR_KIND, cursor, arg)?;
+    let parts: Vec<&str> = text.split('|').collect();
+    let dir = if order.direction == SortDirection::Asc {
+        "ASC"
+    } else {
+        "DESC"
+    };
+    match parts.as_slice() {
+        [f, d, v, id] if *f == field_name(order.field) && *d == dir => Ok((
+            v.parse().map_err(|_| invalid())?,
+            id.parse().map_err(|_| invalid())?,
+        )),
+        _ => Err(invalid()),
+    }
+}
+
+fn sort_expr(f: TransactionOrderField) -> Expr {
+    use transaction::Column as C;
+    match f {
+        TransactionOrderField::Id => Expr::col((transaction::Entity, C::Id)),
+        TransactionOrderField::CreatedAt => Expr::col((transaction::Entity, C::CreatedAt)),
+        TransactionOrderField::ActivatedAt => Func::coalesce([
+            Expr::col((transaction::Entity, C::ActivatedAt)),
+            Expr::value(never()),
+        ])
+        .into(),
+        TransactionOrderField::Amount => Expr::col((transaction::Entity, C::AmountMinor)),
+    }
+}
+
+fn sort_bound(f: TransactionOrderField, v: i64) -> AppResult<Expr> {
+    Ok(match f {
+        TransactionOrderField::Id | TransactionOrderField::Amount => Expr::value(v),
+        TransactionOrderField::CreatedAt | TransactionOrderField::ActivatedAt => Expr::value(
+            DateTime::<Utc>::from_timestamp_micros(v)
+                .ok_or_else(|| AppError::Invalid("the cursor is not valid".into()))?,
+        ),
+    })
+}
+
+/// The filter as SQL, always inside the caller's merchant.
+pub fn condition(tenant: Tenant, f: &Filter) -> Condition {
+    use transaction::Column as C;
+    let mut c = Condition::all().add(C::MerchantId.eq(tenant.merchant_id));
+    if let Some(id) = f.id {
+        c = c.add(C::Id.eq(id));
+    }
+    if let Some(systems) = &f.payment_systems {
+        c = c.add(C::PaymentSystem.is_in(systems.clone()));
+    }
+    if let Some(v) = &f.label {
+        c = c.add(C::Label.eq(v.clone()));
+    }
+    if let Some(v) = &f.order_id {
+        c = c.add(C::OrderId.eq(v.clone()));
+    }
+    if let Some(v) = f.direction {
+        c = c.add(C::Direction.eq(v.as_str()));
+    }
+    if let Some(v) = &f.transaction_number {
+        c = c.add(C::TransactionNumber.eq(v.trim()));
+    }
+    if let Some(v) = &f.counterparty {
+        let escaped = v
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        c = c.add(
+            Expr::expr(Func::lower(Expr::col((
+                transaction::Entity,
+                C::Counterparty,
+            ))))
+            .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+        );
+    }
+    if let Some(v) = f.kind {
+        c = c.add(C::Kind.eq(v.as_str()));
+    }
+    if let Some(v) = f.originality {
+        c = c.add(C::Originality.eq(v.as_str()));
+    }
+    match f.status {
+        Some(TransactionStatus::Activated) => c = c.add(C::ActivatedAt.is_not_null()),
+        Some(TransactionStatus::NotActivated) => c = c.add(C::ActivatedAt.is_null()),
+        None => {}
+    }
+    if let Some(v) = f.postback_status {
+        c = c.add(C::PostbackStatus.eq(v.as_str()));
+    }
+    if let Some(v) = &f.currency {
+        c = c.add(C::Currency.eq(v.clone()));
+    }
+    for (col, range) in [
+        (C::CreatedAt, f.created_at),
+        (C::ActivatedAt, f.activated_at),
+    ] {
+        if let Some(from) = range.from {
+            c = c.add(col.gte(from));
+        }
+        if let Some(to) = range.to {
+            c = c.add(col.lt(to));
+        }
+    }
+    c
+}
+
+/// One page of the Transactions page (keyset pagination both ways).
+pub async fn list(
+    d: &Deps,
+    tenant: Tenant,
+    filter: &Filter,
+    order: Order,
+    args: &PageArgs,
+) -> AppResult<Page> {
+    if args.first.is_some() && args.last.is_some() {
+        return Err(AppError::Invalid("give `first` or `last`, not both".into()));
+    }
+    if args.after.is_some() && args.before.is_some() {
+        return Err(AppError::Invalid(
+            "give `after` or `before`, not both".into(),
+        ));
+    }
+    let backwards = args.last.is_some() || (args.before.is_some() && args.first.is_none());
+    let size = if backwards {
+        pagination::page_size(args.last, "last")?
+    } else {
+        pagination::page_size(args.first, "first")?
+    };
+    let cursor = match (&args.after, &args.before) {
+        (Some(c), _) => Some(decode_cursor(c, order, "after")?),
+        (_, Some(c)) => Some(decode_cursor(c, order, "before")?),
+        _ => None,
+    };
+    // Walking backwards reads the list in the opposite order, then flips the page.
+    let ascending = (order.direction == SortDirection::Asc) != backwards;
+    let mut cond = condition(tenant, filter);
+    if let Some((v, id)) = cursor {
+        let key = sort_expr(order.field);
+        let bound = sort_bound(order.field, v)?;
+        let id_col = Expr::col((transaction::Entity, transaction::Column::Id));
+        cond = cond.add(if ascending {
+            Condition::any()
+                .add(key.clone().gt(bound.clone()))
+                .add(Condition::all().add(key.eq(bound)).add(id_col.gt(id)))
+        } else {
+            Condition::any()
+                .add(key.clone().lt(bound.clone()))
+                .add(Condition::all().add(key.eq(bound)).add(id_col.lt(id)))
+        });
+    }
+    let dir = if ascending {
+        SqlOrder::Asc
+    } else {
+        SqlOrder::Desc
+    };
+    let mut q = transaction::Entity::find().filter(cond);
+    if order.field != TransactionOrderField::Id {
+        q = q.order_by(sort_expr(order.field), dir.clone());
+    }
+    let mut rows = q
+        .order_by(transaction::Column::Id, dir)
+        .limit(size + 1)
+        .all(&d.db)
+        .await?;
+    let more = rows.len() as u64 > size;
+    rows.truncate(size as usize);
+    if backwards {
+        rows.reverse();
+    }
+    let had_cursor = cursor.is_some();
+    Ok(Page {
+        rows,
+        has_next: if backwards { had_cursor } else { more },
+        has_previous: if backwards { more } else { had_cursor },
+        order,
+    })
+}
+
+/// Rows matching the filter, all pages together.
+pub async fn count(d: &Deps, tenant: Tenant, filter: &Filter) -> AppResult<i64> {
+    use sea_orm::PaginatorTrait;
+    Ok(transaction::Entity::find()
+        .filter(condition(tenant, filter))
+        .count(&d.db)
+        .await? as i64)
+}
+
+/// Sums per currency of the rows matching the filter: (currency, minor units sum, count).
+pub async fn totals(
+    d: &Deps,
+    tenant: Tenant,
+    filter: &Filter,
+) -> AppResult<Vec<(String, i64, i64)>> {
+    use transaction::Column as C;
+    // SUM of BIGINT is NUMERIC on PostgreSQL and INTEGER on SQLite: cast to one type.
+    let rows: Vec<(String, Option<i64>, i64)> = transaction::Entity::find()
+        .select_only()
+        .column(C::Currency)
+        .column_as(Expr::col(C::AmountMinor).sum().cast_as("BIGINT"), "amount")
+        .column_as(Expr::col(C::Id).count(), "count")
+        .filter(condition(tenant, filter))
+        .group_by(C::Currency)
+        .order_by_asc(C::Currency)
+        .into_tuple()
+        .all(&d.db)
+        .await?;
+    rows.into_iter()
+        .map(|(currency, sum, count)| Ok((currency, sum.unwrap_or_default(), count)))
+        .collect()
+}
+
+/// One transaction of the caller's merchant.
+pub async fn get(d: &Deps, actor: &Actor, id: &str) -> AppResult<Option<transaction::Model>> {
+    let tenant = actor.reader()?;
+    let Ok(id) = id.trim().parse::<i64>() else {
+        return Ok(None);
+    };
+    Ok(transaction::Entity::find_by_id(id)
+        .filter(transaction::Column::MerchantId.eq(tenant.merchant_id))
+        .one(&d.db)
+        .await?)
+}
+
+/// Marks a transaction NORMAL or SCAM (scope PLATFORM). A SCAM transaction
+/// is never activated; marking an activated one SCAM does not undo its postback.
+pub async fn set_originality(
+    d: &Deps,
+    actor: &Actor,
+    id: &str,
+    originality: Originality,
+) -> AppResult<Result<transaction::Model, UserError>> {
+    actor.key_with_scope(Scope::Platform)?;
+    let not_found = || UserError::new(&["id"], ErrorCode::NotFound, "no such transaction");
+    let Ok(id) = id.trim().parse::<i64>() else {
+        return Ok(Err(not_found()));
+    };
+    let now = d.clock.now();
+    let txn = begin_write(&d.db).await?;
+    let Some(before) = transaction::Entity::find_by_id(id).one(&txn).await? else {
+        return Ok(Err(not_found()));
+    };
+    lock_keys(
+        &txn,
+        &[number_key(
+            &before.payment_system,
+            &before.transaction_number,
+        )],
+    )
+    .await?;
+    transaction::Entity::update_many()
+        .col_expr(
+            transaction::Column::Originality,
+            Expr::value(originality.as_str()),
+        )
+        .filter(transaction::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Audit {
+            merchant_id: Some(before.merchant_id),
+            action: "transaction.set_originality",
+            subject: Some(format!("transaction:{id}")),
+            details: json!({ "from": before.originality, "to": originality.as_str() }),
+        },
+    )
+    .await?;
+    let after = transaction::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    txn.commit().await?;
+    Ok(Ok(after))
+}

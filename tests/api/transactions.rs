@@ -1,0 +1,483 @@
+use crate::support::*;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+pub const INGEST_KEY: &str = "kak_demo_ingest_key_do_not_use_in_production";
+pub const PLATFORM_KEY: &str = "kak_demo_platform_key_do_not_use_in_production";
+
+pub const INGEST: &str = "mutation($i: [IngestTransactionInput!]!) { ingestTransactions(input: $i) { results { outcome activated errors { code field message } transaction { id amount currency status postbackStatus createdAt transactionNumber } } } }";
+
+pub fn paytm(number: &str, amount: &str) -> Value {
+    json!({ "paymentSystem": "paytm", "walletIdentifier": "9876500001", "direction": "INCOMING",
+            "amount": amount, "currency": "INR", "transactionNumber": number, "counterparty": "Ravi Kumar",
+            "occurredAt": "2026-11-20T08:00:00Z" })
+}
+
+pub async fn ingest(app: &TestApp, items: Vec<Value>) -> Value {
+    let body = app
+        .gql(Some(INGEST_KEY), INGEST, json!({ "i": items }))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    body["data"]["ingestTransactions"]["results"].clone()
+}
+
+#[tokio::test]
+async fn each_ingested_item_is_judged_on_its_own() {
+    let app = spawn_app().await;
+    let long = "9".repeat(10_000);
+    let items = vec![
+        paytm("T-1", "1500.00"),
+        paytm("T-1", "1500.00"),
+        json!({ "paymentSystem": "paytm", "walletIdentifier": "9876500001", "direction": "INCOMING", "amount": "-5", "currency": "INR", "transactionNumber": "T-2" }),
+        json!({ "paymentSystem": "paytm", "walletIdentifier": "9876500001", "direction": "INCOMING", "amount": "0", "currency": "INR", "transactionNumber": "T-3" }),
+        json!({ "paymentSystem": "paytm", "walletIdentifier": "9876500001", "direction": "INCOMING", "amount": "10.001", "currency": "INR", "transactionNumber": "T-4" }),
+        json!({ "paymentSystem": "venmo", "walletIdentifier": "9876500001", "direction": "INCOMING", "amount": "10", "currency": "INR", "transactionNumber": "T-5" }),
+        json!({ "paymentSystem": "paytm", "walletIdentifier": "0000000000", "direction": "INCOMING", "amount": "10", "currency": "INR", "transactionNumber": "T-6" }),
+        json!({ "paymentSystem": "paytm", "walletIdentifier": "9876500001", "direction": "INCOMING", "amount": "10", "currency": "BDT", "transactionNumber": "T-7" }),
+        json!({ "paymentSystem": "paytm", "walletIdentifier": "9876500001", "direction": "INCOMING", "amount": "10", "currency": "INR", "transactionNumber": "" }),
+        json!({ "paymentSystem": "paytm", "walletIdentifier": "9876500001", "direction": "INCOMING", "amount": "10", "currency": "INR", "transactionNumber": long }),
+        paytm("T-8", "99.50"),
+    ];
+    let r = ingest(&app, items).await;
+    assert_eq!(r[0]["outcome"], "CREATED", "{r}");
+    assert_eq!(r[0]["transaction"]["amount"], "1500.00");
+    assert_eq!(r[0]["transaction"]["createdAt"], "2026-11-20T08:00:00Z");
+    assert_eq!(r[0]["transaction"]["status"], "NOT_ACTIVATED");
+    assert_eq!(
+        r[0]["transaction"]["postbackStatus"],
+        "STOCKPILING_NOT_FOUND"
+    );
+    assert_eq!(r[1]["outcome"], "DUPLICATE");
+    assert_eq!(r[1]["transaction"]["id"], r[0]["transaction"]["id"]);
+    let expect = [
+        (2, "amount", "INVALID"),
+        (3, "amount", "INVALID"),
+        (4, "amount", "INVALID"),
+        (5, "paymentSystem", "INVALID"),
+        (6, "walletIdentifier", "NOT_FOUND"),
+        (7, "currency", "INVALID"),
+        (8, "transactionNumber", "REQUIRED"),
+        (9, "transactionNumber", "INVALID"),
+    ];
+    for (i, field, code) in expect {
+        assert_eq!(r[i]["outcome"], "REJECTED", "{i}: {}", r[i]);
+        assert_eq!(r[i]["errors"][0]["code"], code, "{i}: {}", r[i]);
+        assert_eq!(
+            r[i]["errors"][0]["field"],
+            json!(["input", i.to_string(), field]),
+            "{i}"
+        );
+        assert!(r[i]["transaction"].is_null());
+    }
+    assert_eq!(r[10]["outcome"], "CREATED");
+
+    // The same again: duplicates; different data: conflict; nothing changes.
+    let again = ingest(&app, vec![paytm("T-1", "1500.00"), paytm("T-8", "99.51")]).await;
+    assert_eq!(again[0]["outcome"], "DUPLICATE");
+    assert_eq!(again[1]["outcome"], "CONFLICT");
+    assert_eq!(again[1]["transaction"]["amount"], "99.50");
+
+    let owner = app.login(OWNER).await;
+    let page = app
+        .gql(
+            Some(&owner),
+            "{ transactions { totalCount nodes { transactionNumber } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(page["data"]["transactions"]["totalCount"], 2, "{page}");
+}
+
+#[tokio::test]
+async fn an_oversized_batch_or_a_wrong_caller_changes_nothing() {
+    let app = spawn_app().await;
+    let many: Vec<Value> = (0..1001).map(|i| paytm(&format!("B-{i}"), "10")).collect();
+    let body = app
+        .gql(Some(INGEST_KEY), INGEST, json!({ "i": many }))
+        .await;
+    assert_eq!(
+        error_code(&body),
+        Some("INVALID"),
+        "{}",
+        &body.to_string()[..200]
+    );
+    let owner = app.login(OWNER).await;
+    for token in [Some(owner.as_str()), Some(PLATFORM_KEY), None] {
+        let body = app
+            .gql(token, INGEST, json!({ "i": [paytm("X-1", "10")] }))
+            .await;
+        assert!(
+            matches!(error_code(&body), Some("FORBIDDEN" | "UNAUTHENTICATED")),
+            "{body}"
+        );
+    }
+    let body = app.gql(Some(INGEST_KEY), INGEST, json!({ "i": [{ "paymentSystem": "paytm", "walletIdentifier": "9876500001", "direction": "INCOMING", "amount": 10.5, "currency": "INR", "transactionNumber": "F-1" }] })).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("strings"),
+        "{body}"
+    );
+    let page = app
+        .gql(Some(&owner), "{ transactions { totalCount } }", json!({}))
+        .await;
+    assert_eq!(page["data"]["transactions"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn concurrent_copies_of_one_transaction_store_one_row() {
+    let app = spawn_app().await;
+    let calls = (0..12).map(|_| ingest(&app, vec![paytm("RACE-1", "250.00")]));
+    let results = futures_util::future::join_all(calls).await;
+    let created = results
+        .iter()
+        .filter(|r| r[0]["outcome"] == "CREATED")
+        .count();
+    let duplicates = results
+        .iter()
+        .filter(|r| r[0]["outcome"] == "DUPLICATE")
+        .count();
+    assert_eq!((created, duplicates), (1, 11));
+    let owner = app.login(OWNER).await;
+    let page = app
+        .gql(
+            Some(&owner),
+            "{ transactions(filter: { transactionNumber: \"RACE-1\" }) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(page["data"]["transactions"]["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn the_wallet_decides_whose_transaction_it_is() {
+    let app = spawn_app().await;
+    let r = ingest(&app, vec![json!({ "paymentSystem": "bkash", "walletIdentifier": "01799999999", "direction": "INCOMING", "amount": "500", "currency": "BDT", "transactionNumber": "OTHER-1" })]).await;
+    assert_eq!(r[0]["outcome"], "CREATED");
+    let id = r[0]["transaction"]["id"].as_str().unwrap().to_string();
+    let owner = app.login(OWNER).await;
+    let other = app.login(OTHER_OWNER).await;
+    let mine = app
+        .gql(
+            Some(&owner),
+            "query($id: ID!) { transaction(id: $id) { id } transactions { totalCount } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(mine["data"]["transaction"].is_null());
+    assert_eq!(mine["data"]["transactions"]["totalCount"], 0);
+    let theirs = app.gql(Some(&other), "query($id: ID!) { transaction(id: $id) { id currency country paymentSystem { code } } }", json!({ "id": id })).await;
+    assert_eq!(theirs["data"]["transaction"]["country"], "BD");
+}
+
+async fn seed_page(app: &TestApp) {
+    let mut items = Vec::new();
+    for i in 0..30 {
+        let (ps, wallet, cur) = match i % 3 {
+            0 => ("paytm", "9876500001", "INR"),
+            1 => ("bkash", "01711000001", "BDT"),
+            _ => ("easypaisa", "03001000001", "PKR"),
+        };
+        items.push(json!({
+            "paymentSystem": ps, "walletIdentifier": wallet, "direction": if i % 5 == 4 { "OUTGOING" } else { "INCOMING" },
+            "amount": format!("{}.{:02}", 100 + (i * 37) % 50, i), "currency": cur, "commission": "1.00",
+            "transactionNumber": format!("P-{i:03}"), "counterparty": if i % 2 == 0 { "Anika_Das" } else { "ravi 100%" },
+            "occurredAt": format!("2026-11-{:02}T{:02}:00:00Z", 1 + i / 10, i % 10),
+            "type": if i % 4 == 0 { "MANUAL" } else { "AUTO" },
+            "originality": if i == 7 { "SCAM" } else { "NORMAL" },
+        }));
+    }
+    let r = ingest(app, items).await;
+    assert!(r
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["outcome"] == "CREATED"));
+    for (i, label) in [(0, "alice"), (3, "alice"), (1, "bob")] {
+        let ps = ["paytm", "bkash", "easypaisa"][i % 3];
+        let body = app.gql(None, "mutation($i: ActivateDepositInput!) { activateDeposit(input: $i) { outcome } }",
+            json!({ "i": { "pluginKey": kassa::demo::PLUGIN_KEY, "paymentSystem": ps, "transactionNumber": format!("P-{i:03}"), "label": label, "orderId": format!("o-{i}") } })).await;
+        assert_eq!(
+            body["data"]["activateDeposit"]["outcome"], "ACTIVATED",
+            "{body}"
+        );
+        app.clock.advance(std::time::Duration::from_secs(60));
+    }
+}
+
+fn numbers(body: &Value) -> Vec<String> {
+    body["data"]["transactions"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|n| n["transactionNumber"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_filter_of_the_transactions_page_narrows_the_list() {
+    let app = spawn_app().await;
+    seed_page(&app).await;
+    let owner = app.login(OWNER).await;
+    let q = "query($f: TransactionFilter) { transactions(filter: $f, first: 500) { totalCount nodes { transactionNumber } } }";
+    let count = |f: Value| {
+        let app = &app;
+        let owner = owner.clone();
+        async move {
+            let body = app.gql(Some(&owner), q, json!({ "f": f })).await;
+            assert!(body["errors"].is_null(), "{body}");
+            let n = body["data"]["transactions"]["totalCount"].as_i64().unwrap();
+            assert_eq!(n as usize, numbers(&body).len());
+            n
+        }
+    };
+    assert_eq!(count(json!({})).await, 30);
+    assert_eq!(
+        count(json!({ "paymentSystems": ["paytm", "bkash"] })).await,
+        20
+    );
+    assert_eq!(count(json!({ "label": "alice" })).await, 2);
+    assert_eq!(count(json!({ "orderId": "o-1" })).await, 1);
+    assert_eq!(count(json!({ "direction": "OUTGOING" })).await, 6);
+    assert_eq!(count(json!({ "transactionNumber": "P-017" })).await, 1);
+    assert_eq!(count(json!({ "counterparty": "ANIKA_" })).await, 15);
+    assert_eq!(count(json!({ "counterparty": "100%" })).await, 15);
+    assert_eq!(count(json!({ "counterparty": "_d" })).await, 15);
+    assert_eq!(count(json!({ "counterparty": "%" })).await, 15);
+    assert_eq!(count(json!({ "type": "MANUAL" })).await, 8);
+    assert_eq!(count(json!({ "originality": "SCAM" })).await, 1);
+    assert_eq!(count(json!({ "status": "ACTIVATED" })).await, 3);
+    assert_eq!(count(json!({ "status": "NOT_ACTIVATED" })).await, 27);
+    assert_eq!(count(json!({ "postbackStatus": "QUEUED" })).await, 3);
+    assert_eq!(
+        count(json!({ "postbackStatus": "STOCKPILING_NOT_FOUND" })).await,
+        27
+    );
+    assert_eq!(count(json!({ "currency": "PKR" })).await, 10);
+    assert_eq!(
+        count(
+            json!({ "createdAt": { "from": "2026-11-02T00:00:00Z", "to": "2026-11-03T00:00:00Z" } })
+        )
+        .await,
+        10
+    );
+    assert_eq!(
+        count(json!({ "createdAt": { "from": "2026-11-03T05:00:00Z" } })).await,
+        5
+    );
+    assert_eq!(
+        count(json!({ "activatedAt": { "to": "2026-11-24T10:01:00Z" } })).await,
+        1
+    );
+    assert_eq!(count(json!({ "id": "999999" })).await, 0);
+    assert_eq!(count(json!({ "paymentSystems": ["paytm"], "status": "ACTIVATED", "createdAt": { "from": "2026-11-01T00:00:00Z" } })).await, 2);
+
+    let body = app
+        .gql(
+            Some(&owner),
+            "{ transactions(filter: { currency: \"INR\" }) { totals { currency amount count } } }",
+            json!({}),
+        )
+        .await;
+    let totals = &body["data"]["transactions"]["totals"];
+    assert_eq!(totals.as_array().unwrap().len(), 1);
+    assert_eq!(totals[0]["count"], 10);
+    // Sum of 100 + (i*37 % 50) + i/100 for i = 0, 3, …, 27, exact to the paisa.
+    let expected: i64 = (0..30)
+        .step_by(3)
+        .map(|i| (100 + (i * 37) % 50) * 100 + i)
+        .sum();
+    assert_eq!(
+        totals[0]["amount"],
+        format!("{}.{:02}", expected / 100, expected % 100)
+    );
+
+    let body = app
+        .gql(
+            Some(&owner),
+            "{ transactions(filter: { id: \"abc\" }) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("INVALID"));
+}
+
+#[tokio::test]
+async fn keyset_pages_walk_both_ways_in_every_order_without_gaps_while_rows_arrive() {
+    let app = spawn_app().await;
+    seed_page(&app).await;
+    let owner = app.login(OWNER).await;
+    let q =
+        "query($o: TransactionOrder, $first: Int, $after: String, $last: Int, $before: String) {
+        transactions(orderBy: $o, first: $first, after: $after, last: $last, before: $before) {
+          edges { cursor node { transactionNumber amount createdAt activatedAt id } }
+          pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+    for field in ["ID", "CREATED_AT", "ACTIVATED_AT", "AMOUNT"] {
+        for dir in ["ASC", "DESC"] {
+            let order = json!({ "field": field, "direction": dir });
+            let all = app
+                .gql(Some(&owner), q, json!({ "o": order, "first": 500 }))
+                .await;
+            let expected: Vec<String> = all["data"]["transactions"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["transactionNumber"].as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(expected.len(), 30, "{all}");
+            // Forward in pages of 7, with a new row arriving after the first page.
+            let mut seen = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let page = app
+                    .gql(
+                        Some(&owner),
+                        q,
+                        json!({ "o": order, "first": 7, "after": after }),
+                    )
+                    .await;
+                let t = &page["data"]["transactions"];
+                seen.extend(
+                    t["edges"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e["node"]["transactionNumber"].as_str().unwrap().to_string()),
+                );
+                if after.is_none() {
+                    assert_eq!(t["pageInfo"]["hasPreviousPage"], false);
+                }
+                if t["pageInfo"]["hasNextPage"] == false {
+                    break;
+                }
+                after = t["pageInfo"]["endCursor"].as_str().map(str::to_string);
+            }
+            let seen_set: HashSet<_> = seen.iter().collect();
+            assert_eq!(seen_set.len(), seen.len(), "{field} {dir}: no row twice");
+            assert_eq!(seen, expected, "{field} {dir}");
+            // Backward from the end.
+            let mut back = Vec::new();
+            let mut before: Option<String> = None;
+            loop {
+                let page = app
+                    .gql(
+                        Some(&owner),
+                        q,
+                        json!({ "o": order, "last": 4, "before": before }),
+                    )
+                    .await;
+                let t = &page["data"]["transactions"];
+                let mut chunk: Vec<String> = t["edges"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["node"]["transactionNumber"].as_str().unwrap().to_string())
+                    .collect();
+                chunk.extend(back);
+                back = chunk;
+                if t["pageInfo"]["hasPreviousPage"] == false {
+                    break;
+                }
+                before = t["pageInfo"]["startCursor"].as_str().map(str::to_string);
+            }
+            assert_eq!(back, expected, "{field} {dir} backwards");
+        }
+    }
+    // Rows arriving between pages never shift a page: a newer row lands before the cursor.
+    let first = app.gql(Some(&owner), q, json!({ "first": 5 })).await;
+    let cursor = first["data"]["transactions"]["pageInfo"]["endCursor"].clone();
+    ingest(&app, vec![paytm("LATE-1", "10.00")]).await;
+    let second = app
+        .gql(Some(&owner), q, json!({ "first": 5, "after": cursor }))
+        .await;
+    let ids = |b: &Value| -> Vec<i64> {
+        b["data"]["transactions"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().parse().unwrap())
+            .collect()
+    };
+    assert_eq!(ids(&first).last().unwrap() - 1, ids(&second)[0]);
+
+    // Cursors from another order, tampered ones, and bad sizes are INVALID.
+    let by_amount = app
+        .gql(
+            Some(&owner),
+            q,
+            json!({ "o": { "field": "AMOUNT", "direction": "ASC" }, "first": 2 }),
+        )
+        .await;
+    let amount_cursor = by_amount["data"]["transactions"]["pageInfo"]["endCursor"].clone();
+    for vars in [
+        json!({ "first": 5, "after": amount_cursor }),
+        json!({ "first": 5, "after": "dHg6SUR8REVTQ3x4fHk" }),
+        json!({ "first": 5, "after": "!!!" }),
+        json!({ "first": 501 }),
+        json!({ "first": -1 }),
+        json!({ "first": 5, "last": 5 }),
+    ] {
+        let body = app.gql(Some(&owner), q, vars.clone()).await;
+        assert_eq!(error_code(&body), Some("INVALID"), "{vars}: {body}");
+    }
+    let default = app
+        .gql(Some(&owner), "{ transactions { nodes { id } } }", json!({}))
+        .await;
+    assert_eq!(
+        default["data"]["transactions"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        31
+    );
+}
+
+#[tokio::test]
+async fn a_page_of_500_with_nested_fields_costs_a_constant_number_of_statements() {
+    let app = spawn_app().await;
+    let items: Vec<Value> = (0..500)
+        .map(|i| paytm(&format!("N-{i:04}"), "100.00"))
+        .collect();
+    ingest(&app, items).await;
+    for i in 0..40 {
+        let body = app.gql(None, "mutation($i: ActivateDepositInput!) { activateDeposit(input: $i) { outcome } }",
+            json!({ "i": { "pluginKey": kassa::demo::PLUGIN_KEY, "paymentSystem": "paytm", "transactionNumber": format!("N-{i:04}"), "label": format!("payer-{}", i % 7) } })).await;
+        assert_eq!(body["data"]["activateDeposit"]["outcome"], "ACTIVATED");
+    }
+    let owner = app.login(OWNER).await;
+    let q = "query($n: Int) { transactions(first: $n, orderBy: { field: ID, direction: ASC }) { totalCount totals { amount } nodes { id amount paymentSystem { code withdrawalFields { name } } stockpiling { id accumulated transactions { id paymentSystem { name } } } } } }";
+    let cost = |n: i64| {
+        let app = &app;
+        let owner = owner.clone();
+        async move {
+            // Warm up the session touch so it is not counted.
+            app.gql(Some(&owner), "{ me { id } }", json!({})).await;
+            let before = app
+                .deps
+                .statements
+                .load(std::sync::atomic::Ordering::SeqCst);
+            let body = app.gql(Some(&owner), q, json!({ "n": n })).await;
+            let after = app
+                .deps
+                .statements
+                .load(std::sync::atomic::Ordering::SeqCst);
+            assert!(body["errors"].is_null(), "{body}");
+            assert_eq!(
+                body["data"]["transactions"]["nodes"]
+                    .as_array()
+                    .unwrap()
+                    .len() as i64,
+                n
+            );
+            after - before
+        }
+    };
+    let small = cost(10).await;
+    let large = cost(500).await;
+    assert!(large <= 8, "a 500-row page ran {large} statements");
+    assert!(
+        large <= small + 1,
+        "10 rows: {small} statements, 500 rows: {large}"
+    );
+}
