@@ -26,7 +26,12 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
                     .busy_timeout(Duration::from_secs(10))
             });
     } else {
-        opts.max_connections(20).min_connections(1);
+        // Plans are made for each execution's values: a generic plan cached
+        // while a table was small (a seq scan) would otherwise stay for the
+        // life of the pooled connection as the table grows.
+        opts.max_connections(20)
+            .min_connections(1)
+            .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
     }
     let db = Database::connect(opts)
         .await

@@ -270,7 +270,12 @@ pub async fn ingest(
     let mut known: HashMap<(String, String), transaction::Model> = HashMap::new();
     for chunk in keyed.chunks(500) {
         let numbers: Vec<String> = chunk.iter().map(|(_, v, _)| v.number.clone()).collect();
+        let mut systems: Vec<String> = chunk.iter().map(|(_, v, _)| v.item.payment_system.clone()).collect();
+        systems.sort();
+        systems.dedup();
+        // Both columns, so the (payment_system, transaction_number) unique index serves it.
         for t in transaction::Entity::find()
+            .filter(transaction::Column::PaymentSystem.is_in(systems))
             .filter(transaction::Column::TransactionNumber.is_in(numbers))
             .all(&txn)
             .await?
