@@ -7,7 +7,6 @@
 //! KASSA_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test)
 //! names the server; the benchmark creates and keeps a database `kassa_bench`.
 
-use async_graphql::dataloader::DataLoader;
 use chrono::{TimeDelta, Utc};
 use kassa::activation::service::{activate_deposit, ActivateInput};
 use kassa::app::{self, Deps};
@@ -158,11 +157,12 @@ async fn main() -> anyhow::Result<()> {
             let owner = owner.clone();
             let db = d.db.clone();
             async move {
-                let req = async_graphql::Request::new(q)
-                    .variables(async_graphql::Variables::from_json(serde_json::json!({ "after": cursor })))
-                    .data(owner)
-                    .data(DataLoader::new(kassa::transactions::loader::StockpilingLoader { db: db.clone() }, tokio::spawn))
-                    .data(DataLoader::new(kassa::transactions::loader::StockpilingTransactionsLoader { db }, tokio::spawn));
+                let req = kassa::graphql::with_loaders(
+                    async_graphql::Request::new(q)
+                        .variables(async_graphql::Variables::from_json(serde_json::json!({ "after": cursor })))
+                        .data(owner),
+                    &db,
+                );
                 let t = Instant::now();
                 let resp = schema.execute(req).await;
                 assert!(resp.errors.is_empty(), "{:?}", resp.errors);

@@ -15,6 +15,7 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
 
 /// Per-client rate limits (BEHAVIOUR §1); per instance, in memory.
 pub struct RateLimits {
@@ -47,6 +48,8 @@ pub struct Deps {
     /// SQL statements run on this pool: exported at /metrics, and what the
     /// N+1 tests count.
     pub statements: Arc<AtomicU64>,
+    /// Wakes this instance's postback worker when a postback was queued here.
+    pub postbacks_due: Arc<Notify>,
 }
 
 /// Connects, migrates and loads the catalogue: the state a server or a
@@ -67,6 +70,7 @@ pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
         config: Arc::new(config),
         catalog: Arc::new(catalog),
         statements,
+        postbacks_due: Arc::new(Notify::new()),
     })
 }
 
@@ -95,14 +99,28 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = state
+        .deps
+        .config
+        .postback_worker
+        .then(|| tokio::spawn(crate::postbacks::worker::run(state.deps.clone(), stop_rx)));
     let router = crate::http::router(state);
-    axum::serve(
+    let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    })
     .await
-    .context("serving HTTP")
+    .context("serving HTTP");
+    if let Some(worker) = worker {
+        // Attempts in flight finish and are recorded; nothing is cut midway.
+        let _ = worker.await;
+    }
+    served
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -15,6 +15,15 @@ pub struct Config {
     pub bind: SocketAddr,
     /// `KASSA_POSTBACK_RETRY_SCHEDULE`: delays between postback attempts.
     pub postback_retry_schedule: Vec<Duration>,
+    /// `KASSA_POSTBACK_LEASE`: how long a worker's claim on a postback lasts; a
+    /// crashed worker's postbacks are taken over after it.
+    pub postback_lease: Duration,
+    /// `KASSA_POSTBACK_POLL`: how often a worker looks for due postbacks queued
+    /// by other instances (its own instance wakes it at once).
+    pub postback_poll: Duration,
+    /// `KASSA_POSTBACK_WORKER=0`: this instance serves the API but delivers no
+    /// postbacks (another instance does).
+    pub postback_worker: bool,
     /// `KASSA_ALLOW_PRIVATE_URLS=1`: postback URLs may point at private addresses.
     pub allow_private_urls: bool,
     /// `KASSA_ACTIVATION_TTL`: how long a WAITING activation request lives.
@@ -143,6 +152,9 @@ impl Config {
             redis_url,
             bind,
             postback_retry_schedule,
+            postback_lease: duration("KASSA_POSTBACK_LEASE", "60s")?,
+            postback_poll: duration("KASSA_POSTBACK_POLL", "500ms")?,
+            postback_worker: flag("KASSA_POSTBACK_WORKER", true)?,
             allow_private_urls: flag("KASSA_ALLOW_PRIVATE_URLS", false)?,
             activation_ttl: duration("KASSA_ACTIVATION_TTL", "60m")?,
             session_idle,

@@ -199,6 +199,10 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
     }
     merchant::Entity::update_many()
         .col_expr(merchant::Column::DelayedAutoActivation, Expr::value(true))
+        .col_expr(
+            merchant::Column::PostbackUrl,
+            Expr::value(Some("https://demo-shop.example/kassa/postback")),
+        )
         .filter(merchant::Column::Id.eq(merchant_id))
         .exec(&txn)
         .await?;

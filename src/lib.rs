@@ -39,6 +39,8 @@ pub mod http;
 pub mod money;
 /// Page sizes and cursors.
 pub mod pagination;
+/// Postbacks: the outbox, signing, the delivery worker, the delivery log.
+pub mod postbacks;
 /// The Settings page.
 pub mod settings;
 /// Logs and metrics.

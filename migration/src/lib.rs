@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_foundation;
 mod m20261124_000002_transactions;
+mod m20261124_000003_activation_order;
 mod sql;
 
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_foundation::Migration),
             Box::new(m20261124_000002_transactions::Migration),
+            Box::new(m20261124_000003_activation_order::Migration),
         ]
     }
 }

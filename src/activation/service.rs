@@ -182,6 +182,9 @@ pub async fn activate_deposit(d: &Deps, input: ActivateInput) -> AppResult<Activ
         None => wait_for(d, &txn, now, &m, ps, &number, &label, order_id.as_deref()).await?,
     };
     txn.commit().await?;
+    if result.outcome == Outcome::Activated {
+        d.postbacks_due.notify_one();
+    }
     Ok(result)
 }
 

@@ -10,6 +10,7 @@ use crate::auth::graphql::AuthMutation;
 use crate::auth::model::Actor;
 use crate::catalog::graphql::CatalogQuery;
 use crate::error::AppError;
+use crate::postbacks::graphql::{PostbacksMutation, PostbacksQuery};
 use crate::settings::graphql::{SettingsMutation, SettingsQuery};
 use crate::transactions::graphql::{TransactionsMutation, TransactionsQuery};
 use async_graphql::{
@@ -24,6 +25,7 @@ pub struct Query(
     CatalogQuery,
     TransactionsQuery,
     ActivationQuery,
+    PostbacksQuery,
     SettingsQuery,
 );
 
@@ -32,6 +34,7 @@ pub struct Mutation(
     AuthMutation,
     AccountsMutation,
     SettingsMutation,
+    PostbacksMutation,
     ActivationMutation,
     TransactionsMutation,
 );
@@ -67,6 +70,20 @@ pub fn build_schema(deps: Deps) -> KassaSchema {
 /// The SDL of the schema, as `kassa export-schema` prints it.
 pub fn sdl() -> String {
     builder().finish().sdl()
+}
+
+/// Adds the per-request DataLoaders (their caches live as long as one request).
+pub fn with_loaders(request: async_graphql::Request, db: &sea_orm::DatabaseConnection) -> async_graphql::Request {
+    use crate::accounts::loader::UserLoader;
+    use crate::postbacks::loader::{AttemptsLoader, StockpilingPostbacksLoader};
+    use crate::transactions::loader::{StockpilingLoader, StockpilingTransactionsLoader};
+    use async_graphql::dataloader::DataLoader;
+    request
+        .data(DataLoader::new(UserLoader { db: db.clone() }, tokio::spawn))
+        .data(DataLoader::new(StockpilingLoader { db: db.clone() }, tokio::spawn))
+        .data(DataLoader::new(StockpilingTransactionsLoader { db: db.clone() }, tokio::spawn))
+        .data(DataLoader::new(StockpilingPostbacksLoader { db: db.clone() }, tokio::spawn))
+        .data(DataLoader::new(AttemptsLoader { db: db.clone() }, tokio::spawn))
 }
 
 /// The server's shared dependencies.

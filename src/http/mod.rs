@@ -3,12 +3,9 @@
 
 mod ws;
 
-use crate::accounts::loader::UserLoader;
 use crate::app::AppState;
 use crate::auth::service::authenticate;
 use crate::graphql::ClientIp;
-use crate::transactions::loader::{StockpilingLoader, StockpilingTransactionsLoader};
-use async_graphql::dataloader::DataLoader;
 use async_graphql::http::{GraphiQLSource, MultipartOptions};
 use async_graphql::{ErrorExtensionValues, Response as GqlResponse, ServerError, Value};
 use axum::body::Bytes;
@@ -172,27 +169,10 @@ async fn graphql_post(
         .operation_name
         .clone()
         .or_else(|| named_operation(&request.query));
-    let request = request
-        .data(actor)
-        .data(ClientIp(peer.ip()))
-        .data(DataLoader::new(
-            UserLoader {
-                db: state.deps.db.clone(),
-            },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            StockpilingLoader {
-                db: state.deps.db.clone(),
-            },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            StockpilingTransactionsLoader {
-                db: state.deps.db.clone(),
-            },
-            tokio::spawn,
-        ));
+    let request = crate::graphql::with_loaders(
+        request.data(actor).data(ClientIp(peer.ip())),
+        &state.deps.db,
+    );
     let started = Instant::now();
     let mut response = state.schema.execute(request).await;
     let codes = tag_errors(&mut response);

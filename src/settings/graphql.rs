@@ -18,6 +18,10 @@ pub struct MinimumDeposit {
 
 #[derive(SimpleObject)]
 pub struct SystemSettings {
+    /// Where deposit postbacks go; null: none are sent.
+    pub postback_url: Option<String>,
+    /// Where withdrawal status postbacks go; null: postbackUrl.
+    pub withdrawal_postback_url: Option<String>,
     /// Last four characters of the signing secret.
     pub postback_secret_hint: String,
     pub after_payment_action: AfterPaymentAction,
@@ -43,9 +47,12 @@ pub struct MinimumDepositInput {
     pub amount: Decimal,
 }
 
-/// Fields left out stay as they are.
+/// Fields left out stay as they are; an empty string clears a URL.
 #[derive(InputObject)]
 pub struct UpdateSystemSettingsInput {
+    /// http(s) to a public host; checked again on every send.
+    pub postback_url: Option<String>,
+    pub withdrawal_postback_url: Option<String>,
     /// Replaces the whole list; an amount of 0 means no minimum for that currency.
     pub minimum_deposits: Option<Vec<MinimumDepositInput>>,
 }
@@ -61,6 +68,8 @@ async fn load_system(ctx: &Context<'_>) -> Result<SystemSettings> {
     let (m, mins) = service::system(d, actor(ctx)?).await.extend()?;
     let secret = m.postback_secret.clone();
     Ok(SystemSettings {
+        postback_url: m.postback_url.clone(),
+        withdrawal_postback_url: m.withdrawal_postback_url.clone(),
         postback_secret_hint: secret
             .chars()
             .rev()
@@ -120,6 +129,8 @@ impl SettingsMutation {
             minimum_deposits: input
                 .minimum_deposits
                 .map(|l| l.into_iter().map(|m| (m.currency, m.amount.0)).collect()),
+            postback_url: input.postback_url,
+            withdrawal_postback_url: input.withdrawal_postback_url,
         };
         let errors = service::update_system(deps(ctx)?, actor(ctx)?, changes)
             .await

@@ -31,6 +31,37 @@ pub async fn system(d: &Deps, actor: &Actor) -> AppResult<(merchant::Model, Vec<
 pub struct SystemChanges {
     /// Replaces the whole list of minimum deposits.
     pub minimum_deposits: Option<Vec<(String, Decimal)>>,
+    /// Where deposit postbacks go; `Some("")` clears it.
+    pub postback_url: Option<String>,
+    /// Where withdrawal postbacks go; `Some("")` clears it.
+    pub withdrawal_postback_url: Option<String>,
+}
+
+/// Checks a URL setting: empty clears it; otherwise http(s) to a public host.
+async fn url_setting(
+    d: &Deps,
+    raw: &Option<String>,
+    field: &str,
+    errors: &mut Vec<UserError>,
+) -> Option<Option<String>> {
+    let raw = raw.as_ref()?;
+    if raw.trim().is_empty() {
+        return Some(None);
+    }
+    match crate::postbacks::url_guard::check(raw, d.config.allow_private_urls).await {
+        Ok(url) => Some(Some(url.to_string())),
+        Err(problem) => {
+            errors.push(UserError {
+                field: vec!["input".into(), field.into()],
+                code: match problem {
+                    crate::postbacks::url_guard::UrlProblem::NotPublic => ErrorCode::ForbiddenUrl,
+                    crate::postbacks::url_guard::UrlProblem::Invalid(_) => ErrorCode::Invalid,
+                },
+                message: problem.to_string(),
+            });
+            None
+        }
+    }
 }
 
 /// Applies `changes` (OWNER only); nothing is written when any part is invalid.
@@ -79,6 +110,9 @@ pub async fn update_system(
             }
         }
     }
+    let postback_url = url_setting(d, &changes.postback_url, "postbackUrl", &mut errors).await;
+    let withdrawal_url =
+        url_setting(d, &changes.withdrawal_postback_url, "withdrawalPostbackUrl", &mut errors).await;
     if !errors.is_empty() {
         return Ok(errors);
     }
@@ -99,6 +133,19 @@ pub async fn update_system(
             .await?;
         }
     }
+    let mut row = merchant::Entity::update_many().filter(merchant::Column::Id.eq(me.merchant_id));
+    let mut touched = false;
+    if let Some(url) = &postback_url {
+        row = row.col_expr(merchant::Column::PostbackUrl, sea_orm::sea_query::Expr::value(url.clone()));
+        touched = true;
+    }
+    if let Some(url) = &withdrawal_url {
+        row = row.col_expr(merchant::Column::WithdrawalPostbackUrl, sea_orm::sea_query::Expr::value(url.clone()));
+        touched = true;
+    }
+    if touched {
+        row.exec(&txn).await?;
+    }
     audit::record(
         &txn,
         now,
@@ -107,7 +154,7 @@ pub async fn update_system(
             merchant_id: Some(me.merchant_id),
             action: "settings.update_system",
             subject: Some(format!("merchant:{}", me.merchant_id)),
-            details: json!({ "minimum_deposits": changes.minimum_deposits.as_ref().map(|l| l.iter().map(|(c, a)| json!({"currency": c, "amount": a.to_string()})).collect::<Vec<_>>()) }),
+            details: json!({ "postback_url": postback_url, "withdrawal_postback_url": withdrawal_url, "minimum_deposits": changes.minimum_deposits.as_ref().map(|l| l.iter().map(|(c, a)| json!({"currency": c, "amount": a.to_string()})).collect::<Vec<_>>()) }),
         },
     )
     .await?;

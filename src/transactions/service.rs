@@ -17,7 +17,7 @@ use entity::{transaction, wallet};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, Order as SqlOrder,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Order as SqlOrder,
     QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
@@ -435,6 +435,9 @@ pub async fn ingest(
         .await?;
     }
     txn.commit().await?;
+    if !activated.is_empty() {
+        d.postbacks_due.notify_one();
+    }
 
     // Items repeated inside the batch point at what their first copy became.
     let mut out: Vec<IngestResult> = results
@@ -545,16 +548,17 @@ fn decode_cursor(cursor: &str, order: Order, arg: &str) -> AppResult<(i64, i64)>
     }
 }
 
-fn sort_expr(f: TransactionOrderField) -> Expr {
+/// The sort key as SQL. For activation time it is the exact expression of the
+/// `transactions_merchant_activation_order` index, so the index serves the order.
+fn sort_expr(f: TransactionOrderField, backend: DbBackend) -> Expr {
     use transaction::Column as C;
     match f {
         TransactionOrderField::Id => Expr::col((transaction::Entity, C::Id)),
         TransactionOrderField::CreatedAt => Expr::col((transaction::Entity, C::CreatedAt)),
-        TransactionOrderField::ActivatedAt => Func::coalesce([
-            Expr::col((transaction::Entity, C::ActivatedAt)),
-            Expr::value(never()),
-        ])
-        .into(),
+        TransactionOrderField::ActivatedAt => match backend {
+            DbBackend::Postgres => Expr::cust("COALESCE(\"transactions\".\"activated_at\", 'epoch'::timestamptz)"),
+            _ => Expr::cust("COALESCE(\"transactions\".\"activated_at\", '1970-01-01T00:00:00+00:00')"),
+        },
         TransactionOrderField::Amount => Expr::col((transaction::Entity, C::AmountMinor)),
     }
 }
@@ -663,11 +667,12 @@ pub async fn list(
         (_, Some(c)) => Some(decode_cursor(c, order, "before")?),
         _ => None,
     };
+    let backend = d.db.get_database_backend();
     // Walking backwards reads the list in the opposite order, then flips the page.
     let ascending = (order.direction == SortDirection::Asc) != backwards;
     let mut cond = condition(tenant, filter);
     if let Some((v, id)) = cursor {
-        let key = sort_expr(order.field);
+        let key = sort_expr(order.field, backend);
         let bound = sort_bound(order.field, v)?;
         let id_col = Expr::col((transaction::Entity, transaction::Column::Id));
         cond = cond.add(if ascending {
@@ -687,7 +692,7 @@ pub async fn list(
     };
     let mut q = transaction::Entity::find().filter(cond);
     if order.field != TransactionOrderField::Id {
-        q = q.order_by(sort_expr(order.field), dir.clone());
+        q = q.order_by(sort_expr(order.field, backend), dir.clone());
     }
     let mut rows = q
         .order_by(transaction::Column::Id, dir)

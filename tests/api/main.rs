@@ -7,5 +7,6 @@ mod auth;
 mod cli;
 mod http_surface;
 mod playground;
+mod postbacks;
 mod support;
 mod transactions;

@@ -65,6 +65,9 @@ pub fn config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
     env.insert("KASSA_BIND".into(), "127.0.0.1:0".into());
     env.insert("KASSA_ALLOW_PRIVATE_URLS".into(), "1".into());
     env.insert("KASSA_POSTBACK_RETRY_SCHEDULE".into(), "1s,2s".into());
+    // Postback tests turn the worker on; elsewhere queued postbacks stay put.
+    env.insert("KASSA_POSTBACK_WORKER".into(), "0".into());
+    env.insert("KASSA_POSTBACK_POLL".into(), "50ms".into());
     for (k, v) in overrides {
         env.insert(k.to_string(), v.to_string());
     }
@@ -183,4 +186,74 @@ pub fn error_code(body: &Value) -> Option<&str> {
 /// The first `UserError` code inside `data.<field>.errors`.
 pub fn user_error<'a>(body: &'a Value, field: &str) -> Option<&'a str> {
     body["data"][field]["errors"][0]["code"].as_str()
+}
+
+/// A real HTTP receiver for postbacks on port 0: answers each request with the
+/// next scripted status (200 once the script runs out) and records what came.
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    pub seen: Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String, String)>>>,
+    script: Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+    delay: Arc<std::sync::Mutex<std::time::Duration>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        use axum::extract::State;
+        use axum::response::IntoResponse;
+        let r = Receiver {
+            url: String::new(),
+            seen: Default::default(),
+            script: Default::default(),
+            delay: Default::default(),
+        };
+        async fn hook(
+            State(r): State<Receiver>,
+            uri: axum::http::Uri,
+            headers: axum::http::HeaderMap,
+            body: String,
+        ) -> axum::response::Response {
+            let delay = *r.delay.lock().unwrap();
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            r.seen.lock().unwrap().push((headers, body, uri.path().to_string()));
+            let status = r.script.lock().unwrap().pop_front().unwrap_or(200);
+            let code = axum::http::StatusCode::from_u16(status).unwrap();
+            if (300..400).contains(&status) {
+                return (code, [("location", "/elsewhere")]).into_response();
+            }
+            code.into_response()
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let r = Receiver { url: format!("http://{addr}/hook"), ..r };
+        let app = axum::Router::new().fallback(hook).with_state(r.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        r
+    }
+
+    pub fn answer(&self, statuses: &[u16]) {
+        self.script.lock().unwrap().extend(statuses.iter().copied());
+    }
+
+    pub fn slow(&self, by: std::time::Duration) {
+        *self.delay.lock().unwrap() = by;
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    /// Waits (up to 20 s) until `n` requests have arrived.
+    pub async fn wait_for(&self, n: usize) {
+        for _ in 0..400 {
+            if self.count() >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the receiver got {} requests, expected {n}", self.count());
+    }
 }

@@ -1,0 +1,253 @@
+//! GraphQL: the delivery log, resendPostback, rotatePostbackSecret.
+
+use super::loader::AttemptsLoader;
+use super::service::{self, Filter, CURSOR_KIND};
+use crate::error::{AppError, UserError};
+use crate::graphql::scalars::DateTime;
+use crate::graphql::{actor, deps, PageInfo};
+use crate::pagination;
+use crate::transactions::graphql::{TimeRange, Transaction};
+use crate::transactions::loader::StockpilingTransactionsLoader;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{ComplexObject, Context, Enum, ErrorExtensions, InputObject, Object, Result, ResultExt, SimpleObject, ID};
+use entity::postback;
+
+fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
+    AppError::Internal(anyhow::anyhow!(e.to_string())).extend()
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PostbackKind {
+    Deposit,
+    Withdrawal,
+}
+
+impl PostbackKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            PostbackKind::Deposit => "DEPOSIT",
+            PostbackKind::Withdrawal => "WITHDRAWAL",
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PostbackDeliveryStatus {
+    /// Queued; not tried yet.
+    Pending,
+    /// Tried and failed; another attempt is scheduled.
+    Retrying,
+    Delivered,
+    /// Every scheduled attempt failed.
+    Failed,
+}
+
+impl PostbackDeliveryStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            PostbackDeliveryStatus::Pending => "PENDING",
+            PostbackDeliveryStatus::Retrying => "RETRYING",
+            PostbackDeliveryStatus::Delivered => "DELIVERED",
+            PostbackDeliveryStatus::Failed => "FAILED",
+        }
+    }
+    fn from_db(s: &str) -> Self {
+        match s {
+            "RETRYING" => Self::Retrying,
+            "DELIVERED" => Self::Delivered,
+            "FAILED" => Self::Failed,
+            _ => Self::Pending,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct PostbackAttempt {
+    pub at: DateTime,
+    /// HTTP status, when an answer came.
+    pub response_status: Option<i32>,
+    /// Network or timeout error, when no answer came.
+    pub error: Option<String>,
+    pub duration_ms: i32,
+}
+
+/// One postback (webhook) to the merchant's server, with its delivery history.
+#[derive(Clone)]
+pub struct Postback(pub postback::Model);
+
+#[Object]
+impl Postback {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn kind(&self) -> PostbackKind {
+        if self.0.kind == "WITHDRAWAL" {
+            PostbackKind::Withdrawal
+        } else {
+            PostbackKind::Deposit
+        }
+    }
+    /// Where it was last sent; before any attempt, where it will go (empty when no URL is set).
+    async fn url(&self, ctx: &Context<'_>) -> Result<String> {
+        if let Some(u) = &self.0.url {
+            return Ok(u.clone());
+        }
+        use sea_orm::EntityTrait;
+        let m = entity::merchant::Entity::find_by_id(self.0.merchant_id)
+            .one(&deps(ctx)?.db)
+            .await
+            .map_err(internal)?;
+        Ok(m.and_then(|m| super::worker::target_url(&m, &self.0.kind)).unwrap_or_default())
+    }
+    /// The exact JSON body sent.
+    async fn payload(&self) -> &str {
+        &self.0.payload
+    }
+    async fn status(&self) -> PostbackDeliveryStatus {
+        PostbackDeliveryStatus::from_db(&self.0.status)
+    }
+    /// Why the last attempt failed, or why none could be made.
+    async fn last_error(&self) -> Option<&str> {
+        if self.0.status == "DELIVERED" { None } else { self.0.last_error.as_deref() }
+    }
+    async fn attempts(&self, ctx: &Context<'_>) -> Result<Vec<PostbackAttempt>> {
+        let loader = ctx.data::<DataLoader<AttemptsLoader>>()?;
+        Ok(loader
+            .load_one(self.0.id)
+            .await
+            .map_err(internal)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| PostbackAttempt {
+                at: a.at.into(),
+                response_status: a.response_status,
+                error: a.error,
+                duration_ms: a.duration_ms,
+            })
+            .collect())
+    }
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+    async fn next_attempt_at(&self) -> Option<DateTime> {
+        self.0.next_attempt_at.map(Into::into)
+    }
+    async fn delivered_at(&self) -> Option<DateTime> {
+        self.0.delivered_at.map(Into::into)
+    }
+    /// The deposits it reports (a DEPOSIT postback's stockpiling).
+    async fn transactions(&self, ctx: &Context<'_>) -> Result<Vec<Transaction>> {
+        let Some(sp) = self.0.stockpiling_id else { return Ok(vec![]) };
+        let loader = ctx.data::<DataLoader<StockpilingTransactionsLoader>>()?;
+        Ok(loader.load_one(sp).await.map_err(internal)?.unwrap_or_default().into_iter().map(Transaction).collect())
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct PostbackFilter {
+    pub kind: Option<PostbackKind>,
+    pub status: Option<PostbackDeliveryStatus>,
+    pub created_at: Option<TimeRange>,
+}
+
+#[derive(SimpleObject)]
+pub struct PostbackEdge {
+    pub cursor: String,
+    pub node: Postback,
+}
+
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct PostbackConnection {
+    pub edges: Vec<PostbackEdge>,
+    pub nodes: Vec<Postback>,
+    pub page_info: PageInfo,
+    #[graphql(skip)]
+    filter: Filter,
+}
+
+#[ComplexObject]
+impl PostbackConnection {
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let tenant = actor(ctx)?.reader().extend()?;
+        let n = service::count(deps(ctx)?, tenant, &self.filter).await.extend()?;
+        Ok(n.min(i32::MAX as i64) as i32)
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ResendPostbackPayload {
+    pub postback: Option<Postback>,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct RotatePostbackSecretPayload {
+    /// Shown once.
+    pub secret: Option<String>,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(Default)]
+pub struct PostbacksQuery;
+
+#[Object]
+impl PostbacksQuery {
+    /// Delivery log of postbacks (webhooks) sent to the merchant's server.
+    async fn postbacks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PostbackFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PostbackConnection> {
+        let tenant = actor(ctx)?.reader().extend()?;
+        let f = filter.unwrap_or_default();
+        let filter = Filter {
+            kind: f.kind.map(PostbackKind::as_str),
+            status: f.status.map(PostbackDeliveryStatus::as_str),
+            created_at: f.created_at.into(),
+        };
+        let (rows, more) = service::list(deps(ctx)?, tenant, &filter, first, after.as_deref())
+            .await
+            .extend()?;
+        let edges: Vec<PostbackEdge> = rows
+            .into_iter()
+            .map(|p| PostbackEdge {
+                cursor: pagination::encode(CURSOR_KIND, &p.id.to_string()),
+                node: Postback(p),
+            })
+            .collect();
+        Ok(PostbackConnection {
+            page_info: PageInfo {
+                has_next_page: more,
+                has_previous_page: after.is_some(),
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            nodes: edges.iter().map(|e| e.node.clone()).collect(),
+            edges,
+            filter,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct PostbacksMutation;
+
+#[Object]
+impl PostbacksMutation {
+    /// Queues a postback for delivery again.
+    async fn resend_postback(&self, ctx: &Context<'_>, id: ID) -> Result<ResendPostbackPayload> {
+        Ok(match service::resend(deps(ctx)?, actor(ctx)?, &id).await.extend()? {
+            Ok(p) => ResendPostbackPayload { postback: Some(Postback(p)), errors: vec![] },
+            Err(e) => ResendPostbackPayload { postback: None, errors: vec![e] },
+        })
+    }
+
+    /// Issues a new postback signing secret; the secret is shown in this payload only.
+    async fn rotate_postback_secret(&self, ctx: &Context<'_>) -> Result<RotatePostbackSecretPayload> {
+        let secret = service::rotate_secret(deps(ctx)?, actor(ctx)?).await.extend()?;
+        Ok(RotatePostbackSecretPayload { secret: Some(secret), errors: vec![] })
+    }
+}

@@ -1,0 +1,136 @@
+//! The delivery log, resending, and the signing secret.
+
+use crate::app::Deps;
+use crate::audit::{self, Audit};
+use crate::auth::model::{Actor, Role, Tenant};
+use crate::db::begin_write;
+use crate::error::{AppResult, ErrorCode, UserError};
+use crate::pagination;
+use crate::transactions::model::Range;
+use chrono::{DateTime, Utc};
+use entity::{merchant, postback};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::json;
+
+pub const CURSOR_KIND: &str = "postback";
+
+/// The delivery log's filter.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub kind: Option<&'static str>,
+    pub status: Option<&'static str>,
+    pub created_at: Range,
+}
+
+fn condition(tenant: Tenant, f: &Filter) -> Condition {
+    use postback::Column as P;
+    let mut c = Condition::all().add(P::MerchantId.eq(tenant.merchant_id));
+    if let Some(k) = f.kind {
+        c = c.add(P::Kind.eq(k));
+    }
+    if let Some(s) = f.status {
+        c = c.add(P::Status.eq(s));
+    }
+    if let Some(from) = f.created_at.from {
+        c = c.add(P::CreatedAt.gte(from));
+    }
+    if let Some(to) = f.created_at.to {
+        c = c.add(P::CreatedAt.lt(to));
+    }
+    c
+}
+
+/// A page of the delivery log, newest first: (rows, has next page).
+pub async fn list(
+    d: &Deps,
+    tenant: Tenant,
+    f: &Filter,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> AppResult<(Vec<postback::Model>, bool)> {
+    let size = pagination::page_size(first, "first")?;
+    let mut cond = condition(tenant, f);
+    if let Some(c) = after {
+        cond = cond.add(postback::Column::Id.lt(pagination::decode_id(CURSOR_KIND, c, "after")?));
+    }
+    let mut rows = postback::Entity::find()
+        .filter(cond)
+        .order_by_desc(postback::Column::Id)
+        .limit(size + 1)
+        .all(&d.db)
+        .await?;
+    let more = rows.len() as u64 > size;
+    rows.truncate(size as usize);
+    Ok((rows, more))
+}
+
+pub async fn count(d: &Deps, tenant: Tenant, f: &Filter) -> AppResult<i64> {
+    Ok(postback::Entity::find().filter(condition(tenant, f)).count(&d.db).await? as i64)
+}
+
+/// Queues one more attempt now (OWNER, OPERATOR).
+pub async fn resend(d: &Deps, actor: &Actor, id: &str) -> AppResult<Result<postback::Model, UserError>> {
+    let me = actor.user_with_role(&[Role::Owner, Role::Operator])?.clone();
+    let not_found = || UserError::new(&["id"], ErrorCode::NotFound, "no such postback");
+    let Ok(id) = id.trim().parse::<i64>() else { return Ok(Err(not_found())) };
+    let now = d.clock.now();
+    let txn = begin_write(&d.db).await?;
+    use postback::Column as P;
+    let updated = postback::Entity::update_many()
+        .col_expr(P::Status, Expr::value("PENDING"))
+        .col_expr(P::NextAttemptAt, Expr::value(Some(now)))
+        .col_expr(P::ClaimedBy, Expr::value(Option::<String>::None))
+        .col_expr(P::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(P::Id.eq(id))
+        .filter(P::MerchantId.eq(me.merchant_id))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(Err(not_found()));
+    }
+    // The schedule is spent for a FAILED one: this is one extra attempt, not a new schedule.
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Audit {
+            merchant_id: Some(me.merchant_id),
+            action: "postback.resend",
+            subject: Some(format!("postback:{id}")),
+            details: serde_json::Value::Null,
+        },
+    )
+    .await?;
+    let p = postback::Entity::find_by_id(id).one(&txn).await?.ok_or(crate::error::AppError::NotFound)?;
+    txn.commit().await?;
+    d.postbacks_due.notify_one();
+    Ok(Ok(p))
+}
+
+/// Issues a new signing secret (OWNER); returns it, shown this once.
+pub async fn rotate_secret(d: &Deps, actor: &Actor) -> AppResult<String> {
+    let me = actor.user_with_role(&[Role::Owner])?.clone();
+    let secret = crate::accounts::service::new_postback_secret();
+    let now = d.clock.now();
+    let txn = begin_write(&d.db).await?;
+    merchant::Entity::update_many()
+        .col_expr(merchant::Column::PostbackSecret, Expr::value(secret.clone()))
+        .filter(merchant::Column::Id.eq(me.merchant_id))
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Audit {
+            merchant_id: Some(me.merchant_id),
+            action: "settings.rotate_postback_secret",
+            subject: Some(format!("merchant:{}", me.merchant_id)),
+            details: json!({ "hint": secret.chars().rev().take(4).collect::<String>().chars().rev().collect::<String>() }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(secret)
+}
