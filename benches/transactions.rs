@@ -17,7 +17,10 @@ use kassa::transactions::model::{Direction, Filter, Order, Range, TransactionSta
 use kassa::transactions::service::{self, IngestItem, PageArgs};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::{ConnectionTrait, Database, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
+use sea_orm::{
+    ConnectionTrait, Database, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
+};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -42,12 +45,20 @@ fn wallet_of(merchant: usize, system: &str) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let base = std::env::var("KASSA_BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let total: usize = std::env::var("KASSA_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000_000);
+    let base = std::env::var("KASSA_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let total: usize = std::env::var("KASSA_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000);
     let (prefix, _) = base.rsplit_once('/').expect("a database URL");
     let admin = Database::connect(base.as_str()).await?;
-    admin.execute_unprepared("DROP DATABASE IF EXISTS kassa_bench").await?;
-    admin.execute_unprepared("CREATE DATABASE kassa_bench").await?;
+    admin
+        .execute_unprepared("DROP DATABASE IF EXISTS kassa_bench")
+        .await?;
+    admin
+        .execute_unprepared("CREATE DATABASE kassa_bench")
+        .await?;
     let url = format!("{prefix}/kassa_bench");
     let config = Config::from_lookup(|k| match k {
         "DATABASE_URL" => Some(url.clone()),
@@ -58,13 +69,24 @@ async fn main() -> anyhow::Result<()> {
 
     let mut merchants = Vec::new();
     for m in 0..10 {
-        let row = kassa::accounts::service::create_merchant(&d, &format!("Bench {m}"), Some("Asia/Kolkata"), None).await?;
+        let row = kassa::accounts::service::create_merchant(
+            &d,
+            &format!("Bench {m}"),
+            Some("Asia/Kolkata"),
+            None,
+        )
+        .await?;
         for (system, _) in SYSTEMS {
-            kassa::catalog::service::create_wallet(&d, row.id, system, &wallet_of(m, system)).await?;
+            kassa::catalog::service::create_wallet(&d, row.id, system, &wallet_of(m, system))
+                .await?;
         }
         merchants.push(row);
     }
-    let ingest_actor = Actor::Key(KeyActor { key_id: 0, scope: Scope::Ingest, merchant_id: None });
+    let ingest_actor = Actor::Key(KeyActor {
+        key_id: 0,
+        scope: Scope::Ingest,
+        merchant_id: None,
+    });
     let per_main = total / 2;
     let per_other = (total - per_main) / 9;
     let now = Utc::now();
@@ -88,7 +110,11 @@ async fn main() -> anyhow::Result<()> {
                     IngestItem {
                         payment_system: system.into(),
                         wallet_identifier: wallet_of(m, system),
-                        direction: if rng.gen_bool(0.9) { Direction::Incoming } else { Direction::Outgoing },
+                        direction: if rng.gen_bool(0.9) {
+                            Direction::Incoming
+                        } else {
+                            Direction::Outgoing
+                        },
                         amount: kassa::money::from_minor(rng.gen_range(10_000..2_000_000), 2),
                         currency: currency.into(),
                         commission: None,
@@ -123,16 +149,25 @@ async fn main() -> anyhow::Result<()> {
            postback_status = 'SENT' WHERE direction = 'INCOMING' AND id % 3 = 0",
     )
     .await?;
-    d.db.execute_unprepared("VACUUM ANALYZE transactions").await?;
+    d.db.execute_unprepared("VACUUM ANALYZE transactions")
+        .await?;
 
     // The page: paymentSystems + status + createdAt range, 50 rows.
     let main_id = merchants[0].id;
-    let owner = Actor::User(UserActor { user_id: 0, merchant_id: main_id, role: Role::Owner, session_id: 0 });
+    let owner = Actor::User(UserActor {
+        user_id: 0,
+        merchant_id: main_id,
+        role: Role::Owner,
+        session_id: 0,
+    });
     let tenant = owner.reader()?;
     let filter = Filter {
         payment_systems: Some(vec!["paytm".into(), "upi".into()]),
         status: Some(TransactionStatus::Activated),
-        created_at: Range { from: Some(now - TimeDelta::days(180)), to: Some(now) },
+        created_at: Range {
+            from: Some(now - TimeDelta::days(180)),
+            to: Some(now),
+        },
         ..Default::default()
     };
     let order = Order::default();
@@ -147,7 +182,18 @@ async fn main() -> anyhow::Result<()> {
     // The cursor of page 200.
     let mut after: Option<String> = None;
     for _ in 0..199 {
-        let page = service::list(&d, tenant, &filter, order, &PageArgs { first: Some(50), after: after.clone(), ..Default::default() }).await?;
+        let page = service::list(
+            &d,
+            tenant,
+            &filter,
+            order,
+            &PageArgs {
+                first: Some(50),
+                after: after.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
         after = page.rows.last().map(|t| service::cursor_of(t, order));
     }
 
@@ -159,7 +205,9 @@ async fn main() -> anyhow::Result<()> {
             async move {
                 let req = kassa::graphql::with_loaders(
                     async_graphql::Request::new(q)
-                        .variables(async_graphql::Variables::from_json(serde_json::json!({ "after": cursor })))
+                        .variables(async_graphql::Variables::from_json(
+                            serde_json::json!({ "after": cursor }),
+                        ))
                         .data(owner),
                     &db,
                 );
@@ -183,7 +231,10 @@ async fn main() -> anyhow::Result<()> {
             if let Some(c) = &cursor {
                 let text = kassa::pagination::decode(service::CURSOR_KIND, c, "after")?;
                 let id: i64 = text.rsplit('|').next().unwrap_or("0").parse()?;
-                cond = cond.add(sea_orm::ColumnTrait::lt(&entity::transaction::Column::Id, id));
+                cond = cond.add(sea_orm::ColumnTrait::lt(
+                    &entity::transaction::Column::Id,
+                    id,
+                ));
             }
             entity::transaction::Entity::find()
                 .filter(cond)
@@ -213,9 +264,17 @@ async fn main() -> anyhow::Result<()> {
         .select_only()
         .column(entity::transaction::Column::PaymentSystem)
         .column(entity::transaction::Column::TransactionNumber)
-        .filter(sea_orm::ColumnTrait::eq(&entity::transaction::Column::MerchantId, main_id))
-        .filter(sea_orm::ColumnTrait::is_null(&entity::transaction::Column::ActivatedAt))
-        .filter(sea_orm::ColumnTrait::eq(&entity::transaction::Column::Direction, "INCOMING"))
+        .filter(sea_orm::ColumnTrait::eq(
+            &entity::transaction::Column::MerchantId,
+            main_id,
+        ))
+        .filter(sea_orm::ColumnTrait::is_null(
+            &entity::transaction::Column::ActivatedAt,
+        ))
+        .filter(sea_orm::ColumnTrait::eq(
+            &entity::transaction::Column::Direction,
+            "INCOMING",
+        ))
         .limit(300)
         .into_tuple()
         .all(&d.db)
@@ -223,13 +282,16 @@ async fn main() -> anyhow::Result<()> {
     let mut times = Vec::new();
     for (i, (system, number)) in candidates.into_iter().enumerate() {
         let t = Instant::now();
-        let a = activate_deposit(&d, ActivateInput {
-            plugin_key: merchants[0].plugin_key.clone(),
-            payment_system: system,
-            transaction_number: number,
-            label: format!("bench-payer-{}", i % 50),
-            order_id: None,
-        })
+        let a = activate_deposit(
+            &d,
+            ActivateInput {
+                plugin_key: merchants[0].plugin_key.clone(),
+                payment_system: system,
+                transaction_number: number,
+                label: format!("bench-payer-{}", i % 50),
+                order_id: None,
+            },
+        )
         .await?;
         times.push(t.elapsed().as_secs_f64());
         assert_eq!(a.outcome, kassa::activation::service::Outcome::Activated);

@@ -38,6 +38,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration("not reversible; restore a backup instead".into()))
+        Err(DbErr::Migration(
+            "not reversible; restore a backup instead".into(),
+        ))
     }
 }

@@ -73,17 +73,32 @@ pub fn sdl() -> String {
 }
 
 /// Adds the per-request DataLoaders (their caches live as long as one request).
-pub fn with_loaders(request: async_graphql::Request, db: &sea_orm::DatabaseConnection) -> async_graphql::Request {
+pub fn with_loaders(
+    request: async_graphql::Request,
+    db: &sea_orm::DatabaseConnection,
+) -> async_graphql::Request {
     use crate::accounts::loader::UserLoader;
     use crate::postbacks::loader::{AttemptsLoader, StockpilingPostbacksLoader};
     use crate::transactions::loader::{StockpilingLoader, StockpilingTransactionsLoader};
     use async_graphql::dataloader::DataLoader;
     request
         .data(DataLoader::new(UserLoader { db: db.clone() }, tokio::spawn))
-        .data(DataLoader::new(StockpilingLoader { db: db.clone() }, tokio::spawn))
-        .data(DataLoader::new(StockpilingTransactionsLoader { db: db.clone() }, tokio::spawn))
-        .data(DataLoader::new(StockpilingPostbacksLoader { db: db.clone() }, tokio::spawn))
-        .data(DataLoader::new(AttemptsLoader { db: db.clone() }, tokio::spawn))
+        .data(DataLoader::new(
+            StockpilingLoader { db: db.clone() },
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            StockpilingTransactionsLoader { db: db.clone() },
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            StockpilingPostbacksLoader { db: db.clone() },
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            AttemptsLoader { db: db.clone() },
+            tokio::spawn,
+        ))
 }
 
 /// The server's shared dependencies.

@@ -9,7 +9,10 @@ use crate::pagination;
 use crate::transactions::graphql::{TimeRange, Transaction};
 use crate::transactions::loader::StockpilingTransactionsLoader;
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{ComplexObject, Context, Enum, ErrorExtensions, InputObject, Object, Result, ResultExt, SimpleObject, ID};
+use async_graphql::{
+    ComplexObject, Context, Enum, ErrorExtensions, InputObject, Object, Result, ResultExt,
+    SimpleObject, ID,
+};
 use entity::postback;
 
 fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
@@ -97,7 +100,8 @@ impl Postback {
             .one(&deps(ctx)?.db)
             .await
             .map_err(internal)?;
-        Ok(m.and_then(|m| super::worker::target_url(&m, &self.0.kind)).unwrap_or_default())
+        Ok(m.and_then(|m| super::worker::target_url(&m, &self.0.kind))
+            .unwrap_or_default())
     }
     /// The exact JSON body sent.
     async fn payload(&self) -> &str {
@@ -108,7 +112,11 @@ impl Postback {
     }
     /// Why the last attempt failed, or why none could be made.
     async fn last_error(&self) -> Option<&str> {
-        if self.0.status == "DELIVERED" { None } else { self.0.last_error.as_deref() }
+        if self.0.status == "DELIVERED" {
+            None
+        } else {
+            self.0.last_error.as_deref()
+        }
     }
     async fn attempts(&self, ctx: &Context<'_>) -> Result<Vec<PostbackAttempt>> {
         let loader = ctx.data::<DataLoader<AttemptsLoader>>()?;
@@ -137,9 +145,18 @@ impl Postback {
     }
     /// The deposits it reports (a DEPOSIT postback's stockpiling).
     async fn transactions(&self, ctx: &Context<'_>) -> Result<Vec<Transaction>> {
-        let Some(sp) = self.0.stockpiling_id else { return Ok(vec![]) };
+        let Some(sp) = self.0.stockpiling_id else {
+            return Ok(vec![]);
+        };
         let loader = ctx.data::<DataLoader<StockpilingTransactionsLoader>>()?;
-        Ok(loader.load_one(sp).await.map_err(internal)?.unwrap_or_default().into_iter().map(Transaction).collect())
+        Ok(loader
+            .load_one(sp)
+            .await
+            .map_err(internal)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Transaction)
+            .collect())
     }
 }
 
@@ -170,7 +187,9 @@ pub struct PostbackConnection {
 impl PostbackConnection {
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
         let tenant = actor(ctx)?.reader().extend()?;
-        let n = service::count(deps(ctx)?, tenant, &self.filter).await.extend()?;
+        let n = service::count(deps(ctx)?, tenant, &self.filter)
+            .await
+            .extend()?;
         Ok(n.min(i32::MAX as i64) as i32)
     }
 }
@@ -239,15 +258,34 @@ pub struct PostbacksMutation;
 impl PostbacksMutation {
     /// Queues a postback for delivery again.
     async fn resend_postback(&self, ctx: &Context<'_>, id: ID) -> Result<ResendPostbackPayload> {
-        Ok(match service::resend(deps(ctx)?, actor(ctx)?, &id).await.extend()? {
-            Ok(p) => ResendPostbackPayload { postback: Some(Postback(p)), errors: vec![] },
-            Err(e) => ResendPostbackPayload { postback: None, errors: vec![e] },
-        })
+        Ok(
+            match service::resend(deps(ctx)?, actor(ctx)?, &id)
+                .await
+                .extend()?
+            {
+                Ok(p) => ResendPostbackPayload {
+                    postback: Some(Postback(p)),
+                    errors: vec![],
+                },
+                Err(e) => ResendPostbackPayload {
+                    postback: None,
+                    errors: vec![e],
+                },
+            },
+        )
     }
 
     /// Issues a new postback signing secret; the secret is shown in this payload only.
-    async fn rotate_postback_secret(&self, ctx: &Context<'_>) -> Result<RotatePostbackSecretPayload> {
-        let secret = service::rotate_secret(deps(ctx)?, actor(ctx)?).await.extend()?;
-        Ok(RotatePostbackSecretPayload { secret: Some(secret), errors: vec![] })
+    async fn rotate_postback_secret(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<RotatePostbackSecretPayload> {
+        let secret = service::rotate_secret(deps(ctx)?, actor(ctx)?)
+            .await
+            .extend()?;
+        Ok(RotatePostbackSecretPayload {
+            secret: Some(secret),
+            errors: vec![],
+        })
     }
 }

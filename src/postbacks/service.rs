@@ -10,7 +10,9 @@ use crate::transactions::model::Range;
 use chrono::{DateTime, Utc};
 use entity::{merchant, postback};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde_json::json;
 
 pub const CURSOR_KIND: &str = "postback";
@@ -66,14 +68,25 @@ pub async fn list(
 }
 
 pub async fn count(d: &Deps, tenant: Tenant, f: &Filter) -> AppResult<i64> {
-    Ok(postback::Entity::find().filter(condition(tenant, f)).count(&d.db).await? as i64)
+    Ok(postback::Entity::find()
+        .filter(condition(tenant, f))
+        .count(&d.db)
+        .await? as i64)
 }
 
 /// Queues one more attempt now (OWNER, OPERATOR).
-pub async fn resend(d: &Deps, actor: &Actor, id: &str) -> AppResult<Result<postback::Model, UserError>> {
-    let me = actor.user_with_role(&[Role::Owner, Role::Operator])?.clone();
+pub async fn resend(
+    d: &Deps,
+    actor: &Actor,
+    id: &str,
+) -> AppResult<Result<postback::Model, UserError>> {
+    let me = actor
+        .user_with_role(&[Role::Owner, Role::Operator])?
+        .clone();
     let not_found = || UserError::new(&["id"], ErrorCode::NotFound, "no such postback");
-    let Ok(id) = id.trim().parse::<i64>() else { return Ok(Err(not_found())) };
+    let Ok(id) = id.trim().parse::<i64>() else {
+        return Ok(Err(not_found()));
+    };
     let now = d.clock.now();
     let txn = begin_write(&d.db).await?;
     use postback::Column as P;
@@ -102,7 +115,10 @@ pub async fn resend(d: &Deps, actor: &Actor, id: &str) -> AppResult<Result<postb
         },
     )
     .await?;
-    let p = postback::Entity::find_by_id(id).one(&txn).await?.ok_or(crate::error::AppError::NotFound)?;
+    let p = postback::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(crate::error::AppError::NotFound)?;
     txn.commit().await?;
     d.postbacks_due.notify_one();
     Ok(Ok(p))
@@ -115,7 +131,10 @@ pub async fn rotate_secret(d: &Deps, actor: &Actor) -> AppResult<String> {
     let now = d.clock.now();
     let txn = begin_write(&d.db).await?;
     merchant::Entity::update_many()
-        .col_expr(merchant::Column::PostbackSecret, Expr::value(secret.clone()))
+        .col_expr(
+            merchant::Column::PostbackSecret,
+            Expr::value(secret.clone()),
+        )
         .filter(merchant::Column::Id.eq(me.merchant_id))
         .exec(&txn)
         .await?;

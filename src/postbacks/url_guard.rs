@@ -55,12 +55,19 @@ pub async fn check(raw: &str, allow_private: bool) -> Result<Url, UrlProblem> {
         return Err(UrlProblem::Invalid("only http and https URLs are accepted"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(UrlProblem::Invalid("credentials in the URL are not accepted"));
+        return Err(UrlProblem::Invalid(
+            "credentials in the URL are not accepted",
+        ));
     }
     if raw.len() > 2048 {
-        return Err(UrlProblem::Invalid("the URL is longer than 2048 characters"));
+        return Err(UrlProblem::Invalid(
+            "the URL is longer than 2048 characters",
+        ));
     }
-    let host = url.host().ok_or(UrlProblem::Invalid("the URL has no host"))?.to_owned();
+    let host = url
+        .host()
+        .ok_or(UrlProblem::Invalid("the URL has no host"))?
+        .to_owned();
     if allow_private {
         return Ok(url);
     }
@@ -70,7 +77,11 @@ pub async fn check(raw: &str, allow_private: bool) -> Result<Url, UrlProblem> {
         Host::Ipv6(ip) => vec![IpAddr::V6(ip)],
         Host::Domain(name) => {
             let lower = name.to_ascii_lowercase();
-            if lower == "localhost" || lower.ends_with(".localhost") || lower.ends_with(".local") || lower.ends_with(".internal") {
+            if lower == "localhost"
+                || lower.ends_with(".localhost")
+                || lower.ends_with(".local")
+                || lower.ends_with(".internal")
+            {
                 return Err(UrlProblem::NotPublic);
             }
             let found = tokio::net::lookup_host((lower.as_str(), port)).await;
@@ -115,7 +126,8 @@ impl reqwest::dns::Resolve for PublicOnlyResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let public: Vec<SocketAddr> = found.into_iter().filter(|a| is_public(a.ip())).collect();
             if public.is_empty() {
                 return Err(format!("{host} has no public address").into());

@@ -90,7 +90,8 @@ pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
 /// Takes up to `BATCH` due postbacks for this worker, stamping a lease.
 async fn claim(d: &Deps, me: &str) -> AppResult<Vec<postback::Model>> {
     let now = d.clock.now();
-    let until = now + TimeDelta::from_std(d.config.postback_lease).unwrap_or(TimeDelta::seconds(60));
+    let until =
+        now + TimeDelta::from_std(d.config.postback_lease).unwrap_or(TimeDelta::seconds(60));
     let backend = d.db.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => {
@@ -112,12 +113,17 @@ async fn claim(d: &Deps, me: &str) -> AppResult<Vec<postback::Model>> {
     };
     let values: Vec<sea_orm::Value> = match backend {
         DbBackend::Postgres => vec![me.into(), until.into(), now.into(), (BATCH as i64).into()],
-        _ => vec![me.into(), until.into(), now.into(), now.into(), (BATCH as i64).into()],
+        _ => vec![
+            me.into(),
+            until.into(),
+            now.into(),
+            now.into(),
+            (BATCH as i64).into(),
+        ],
     };
-    let rows = d
-        .db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
+    let rows =
+        d.db.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
     Ok(rows
         .iter()
         .map(|r| postback::Model::from_query_result(r, ""))
@@ -126,30 +132,47 @@ async fn claim(d: &Deps, me: &str) -> AppResult<Vec<postback::Model>> {
 
 /// How one attempt ended.
 enum Attempt {
-    Answered { status: u16, retry_after: Option<Duration> },
+    Answered {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
     NoAnswer(String),
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let raw = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let raw = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = raw.parse::<u64>() {
         return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
     }
     let at = DateTime::parse_from_rfc2822(raw).ok()?.with_timezone(&Utc);
-    (at - Utc::now()).to_std().ok().map(|d| d.min(MAX_RETRY_AFTER))
+    (at - Utc::now())
+        .to_std()
+        .ok()
+        .map(|d| d.min(MAX_RETRY_AFTER))
 }
 
 /// The URL a postback goes to now: the merchant's current setting.
 pub fn target_url(m: &merchant::Model, kind: &str) -> Option<String> {
     let url = if kind == "WITHDRAWAL" {
-        m.withdrawal_postback_url.clone().or_else(|| m.postback_url.clone())
+        m.withdrawal_postback_url
+            .clone()
+            .or_else(|| m.postback_url.clone())
     } else {
         m.postback_url.clone()
     };
     url.filter(|u| !u.trim().is_empty())
 }
 
-async fn deliver(d: &Deps, client: &reqwest::Client, me: &str, p: postback::Model) -> AppResult<()> {
+async fn deliver(
+    d: &Deps,
+    client: &reqwest::Client,
+    me: &str,
+    p: postback::Model,
+) -> AppResult<()> {
     let m = merchant::Entity::find_by_id(p.merchant_id)
         .one(&d.db)
         .await?
@@ -216,8 +239,13 @@ async fn record(
     outcome: Attempt,
 ) -> AppResult<()> {
     let (status, error, delivered, wait) = match &outcome {
-        Attempt::Answered { status, .. } if (200..300).contains(status) => (Some(*status as i32), None, true, None),
-        Attempt::Answered { status, retry_after } => (Some(*status as i32), None, false, *retry_after),
+        Attempt::Answered { status, .. } if (200..300).contains(status) => {
+            (Some(*status as i32), None, true, None)
+        }
+        Attempt::Answered {
+            status,
+            retry_after,
+        } => (Some(*status as i32), None, false, *retry_after),
         Attempt::NoAnswer(e) => (None, Some(e.clone()), false, None),
     };
     let attempts = p.attempt_count + 1;
@@ -230,7 +258,10 @@ async fn record(
     } else {
         let planned = schedule[attempts as usize - 1];
         let delay = wait.map_or(planned, |w| w.max(planned));
-        ("RETRYING", Some(now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::hours(1))))
+        (
+            "RETRYING",
+            Some(now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::hours(1))),
+        )
     };
     let txn = begin_write(&d.db).await?;
     postback_attempt::ActiveModel {
@@ -247,8 +278,14 @@ async fn record(
     let updated = postback::Entity::update_many()
         .col_expr(P::Status, Expr::value(state))
         .col_expr(P::AttemptCount, Expr::value(attempts))
-        .col_expr(P::LastOutcome, Expr::value(Some(if delivered { "SENT" } else { "ERROR" })))
-        .col_expr(P::LastError, Expr::value(error.or_else(|| status.map(|s| format!("HTTP {s}")))))
+        .col_expr(
+            P::LastOutcome,
+            Expr::value(Some(if delivered { "SENT" } else { "ERROR" })),
+        )
+        .col_expr(
+            P::LastError,
+            Expr::value(error.or_else(|| status.map(|s| format!("HTTP {s}")))),
+        )
         .col_expr(P::NextAttemptAt, Expr::value(next))
         .col_expr(P::DeliveredAt, Expr::value(delivered.then_some(now)))
         .col_expr(P::Url, Expr::value(Some(url.to_string())))
@@ -259,7 +296,11 @@ async fn record(
         .exec(&txn)
         .await?;
     if updated.rows_affected == 1 {
-        let tx_status = if delivered { PostbackStatus::Sent } else { PostbackStatus::ErrorSending };
+        let tx_status = if delivered {
+            PostbackStatus::Sent
+        } else {
+            PostbackStatus::ErrorSending
+        };
         mark_transactions(&txn, p, tx_status).await?;
     }
     txn.commit().await?;
@@ -273,7 +314,10 @@ async fn mark_transactions(
 ) -> AppResult<()> {
     if let Some(sp) = p.stockpiling_id {
         transaction::Entity::update_many()
-            .col_expr(transaction::Column::PostbackStatus, Expr::value(status.as_str()))
+            .col_expr(
+                transaction::Column::PostbackStatus,
+                Expr::value(status.as_str()),
+            )
             .filter(transaction::Column::StockpilingId.eq(sp))
             .exec(txn)
             .await?;
@@ -283,7 +327,12 @@ async fn mark_transactions(
 
 /// A postback that cannot be sent at all (no URL): FAILED with the reason,
 /// resendable once a URL is set.
-async fn finish_without_attempt(d: &Deps, me: &str, p: &postback::Model, reason: &str) -> AppResult<()> {
+async fn finish_without_attempt(
+    d: &Deps,
+    me: &str,
+    p: &postback::Model,
+    reason: &str,
+) -> AppResult<()> {
     use postback::Column as P;
     let txn = begin_write(&d.db).await?;
     let updated = postback::Entity::update_many()

@@ -111,8 +111,13 @@ pub async fn update_system(
         }
     }
     let postback_url = url_setting(d, &changes.postback_url, "postbackUrl", &mut errors).await;
-    let withdrawal_url =
-        url_setting(d, &changes.withdrawal_postback_url, "withdrawalPostbackUrl", &mut errors).await;
+    let withdrawal_url = url_setting(
+        d,
+        &changes.withdrawal_postback_url,
+        "withdrawalPostbackUrl",
+        &mut errors,
+    )
+    .await;
     if !errors.is_empty() {
         return Ok(errors);
     }
@@ -136,11 +141,17 @@ pub async fn update_system(
     let mut row = merchant::Entity::update_many().filter(merchant::Column::Id.eq(me.merchant_id));
     let mut touched = false;
     if let Some(url) = &postback_url {
-        row = row.col_expr(merchant::Column::PostbackUrl, sea_orm::sea_query::Expr::value(url.clone()));
+        row = row.col_expr(
+            merchant::Column::PostbackUrl,
+            sea_orm::sea_query::Expr::value(url.clone()),
+        );
         touched = true;
     }
     if let Some(url) = &withdrawal_url {
-        row = row.col_expr(merchant::Column::WithdrawalPostbackUrl, sea_orm::sea_query::Expr::value(url.clone()));
+        row = row.col_expr(
+            merchant::Column::WithdrawalPostbackUrl,
+            sea_orm::sea_query::Expr::value(url.clone()),
+        );
         touched = true;
     }
     if touched {

@@ -17,8 +17,8 @@ use entity::{transaction, wallet};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Order as SqlOrder,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    Order as SqlOrder, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
@@ -270,7 +270,10 @@ pub async fn ingest(
     let mut known: HashMap<(String, String), transaction::Model> = HashMap::new();
     for chunk in keyed.chunks(500) {
         let numbers: Vec<String> = chunk.iter().map(|(_, v, _)| v.number.clone()).collect();
-        let mut systems: Vec<String> = chunk.iter().map(|(_, v, _)| v.item.payment_system.clone()).collect();
+        let mut systems: Vec<String> = chunk
+            .iter()
+            .map(|(_, v, _)| v.item.payment_system.clone())
+            .collect();
         systems.sort();
         systems.dedup();
         // Both columns, so the (payment_system, transaction_number) unique index serves it.
@@ -556,8 +559,12 @@ fn sort_expr(f: TransactionOrderField, backend: DbBackend) -> Expr {
         TransactionOrderField::Id => Expr::col((transaction::Entity, C::Id)),
         TransactionOrderField::CreatedAt => Expr::col((transaction::Entity, C::CreatedAt)),
         TransactionOrderField::ActivatedAt => match backend {
-            DbBackend::Postgres => Expr::cust("COALESCE(\"transactions\".\"activated_at\", 'epoch'::timestamptz)"),
-            _ => Expr::cust("COALESCE(\"transactions\".\"activated_at\", '1970-01-01T00:00:00+00:00')"),
+            DbBackend::Postgres => {
+                Expr::cust("COALESCE(\"transactions\".\"activated_at\", 'epoch'::timestamptz)")
+            }
+            _ => Expr::cust(
+                "COALESCE(\"transactions\".\"activated_at\", '1970-01-01T00:00:00+00:00')",
+            ),
         },
         TransactionOrderField::Amount => Expr::col((transaction::Entity, C::AmountMinor)),
     }

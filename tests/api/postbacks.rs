@@ -9,12 +9,21 @@ const LOG: &str = "{ postbacks { totalCount nodes { id kind url status payload n
 /// A server with its worker on, the receiver set as the postback URL, and a
 /// completed deposit whose postback is queued.
 async fn with_postback(receiver: &Receiver, overrides: &[(&str, &str)]) -> (TestApp, String) {
-    let mut o = vec![("KASSA_POSTBACK_WORKER", "1"), ("KASSA_POSTBACK_RETRY_SCHEDULE", "1s,2s")];
+    let mut o = vec![
+        ("KASSA_POSTBACK_WORKER", "1"),
+        ("KASSA_POSTBACK_RETRY_SCHEDULE", "1s,2s"),
+    ];
     o.extend_from_slice(overrides);
     let app = spawn_app_with(&o).await;
     let owner = app.login(OWNER).await;
-    let body = app.gql(Some(&owner), SET_URL, json!({ "u": receiver.url })).await;
-    assert_eq!(body["data"]["updateSystemSettings"]["system"]["postbackUrl"], receiver.url.as_str(), "{body}");
+    let body = app
+        .gql(Some(&owner), SET_URL, json!({ "u": receiver.url }))
+        .await;
+    assert_eq!(
+        body["data"]["updateSystemSettings"]["system"]["postbackUrl"],
+        receiver.url.as_str(),
+        "{body}"
+    );
     ingest(&app, vec![paytm("PB-1", "900.00")]).await;
     let body = app.gql(None, "mutation { activateDeposit(input: { pluginKey: \"kpk_demo_shop_public_key_0001\", paymentSystem: \"paytm\", transactionNumber: \"PB-1\", label: \"zoe\", orderId: \"o-1\" }) { outcome } }", json!({})).await;
     assert_eq!(body["data"]["activateDeposit"]["outcome"], "ACTIVATED");
@@ -47,16 +56,29 @@ async fn a_postback_is_signed_so_an_independent_verifier_accepts_it_and_rejects_
     let (headers, body, _) = receiver.seen.lock().unwrap()[0].clone();
     let secret = {
         use sea_orm::EntityTrait;
-        entity::merchant::Entity::find_by_id(1).one(&app.deps.db).await.unwrap().unwrap().postback_secret
+        entity::merchant::Entity::find_by_id(1)
+            .one(&app.deps.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .postback_secret
     };
     let mut h = axum::http::HeaderMap::new();
     for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
         h.insert(name, headers[name].to_str().unwrap().parse().unwrap());
     }
     let wh = standardwebhooks::Webhook::new(&secret).unwrap();
-    wh.verify(body.as_bytes(), &h).expect("the signature verifies");
-    assert!(wh.verify(body.replace("900.00", "9000.00").as_bytes(), &h).is_err());
-    assert!(standardwebhooks::Webhook::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap().verify(body.as_bytes(), &h).is_err());
+    wh.verify(body.as_bytes(), &h)
+        .expect("the signature verifies");
+    assert!(wh
+        .verify(body.replace("900.00", "9000.00").as_bytes(), &h)
+        .is_err());
+    assert!(
+        standardwebhooks::Webhook::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .unwrap()
+            .verify(body.as_bytes(), &h)
+            .is_err()
+    );
 
     let p: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(p["type"], "deposit");
@@ -66,19 +88,50 @@ async fn a_postback_is_signed_so_an_independent_verifier_accepts_it_and_rejects_
     assert_eq!(headers["content-type"], "application/json");
     let logged = attempts(&app, &owner, 1).await;
     assert_eq!(logged["status"], "DELIVERED");
-    assert_eq!(logged["payload"], body.as_str(), "the log shows the exact body sent");
-    assert_eq!(headers["webhook-id"].to_str().unwrap(), logged["id"].as_str().unwrap());
+    assert_eq!(
+        logged["payload"],
+        body.as_str(),
+        "the log shows the exact body sent"
+    );
+    assert_eq!(
+        headers["webhook-id"].to_str().unwrap(),
+        logged["id"].as_str().unwrap()
+    );
     assert_eq!(logged["transactions"][0]["postbackStatus"], "SENT");
     assert_eq!(logged["attempts"][0]["responseStatus"], 200);
 
     // Rotating the secret shows the new one once; later postbacks use it.
-    let body = app.gql(Some(&owner), "mutation { rotatePostbackSecret { secret errors { code } } }", json!({})).await;
-    let fresh = body["data"]["rotatePostbackSecret"]["secret"].as_str().unwrap().to_string();
+    let body = app
+        .gql(
+            Some(&owner),
+            "mutation { rotatePostbackSecret { secret errors { code } } }",
+            json!({}),
+        )
+        .await;
+    let fresh = body["data"]["rotatePostbackSecret"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(fresh.starts_with("whsec_") && fresh != secret);
-    let hint = app.gql(Some(&owner), "{ settings { system { postbackSecretHint } } }", json!({})).await;
-    assert_eq!(hint["data"]["settings"]["system"]["postbackSecretHint"], &fresh[fresh.len() - 4..]);
+    let hint = app
+        .gql(
+            Some(&owner),
+            "{ settings { system { postbackSecretHint } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        hint["data"]["settings"]["system"]["postbackSecretHint"],
+        &fresh[fresh.len() - 4..]
+    );
     let viewer = app.login(VIEWER).await;
-    let body = app.gql(Some(&viewer), "mutation { rotatePostbackSecret { secret } }", json!({})).await;
+    let body = app
+        .gql(
+            Some(&viewer),
+            "mutation { rotatePostbackSecret { secret } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"));
 }
 
@@ -104,7 +157,13 @@ async fn failures_are_retried_on_the_schedule_with_one_webhook_id_until_sent() {
     assert_eq!(third["status"], "DELIVERED", "{third}");
     assert_eq!(third["transactions"][0]["postbackStatus"], "SENT");
     assert!(third["nextAttemptAt"].is_null());
-    let ids: Vec<String> = receiver.seen.lock().unwrap().iter().map(|(h, _, _)| h["webhook-id"].to_str().unwrap().to_string()).collect();
+    let ids: Vec<String> = receiver
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(h, _, _)| h["webhook-id"].to_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids.len(), 3);
     assert!(ids.iter().all(|i| i == &ids[0]));
 }
@@ -123,17 +182,30 @@ async fn when_every_attempt_fails_it_ends_failed_and_a_resend_delivers_it() {
     assert_eq!(failed["transactions"][0]["postbackStatus"], "ERROR_SENDING");
     let id = failed["id"].as_str().unwrap().to_string();
     let q = "{ postbacks(filter: { status: FAILED, kind: DEPOSIT }) { totalCount } }";
-    assert_eq!(app.gql(Some(&owner), q, json!({})).await["data"]["postbacks"]["totalCount"], 1);
+    assert_eq!(
+        app.gql(Some(&owner), q, json!({})).await["data"]["postbacks"]["totalCount"],
+        1
+    );
 
     let viewer = app.login(VIEWER).await;
-    let resend = "mutation($id: ID!) { resendPostback(id: $id) { postback { status } errors { code } } }";
-    assert_eq!(error_code(&app.gql(Some(&viewer), resend, json!({ "id": id })).await), Some("FORBIDDEN"));
+    let resend =
+        "mutation($id: ID!) { resendPostback(id: $id) { postback { status } errors { code } } }";
+    assert_eq!(
+        error_code(&app.gql(Some(&viewer), resend, json!({ "id": id })).await),
+        Some("FORBIDDEN")
+    );
     let other = app.login(OTHER_OWNER).await;
     let body = app.gql(Some(&other), resend, json!({ "id": id })).await;
-    assert_eq!(body["data"]["resendPostback"]["errors"][0]["code"], "NOT_FOUND", "another merchant's postback looks missing");
+    assert_eq!(
+        body["data"]["resendPostback"]["errors"][0]["code"], "NOT_FOUND",
+        "another merchant's postback looks missing"
+    );
     let operator = app.login(OPERATOR).await;
     let body = app.gql(Some(&operator), resend, json!({ "id": id })).await;
-    assert_eq!(body["data"]["resendPostback"]["postback"]["status"], "PENDING", "{body}");
+    assert_eq!(
+        body["data"]["resendPostback"]["postback"]["status"], "PENDING",
+        "{body}"
+    );
     let done = attempts(&app, &owner, 4).await;
     assert_eq!(done["status"], "DELIVERED");
     assert_eq!(done["transactions"][0]["postbackStatus"], "SENT");
@@ -148,7 +220,13 @@ async fn a_redirect_is_not_followed() {
     assert_eq!(p["attempts"][0]["responseStatus"], 302);
     assert_eq!(p["status"], "RETRYING");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let paths: Vec<String> = receiver.seen.lock().unwrap().iter().map(|(_, _, path)| path.clone()).collect();
+    let paths: Vec<String> = receiver
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, _, path)| path.clone())
+        .collect();
     assert_eq!(paths, ["/hook"], "nothing went to the redirect target");
 }
 
@@ -171,15 +249,25 @@ async fn a_postback_due_without_a_url_fails_with_the_reason_and_can_be_resent() 
     assert_eq!(p["lastError"], "no postback URL is set");
     assert_eq!(p["url"], "");
     assert_eq!(p["attempts"], json!([]));
-    app.gql(Some(&owner), SET_URL, json!({ "u": receiver.url })).await;
-    app.gql(Some(&owner), "mutation($id: ID!) { resendPostback(id: $id) { errors { code } } }", json!({ "id": p["id"] })).await;
+    app.gql(Some(&owner), SET_URL, json!({ "u": receiver.url }))
+        .await;
+    app.gql(
+        Some(&owner),
+        "mutation($id: ID!) { resendPostback(id: $id) { errors { code } } }",
+        json!({ "id": p["id"] }),
+    )
+    .await;
     receiver.wait_for(1).await;
 }
 
 #[tokio::test]
 async fn non_public_urls_are_refused_when_saved_and_when_sent() {
     let receiver = Receiver::start().await;
-    let app = spawn_app_with(&[("KASSA_ALLOW_PRIVATE_URLS", "0"), ("KASSA_POSTBACK_WORKER", "1")]).await;
+    let app = spawn_app_with(&[
+        ("KASSA_ALLOW_PRIVATE_URLS", "0"),
+        ("KASSA_POSTBACK_WORKER", "1"),
+    ])
+    .await;
     let owner = app.login(OWNER).await;
     for url in [
         "http://127.0.0.1:9/hook",
@@ -199,22 +287,57 @@ async fn non_public_urls_are_refused_when_saved_and_when_sent() {
         assert_eq!(p["errors"][0]["code"], "FORBIDDEN_URL", "{url}: {body}");
         assert_eq!(p["errors"][0]["field"], json!(["input", "postbackUrl"]));
         let body = app.gql(Some(&owner), SET_URL, json!({ "w": url })).await;
-        assert_eq!(body["data"]["updateSystemSettings"]["errors"][0]["field"], json!(["input", "withdrawalPostbackUrl"]));
+        assert_eq!(
+            body["data"]["updateSystemSettings"]["errors"][0]["field"],
+            json!(["input", "withdrawalPostbackUrl"])
+        );
     }
-    for url in ["ftp://example.com/", "javascript:alert(1)", "https://user:pw@example.com/"] {
+    for url in [
+        "ftp://example.com/",
+        "javascript:alert(1)",
+        "https://user:pw@example.com/",
+    ] {
         let body = app.gql(Some(&owner), SET_URL, json!({ "u": url })).await;
-        assert_eq!(body["data"]["updateSystemSettings"]["errors"][0]["code"], "INVALID", "{url}");
+        assert_eq!(
+            body["data"]["updateSystemSettings"]["errors"][0]["code"], "INVALID",
+            "{url}"
+        );
     }
-    let body = app.gql(Some(&owner), SET_URL, json!({ "u": "https://93.184.215.14/hook", "w": "" })).await;
-    assert_eq!(body["data"]["updateSystemSettings"]["system"], json!({ "postbackUrl": "https://93.184.215.14/hook", "withdrawalPostbackUrl": null }));
+    let body = app
+        .gql(
+            Some(&owner),
+            SET_URL,
+            json!({ "u": "https://93.184.215.14/hook", "w": "" }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["updateSystemSettings"]["system"],
+        json!({ "postbackUrl": "https://93.184.215.14/hook", "withdrawalPostbackUrl": null })
+    );
     let operator = app.login(OPERATOR).await;
-    assert_eq!(error_code(&app.gql(Some(&operator), SET_URL, json!({ "u": "https://93.184.215.14/x" })).await), Some("FORBIDDEN"));
+    assert_eq!(
+        error_code(
+            &app.gql(
+                Some(&operator),
+                SET_URL,
+                json!({ "u": "https://93.184.215.14/x" })
+            )
+            .await
+        ),
+        Some("FORBIDDEN")
+    );
 
     // A private address that got into the database anyway is refused at send time.
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    for url in [receiver.url.clone(), receiver.url.replace("127.0.0.1", "localhost")] {
+    for url in [
+        receiver.url.clone(),
+        receiver.url.replace("127.0.0.1", "localhost"),
+    ] {
         entity::merchant::Entity::update_many()
-            .col_expr(entity::merchant::Column::PostbackUrl, sea_orm::sea_query::Expr::value(Some(url.clone())))
+            .col_expr(
+                entity::merchant::Column::PostbackUrl,
+                sea_orm::sea_query::Expr::value(Some(url.clone())),
+            )
             .filter(entity::merchant::Column::Id.eq(1))
             .exec(&app.deps.db)
             .await
@@ -224,7 +347,14 @@ async fn non_public_urls_are_refused_when_saved_and_when_sent() {
         app.gql(None, "mutation($n: String!) { activateDeposit(input: { pluginKey: \"kpk_demo_shop_public_key_0001\", paymentSystem: \"paytm\", transactionNumber: $n, label: \"x\" }) { outcome } }", json!({ "n": number })).await;
         let mut p = Value::Null;
         for _ in 0..100 {
-            p = app.gql(Some(&owner), "{ postbacks(first: 1) { nodes { attempts { error responseStatus } } } }", json!({})).await["data"]["postbacks"]["nodes"][0].clone();
+            p = app
+                .gql(
+                    Some(&owner),
+                    "{ postbacks(first: 1) { nodes { attempts { error responseStatus } } } }",
+                    json!({}),
+                )
+                .await["data"]["postbacks"]["nodes"][0]
+                .clone();
             if p["attempts"].as_array().is_some_and(|a| !a.is_empty()) {
                 break;
             }
@@ -234,4 +364,122 @@ async fn non_public_urls_are_refused_when_saved_and_when_sent() {
         assert!(p["attempts"][0]["error"].as_str().is_some(), "{url}: {p}");
     }
     assert_eq!(receiver.count(), 0, "nothing reached the private address");
+}
+
+/// A `kassa serve` process on `database_url` with its worker on.
+fn serve_process(database_url: &str) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .env("DATABASE_URL", database_url)
+        .env("KASSA_BIND", "127.0.0.1:0")
+        .env("KASSA_ALLOW_PRIVATE_URLS", "1")
+        .env("KASSA_POSTBACK_LEASE", "1s")
+        .env("KASSA_POSTBACK_POLL", "100ms")
+        .env("RUST_LOG", "warn")
+        .env_remove("REDIS_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start kassa serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening"), "{line}");
+    child
+}
+
+/// Queues `n` deposit postbacks through the API of `app` (whose own worker is off).
+async fn queue_postbacks(app: &TestApp, receiver: &Receiver, n: usize) {
+    let owner = app.login(OWNER).await;
+    app.gql(Some(&owner), SET_URL, json!({ "u": receiver.url }))
+        .await;
+    let items: Vec<Value> = (0..n)
+        .map(|i| paytm(&format!("K-{i:04}"), "10.00"))
+        .collect();
+    ingest(app, items).await;
+    for i in 0..n {
+        let body = app.gql(None, "mutation($n: String!, $l: String!) { activateDeposit(input: { pluginKey: \"kpk_demo_shop_public_key_0001\", paymentSystem: \"paytm\", transactionNumber: $n, label: $l }) { outcome } }",
+            json!({ "n": format!("K-{i:04}"), "l": format!("payer-{i}") })).await;
+        assert_eq!(body["data"]["activateDeposit"]["outcome"], "ACTIVATED");
+    }
+}
+
+fn distinct_ids(receiver: &Receiver) -> std::collections::HashMap<String, usize> {
+    let mut ids = std::collections::HashMap::new();
+    for (h, _, _) in receiver.seen.lock().unwrap().iter() {
+        *ids.entry(h["webhook-id"].to_str().unwrap().to_string())
+            .or_insert(0) += 1;
+    }
+    ids
+}
+
+async fn wait_for_ids(receiver: &Receiver, n: usize) {
+    for _ in 0..600 {
+        if distinct_ids(receiver).len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "only {} of {n} postbacks arrived",
+        distinct_ids(receiver).len()
+    );
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_delivery_loses_nothing_after_a_restart() {
+    let receiver = Receiver::start().await;
+    let app = spawn_app().await;
+    queue_postbacks(&app, &receiver, 100).await;
+    receiver.slow(Duration::from_millis(300));
+    let mut first = serve_process(&app.database_url);
+    receiver.wait_for(5).await;
+    first.kill().expect("kill -9");
+    first.wait().unwrap();
+    let before = distinct_ids(&receiver).len();
+    assert!(
+        before < 100,
+        "the kill came too late to test anything ({before})"
+    );
+    receiver.slow(Duration::ZERO);
+    let mut second = serve_process(&app.database_url);
+    wait_for_ids(&receiver, 100).await;
+    // And the log ends with every one of them DELIVERED.
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let mut delivered = 0;
+    for _ in 0..200 {
+        delivered = entity::postback::Entity::find()
+            .filter(entity::postback::Column::Status.eq("DELIVERED"))
+            .count(&app.deps.db)
+            .await
+            .unwrap();
+        if delivered == 100 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(distinct_ids(&receiver).len(), 100);
+    assert_eq!(delivered, 100);
+}
+
+#[tokio::test]
+async fn two_server_processes_deliver_together_without_sending_an_attempt_twice() {
+    let receiver = Receiver::start().await;
+    let app = spawn_app().await;
+    queue_postbacks(&app, &receiver, 200).await;
+    let mut a = serve_process(&app.database_url);
+    let mut b = serve_process(&app.database_url);
+    wait_for_ids(&receiver, 200).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for p in [&mut a, &mut b] {
+        p.kill().unwrap();
+        p.wait().unwrap();
+    }
+    let ids = distinct_ids(&receiver);
+    assert_eq!(ids.len(), 200);
+    let twice: Vec<_> = ids.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "sent twice: {twice:?}");
 }

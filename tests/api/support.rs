@@ -68,6 +68,9 @@ pub fn config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
     // Postback tests turn the worker on; elsewhere queued postbacks stay put.
     env.insert("KASSA_POSTBACK_WORKER".into(), "0".into());
     env.insert("KASSA_POSTBACK_POLL".into(), "50ms".into());
+    // Tests drive many calls from one address; the rate-limit tests lower these.
+    env.insert("KASSA_ACTIVATION_RATE".into(), "100000".into());
+    env.insert("KASSA_LOGIN_RATE".into(), "100000".into());
     for (k, v) in overrides {
         env.insert(k.to_string(), v.to_string());
     }
@@ -218,7 +221,10 @@ impl Receiver {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            r.seen.lock().unwrap().push((headers, body, uri.path().to_string()));
+            r.seen
+                .lock()
+                .unwrap()
+                .push((headers, body, uri.path().to_string()));
             let status = r.script.lock().unwrap().pop_front().unwrap_or(200);
             let code = axum::http::StatusCode::from_u16(status).unwrap();
             if (300..400).contains(&status) {
@@ -228,7 +234,10 @@ impl Receiver {
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let r = Receiver { url: format!("http://{addr}/hook"), ..r };
+        let r = Receiver {
+            url: format!("http://{addr}/hook"),
+            ..r
+        };
         let app = axum::Router::new().fallback(hook).with_state(r.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         r
