@@ -301,12 +301,21 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
     let mut failed_ids = Vec::new();
     let mut delivered_sps = Vec::new();
     let mut failed_sps = Vec::new();
+    let mut retrying_ids = Vec::new();
+    let mut retrying_sps = Vec::new();
     for p in postbacks
         .iter()
         .filter(|p| now - p.created_at >= TimeDelta::hours(6))
     {
-        let delivered = rng.gen_bool(0.9);
-        let count = if delivered { rng.gen_range(1..=2) } else { 8 };
+        let roll: f64 = rng.gen();
+        let (delivered, retrying) = (roll < 0.85, (0.85..0.9).contains(&roll));
+        let count = if delivered {
+            rng.gen_range(1..=2)
+        } else if retrying {
+            2
+        } else {
+            8
+        };
         for k in 0..count {
             let last = k + 1 == count;
             attempts.push(postback_attempt::ActiveModel {
@@ -321,6 +330,9 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
         if delivered {
             delivered_ids.push(p.id);
             delivered_sps.extend(p.stockpiling_id);
+        } else if retrying {
+            retrying_ids.push(p.id);
+            retrying_sps.extend(p.stockpiling_id);
         } else {
             failed_ids.push(p.id);
             failed_sps.extend(p.stockpiling_id);
