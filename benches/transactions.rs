@@ -13,8 +13,9 @@ use kassa::app::{self, Deps};
 use kassa::auth::model::{Actor, KeyActor, Role, Scope, UserActor};
 use kassa::clock::SystemClock;
 use kassa::config::Config;
+use kassa::pagination::PageArgs;
 use kassa::transactions::model::{Direction, Filter, Order, Range, TransactionStatus};
-use kassa::transactions::service::{self, IngestItem, PageArgs};
+use kassa::transactions::service::{self, IngestItem};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::{
@@ -194,7 +195,10 @@ async fn main() -> anyhow::Result<()> {
             },
         )
         .await?;
-        after = page.rows.last().map(|t| service::cursor_of(t, order));
+        after = page
+            .rows
+            .last()
+            .map(|t| service::cursor_of(t, order, DbBackend::Postgres));
     }
 
     for (label, cursor) in [("first page", None), ("page 200", after.clone())] {

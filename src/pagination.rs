@@ -46,6 +46,153 @@ pub fn decode_id(kind: &str, cursor: &str, arg: &str) -> Result<i64, AppError> {
         .map_err(|_| AppError::Invalid(format!("`{arg}` is not a cursor of this list")))
 }
 
+/// Which page of a keyset-paged list.
+#[derive(Clone, Debug, Default)]
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+/// How a list is sorted: its sort key (`None`: the id itself) and direction.
+/// The id always breaks ties, so the order is total and pages never overlap.
+pub struct Sort {
+    /// The list's cursor kind, e.g. `tx`.
+    pub kind: &'static str,
+    /// The order's name inside cursors, e.g. `CREATED_AT`.
+    pub field: &'static str,
+    pub ascending: bool,
+    /// The sort key as SQL, `None` when sorting by id.
+    pub key: Option<sea_orm::sea_query::Expr>,
+    /// The SQL value of a cursor's sort value (timestamps travel as microseconds).
+    pub bound: fn(i64) -> Option<sea_orm::sea_query::Expr>,
+}
+
+/// One page of rows, in list order.
+pub struct Page<M> {
+    pub rows: Vec<M>,
+    pub has_next: bool,
+    pub has_previous: bool,
+}
+
+impl Sort {
+    fn dir(&self) -> &'static str {
+        if self.ascending {
+            "ASC"
+        } else {
+            "DESC"
+        }
+    }
+
+    /// The cursor of a row whose sort value is `value`.
+    pub fn cursor(&self, value: i64, id: i64) -> String {
+        encode(
+            self.kind,
+            &format!("{}|{}|{value}|{id}", self.field, self.dir()),
+        )
+    }
+
+    fn decode(&self, cursor: &str, arg: &str) -> Result<(i64, i64), AppError> {
+        let invalid = || {
+            AppError::Invalid(format!(
+                "`{arg}` is not a cursor of this list in this order"
+            ))
+        };
+        let text = decode(self.kind, cursor, arg)?;
+        match text.split('|').collect::<Vec<_>>().as_slice() {
+            [f, d, v, id] if *f == self.field && *d == self.dir() => Ok((
+                v.parse().map_err(|_| invalid())?,
+                id.parse().map_err(|_| invalid())?,
+            )),
+            _ => Err(invalid()),
+        }
+    }
+}
+
+/// Reads one page of `select` in `sort` order, forwards (`first`/`after`) or
+/// backwards (`last`/`before`), by keyset: rows arriving meanwhile never shift a page.
+pub async fn keyset<E: sea_orm::EntityTrait>(
+    db: &sea_orm::DatabaseConnection,
+    select: sea_orm::Select<E>,
+    id: E::Column,
+    sort: &Sort,
+    args: &PageArgs,
+) -> Result<Page<E::Model>, AppError> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    use sea_orm::{Condition, QueryFilter, QueryOrder, QuerySelect};
+    if args.first.is_some() && args.last.is_some() {
+        return Err(AppError::Invalid("give `first` or `last`, not both".into()));
+    }
+    if args.after.is_some() && args.before.is_some() {
+        return Err(AppError::Invalid(
+            "give `after` or `before`, not both".into(),
+        ));
+    }
+    let backwards = args.last.is_some() || (args.before.is_some() && args.first.is_none());
+    let size = if backwards {
+        page_size(args.last, "last")?
+    } else {
+        page_size(args.first, "first")?
+    };
+    let cursor = match (&args.after, &args.before) {
+        (Some(c), _) => Some(sort.decode(c, "after")?),
+        (_, Some(c)) => Some(sort.decode(c, "before")?),
+        _ => None,
+    };
+    // Walking backwards reads the list in the opposite order, then flips the page.
+    let ascending = sort.ascending != backwards;
+    let id_expr = Expr::col(id);
+    let key = sort.key.clone().unwrap_or_else(|| id_expr.clone());
+    let mut select = select;
+    if let Some((v, last_id)) = cursor {
+        let bound = if sort.key.is_some() {
+            (sort.bound)(v).ok_or_else(|| AppError::Invalid("the cursor is not valid".into()))?
+        } else {
+            Expr::value(v)
+        };
+        let (after_key, after_id) = if ascending {
+            (key.clone().gt(bound.clone()), id_expr.clone().gt(last_id))
+        } else {
+            (key.clone().lt(bound.clone()), id_expr.clone().lt(last_id))
+        };
+        select = select.filter(
+            Condition::any()
+                .add(after_key)
+                .add(Condition::all().add(key.clone().eq(bound)).add(after_id)),
+        );
+    }
+    let order = if ascending {
+        sea_orm::Order::Asc
+    } else {
+        sea_orm::Order::Desc
+    };
+    if sort.key.is_some() {
+        select = select.order_by(key, order.clone());
+    }
+    let mut rows = select.order_by(id, order).limit(size + 1).all(db).await?;
+    let more = rows.len() as u64 > size;
+    rows.truncate(size as usize);
+    if backwards {
+        rows.reverse();
+    }
+    Ok(Page {
+        rows,
+        has_next: if backwards { cursor.is_some() } else { more },
+        has_previous: if backwards { more } else { cursor.is_some() },
+    })
+}
+
+/// A microsecond timestamp from a cursor as a SQL value.
+pub fn instant_bound(v: i64) -> Option<sea_orm::sea_query::Expr> {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_micros(v).map(sea_orm::sea_query::Expr::value)
+}
+
+/// A plain integer from a cursor as a SQL value.
+pub fn integer_bound(v: i64) -> Option<sea_orm::sea_query::Expr> {
+    Some(sea_orm::sea_query::Expr::value(v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,9 @@
 pub mod activation_request;
 pub mod api_key;
 pub mod audit_entry;
+pub mod balance;
 pub mod currency;
+pub mod idempotency_key;
 pub mod login_failure;
 pub mod merchant;
 pub mod minimum_deposit;
@@ -17,3 +19,4 @@ pub mod stockpiling;
 pub mod transaction;
 pub mod user;
 pub mod wallet;
+pub mod withdrawal;

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_foundation;
 mod m20261124_000002_transactions;
 mod m20261124_000003_activation_order;
+mod m20261124_000004_withdrawals;
 mod sql;
 
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_foundation::Migration),
             Box::new(m20261124_000002_transactions::Migration),
             Box::new(m20261124_000003_activation_order::Migration),
+            Box::new(m20261124_000004_withdrawals::Migration),
         ]
     }
 }

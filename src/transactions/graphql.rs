@@ -5,7 +5,7 @@ use super::model::{
     Direction, Filter, Order, Originality, PostbackStatus, Range, SortDirection,
     TransactionOrderField, TransactionStatus, TransactionType,
 };
-use super::service::{self, IngestItem, IngestOutcome, PageArgs};
+use super::service::{self, IngestItem, IngestOutcome};
 use crate::app::Deps;
 use crate::auth::model::Tenant;
 use crate::catalog::model::PaymentSystem;
@@ -13,6 +13,7 @@ use crate::error::{AppError, UserError};
 use crate::graphql::scalars::{DateTime, Decimal};
 use crate::graphql::{actor, deps, PageInfo};
 use crate::money::from_minor;
+use crate::pagination::PageArgs;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{
     ComplexObject, Context, Enum, ErrorExtensions, InputObject, Object, Result, ResultExt,
@@ -423,11 +424,12 @@ impl TransactionsQuery {
         )
         .await
         .extend()?;
+        let backend = sea_orm::ConnectionTrait::get_database_backend(&d.db);
         let edges: Vec<TransactionEdge> = page
             .rows
             .into_iter()
             .map(|t| TransactionEdge {
-                cursor: service::cursor_of(&t, page.order),
+                cursor: service::cursor_of(&t, order, backend),
                 node: Transaction(t),
             })
             .collect();

@@ -11,14 +11,14 @@ use crate::auth::model::{Actor, Scope, Tenant};
 use crate::db::{begin_write, lock_keys};
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use crate::money::{self, MoneyError};
-use crate::pagination;
+use crate::pagination::{self, Page, PageArgs, Sort};
 use chrono::{DateTime, TimeZone, Utc};
 use entity::{transaction, wallet};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    Order as SqlOrder, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
@@ -466,22 +466,6 @@ pub async fn ingest(
     Ok(out)
 }
 
-/// Which page of the list.
-#[derive(Clone, Debug, Default)]
-pub struct PageArgs {
-    pub first: Option<i32>,
-    pub after: Option<String>,
-    pub last: Option<i32>,
-    pub before: Option<String>,
-}
-
-pub struct Page {
-    pub rows: Vec<transaction::Model>,
-    pub has_next: bool,
-    pub has_previous: bool,
-    pub order: Order,
-}
-
 pub const CURSOR_KIND: &str = "tx";
 
 /// The epoch stands in for "not activated" when sorting by activation time.
@@ -489,12 +473,42 @@ fn never() -> DateTime<Utc> {
     Utc.timestamp_opt(0, 0).single().unwrap_or_default()
 }
 
-fn field_name(f: TransactionOrderField) -> &'static str {
-    match f {
-        TransactionOrderField::Id => "ID",
-        TransactionOrderField::CreatedAt => "CREATED_AT",
-        TransactionOrderField::ActivatedAt => "ACTIVATED_AT",
-        TransactionOrderField::Amount => "AMOUNT",
+/// The sort of the Transactions page. For activation time the key is the
+/// exact expression of the `transactions_merchant_activation_order` index, so
+/// the index serves the order.
+pub fn sort(order: Order, backend: DbBackend) -> Sort {
+    use transaction::Column as C;
+    let (field, key, bound): (_, _, fn(i64) -> Option<Expr>) = match order.field {
+        TransactionOrderField::Id => ("ID", None, pagination::integer_bound),
+        TransactionOrderField::CreatedAt => (
+            "CREATED_AT",
+            Some(Expr::col((transaction::Entity, C::CreatedAt))),
+            pagination::instant_bound,
+        ),
+        TransactionOrderField::ActivatedAt => (
+            "ACTIVATED_AT",
+            Some(match backend {
+                DbBackend::Postgres => {
+                    Expr::cust("COALESCE(\"transactions\".\"activated_at\", 'epoch'::timestamptz)")
+                }
+                _ => Expr::cust(
+                    "COALESCE(\"transactions\".\"activated_at\", '1970-01-01T00:00:00+00:00')",
+                ),
+            }),
+            pagination::instant_bound,
+        ),
+        TransactionOrderField::Amount => (
+            "AMOUNT",
+            Some(Expr::col((transaction::Entity, C::AmountMinor))),
+            pagination::integer_bound,
+        ),
+    };
+    Sort {
+        kind: CURSOR_KIND,
+        field,
+        ascending: order.direction == SortDirection::Asc,
+        key,
+        bound,
     }
 }
 
@@ -511,73 +525,8 @@ fn sort_value(t: &transaction::Model, f: TransactionOrderField) -> i64 {
 }
 
 /// The cursor of `t` in a list sorted by `order`.
-pub fn cursor_of(t: &transaction::Model, order: Order) -> String {
-    let dir = if order.direction == SortDirection::Asc {
-        "ASC"
-    } else {
-        "DESC"
-    };
-    pagination::encode(
-        CURSOR_KIND,
-        &format!(
-            "{}|{}|{}|{}",
-            field_name(order.field),
-            dir,
-            sort_value(t, order.field),
-            t.id
-        ),
-    )
-}
-
-fn decode_cursor(cursor: &str, order: Order, arg: &str) -> AppResult<(i64, i64)> {
-    let invalid = || {
-        AppError::Invalid(format!(
-            "`{arg}` is not a cursor of this list in this order"
-        ))
-    };
-    let text = pagination::decode(CURSOR_KIND, cursor, arg)?;
-    let parts: Vec<&str> = text.split('|').collect();
-    let dir = if order.direction == SortDirection::Asc {
-        "ASC"
-    } else {
-        "DESC"
-    };
-    match parts.as_slice() {
-        [f, d, v, id] if *f == field_name(order.field) && *d == dir => Ok((
-            v.parse().map_err(|_| invalid())?,
-            id.parse().map_err(|_| invalid())?,
-        )),
-        _ => Err(invalid()),
-    }
-}
-
-/// The sort key as SQL. For activation time it is the exact expression of the
-/// `transactions_merchant_activation_order` index, so the index serves the order.
-fn sort_expr(f: TransactionOrderField, backend: DbBackend) -> Expr {
-    use transaction::Column as C;
-    match f {
-        TransactionOrderField::Id => Expr::col((transaction::Entity, C::Id)),
-        TransactionOrderField::CreatedAt => Expr::col((transaction::Entity, C::CreatedAt)),
-        TransactionOrderField::ActivatedAt => match backend {
-            DbBackend::Postgres => {
-                Expr::cust("COALESCE(\"transactions\".\"activated_at\", 'epoch'::timestamptz)")
-            }
-            _ => Expr::cust(
-                "COALESCE(\"transactions\".\"activated_at\", '1970-01-01T00:00:00+00:00')",
-            ),
-        },
-        TransactionOrderField::Amount => Expr::col((transaction::Entity, C::AmountMinor)),
-    }
-}
-
-fn sort_bound(f: TransactionOrderField, v: i64) -> AppResult<Expr> {
-    Ok(match f {
-        TransactionOrderField::Id | TransactionOrderField::Amount => Expr::value(v),
-        TransactionOrderField::CreatedAt | TransactionOrderField::ActivatedAt => Expr::value(
-            DateTime::<Utc>::from_timestamp_micros(v)
-                .ok_or_else(|| AppError::Invalid("the cursor is not valid".into()))?,
-        ),
-    })
+pub fn cursor_of(t: &transaction::Model, order: Order, backend: DbBackend) -> String {
+    sort(order, backend).cursor(sort_value(t, order.field), t.id)
 }
 
 /// The filter as SQL, always inside the caller's merchant.
@@ -654,70 +603,10 @@ pub async fn list(
     filter: &Filter,
     order: Order,
     args: &PageArgs,
-) -> AppResult<Page> {
-    if args.first.is_some() && args.last.is_some() {
-        return Err(AppError::Invalid("give `first` or `last`, not both".into()));
-    }
-    if args.after.is_some() && args.before.is_some() {
-        return Err(AppError::Invalid(
-            "give `after` or `before`, not both".into(),
-        ));
-    }
-    let backwards = args.last.is_some() || (args.before.is_some() && args.first.is_none());
-    let size = if backwards {
-        pagination::page_size(args.last, "last")?
-    } else {
-        pagination::page_size(args.first, "first")?
-    };
-    let cursor = match (&args.after, &args.before) {
-        (Some(c), _) => Some(decode_cursor(c, order, "after")?),
-        (_, Some(c)) => Some(decode_cursor(c, order, "before")?),
-        _ => None,
-    };
-    let backend = d.db.get_database_backend();
-    // Walking backwards reads the list in the opposite order, then flips the page.
-    let ascending = (order.direction == SortDirection::Asc) != backwards;
-    let mut cond = condition(tenant, filter);
-    if let Some((v, id)) = cursor {
-        let key = sort_expr(order.field, backend);
-        let bound = sort_bound(order.field, v)?;
-        let id_col = Expr::col((transaction::Entity, transaction::Column::Id));
-        cond = cond.add(if ascending {
-            Condition::any()
-                .add(key.clone().gt(bound.clone()))
-                .add(Condition::all().add(key.eq(bound)).add(id_col.gt(id)))
-        } else {
-            Condition::any()
-                .add(key.clone().lt(bound.clone()))
-                .add(Condition::all().add(key.eq(bound)).add(id_col.lt(id)))
-        });
-    }
-    let dir = if ascending {
-        SqlOrder::Asc
-    } else {
-        SqlOrder::Desc
-    };
-    let mut q = transaction::Entity::find().filter(cond);
-    if order.field != TransactionOrderField::Id {
-        q = q.order_by(sort_expr(order.field, backend), dir.clone());
-    }
-    let mut rows = q
-        .order_by(transaction::Column::Id, dir)
-        .limit(size + 1)
-        .all(&d.db)
-        .await?;
-    let more = rows.len() as u64 > size;
-    rows.truncate(size as usize);
-    if backwards {
-        rows.reverse();
-    }
-    let had_cursor = cursor.is_some();
-    Ok(Page {
-        rows,
-        has_next: if backwards { had_cursor } else { more },
-        has_previous: if backwards { more } else { had_cursor },
-        order,
-    })
+) -> AppResult<Page<transaction::Model>> {
+    let sort = sort(order, d.db.get_database_backend());
+    let select = transaction::Entity::find().filter(condition(tenant, filter));
+    pagination::keyset(&d.db, select, transaction::Column::Id, &sort, args).await
 }
 
 /// Rows matching the filter, all pages together.

@@ -1,0 +1,18 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "balances")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub merchant_id: i64,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub currency: String,
+    pub credited_minor: i64,
+    pub withdrawn_minor: i64,
+    pub reserved_minor: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

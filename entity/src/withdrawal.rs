@@ -1,0 +1,28 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "withdrawals")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub merchant_id: i64,
+    pub payment_system: String,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub recipient: String,
+    pub label: Option<String>,
+    pub comment: Option<String>,
+    pub fields: String,
+    pub status: String,
+    pub request_kind: String,
+    pub created_by: Option<i64>,
+    pub api_key_id: Option<i64>,
+    pub created_at: DateTimeUtc,
+    pub processed_at: Option<DateTimeUtc>,
+    pub postback_status: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
