@@ -47,3 +47,5 @@ pub mod settings;
 pub mod telemetry;
 /// Ingestion and the Transactions page.
 pub mod transactions;
+/// Withdrawals, balances, idempotency.
+pub mod withdrawals;

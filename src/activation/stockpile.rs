@@ -6,11 +6,11 @@ use crate::error::AppResult;
 use crate::money::from_minor;
 use crate::transactions::model::PostbackStatus;
 use chrono::{DateTime, SecondsFormat, Utc};
-use entity::{minimum_deposit, postback, stockpiling, transaction};
+use entity::{minimum_deposit, stockpiling, transaction};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, Set,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder,
 };
 use serde_json::json;
 
@@ -59,11 +59,43 @@ pub async fn activate(
         return Ok(None);
     };
     let mut tx = transaction::Model::from_query_result(&row, "")?;
+    credit(
+        txn,
+        tx.merchant_id,
+        &tx.currency,
+        tx.amount_minor - tx.commission_minor,
+    )
+    .await?;
     let stockpiling = join_stockpiling(txn, catalog, now, &mut tx, label).await?;
     Ok(Some(Activated {
         transaction: tx,
         stockpiling,
     }))
+}
+
+/// Moves `net` minor units into (or, negative, out of) a merchant's balance.
+pub async fn credit(
+    txn: &impl ConnectionTrait,
+    merchant_id: i64,
+    currency: &str,
+    net: i64,
+) -> AppResult<()> {
+    use entity::balance::Column as B;
+    let upsert = Query::insert()
+        .into_table(entity::balance::Entity)
+        .columns([B::MerchantId, B::Currency, B::CreditedMinor])
+        .values_panic([merchant_id.into(), currency.into(), net.into()])
+        .on_conflict(
+            OnConflict::columns([B::MerchantId, B::Currency])
+                .value(
+                    B::CreditedMinor,
+                    Expr::col((entity::balance::Entity, B::CreditedMinor)).add(net),
+                )
+                .to_owned(),
+        )
+        .to_owned();
+    txn.execute(&upsert).await?;
+    Ok(())
 }
 
 /// Adds `tx` to the open stockpiling of its (merchant, label, currency) in one
@@ -171,44 +203,34 @@ async fn queue_deposit_postback(
         .order_by_asc(transaction::Column::Id)
         .all(txn)
         .await?;
-    let row = postback::ActiveModel {
-        merchant_id: Set(sp.merchant_id),
-        message_id: Set(format!("pending:{}", sp.id)),
-        kind: Set("DEPOSIT".into()),
-        url: Set(None),
-        payload: Set(String::new()),
-        status: Set("PENDING".into()),
-        stockpiling_id: Set(Some(sp.id)),
-        attempt_count: Set(0),
-        next_attempt_at: Set(Some(now)),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(txn)
+    let body = |postback_id: i64| {
+        json!({
+            "type": "deposit",
+            "postback_id": postback_id.to_string(),
+            "stockpiling_id": sp.id.to_string(),
+            "label": sp.label,
+            "amount": from_minor(sp.accumulated_minor, units).to_string(),
+            "currency": sp.currency,
+            "payment_system": payment_system,
+            "completed_at": sp.completed_at.map(rfc3339),
+            "transactions": members.iter().map(|t| json!({
+                "id": t.id.to_string(),
+                "transaction_number": t.transaction_number,
+                "amount": from_minor(t.amount_minor, units).to_string(),
+                "commission": from_minor(t.commission_minor, units).to_string(),
+                "order_id": t.order_id,
+                "activated_at": t.activated_at.map(rfc3339),
+            })).collect::<Vec<_>>(),
+        })
+    };
+    crate::postbacks::service::queue(
+        txn,
+        now,
+        sp.merchant_id,
+        "DEPOSIT",
+        (Some(sp.id), None),
+        body,
+    )
     .await?;
-    let body = json!({
-        "type": "deposit",
-        "postback_id": row.id.to_string(),
-        "stockpiling_id": sp.id.to_string(),
-        "label": sp.label,
-        "amount": from_minor(sp.accumulated_minor, units).to_string(),
-        "currency": sp.currency,
-        "payment_system": payment_system,
-        "completed_at": sp.completed_at.map(rfc3339),
-        "transactions": members.iter().map(|t| json!({
-            "id": t.id.to_string(),
-            "transaction_number": t.transaction_number,
-            "amount": from_minor(t.amount_minor, units).to_string(),
-            "commission": from_minor(t.commission_minor, units).to_string(),
-            "order_id": t.order_id,
-            "activated_at": t.activated_at.map(rfc3339),
-        })).collect::<Vec<_>>(),
-    });
-    postback::Entity::update_many()
-        .col_expr(postback::Column::MessageId, Expr::value(row.id.to_string()))
-        .col_expr(postback::Column::Payload, Expr::value(body.to_string()))
-        .filter(postback::Column::Id.eq(row.id))
-        .exec(txn)
-        .await?;
     Ok(())
 }

@@ -57,6 +57,8 @@ pub struct Catalog {
     pub currencies: Vec<Currency>,
     systems_by_code: HashMap<String, usize>,
     currencies_by_code: HashMap<String, usize>,
+    /// The withdrawal fields' patterns, compiled once.
+    patterns: HashMap<String, regex::Regex>,
 }
 
 impl Catalog {
@@ -71,12 +73,27 @@ impl Catalog {
             .enumerate()
             .map(|(i, c)| (c.code.clone(), i))
             .collect();
+        let patterns = payment_systems
+            .iter()
+            .flat_map(|p| p.withdrawal_fields.iter())
+            .filter_map(|f| f.pattern.clone())
+            .filter_map(|p| regex::Regex::new(&p).ok().map(|r| (p, r)))
+            .collect();
         Self {
             payment_systems,
             currencies,
             systems_by_code,
             currencies_by_code,
+            patterns,
         }
+    }
+
+    /// Whether `value` matches a withdrawal field's `pattern` (a full match).
+    pub fn matches(&self, pattern: &str, value: &str) -> bool {
+        self.patterns
+            .get(pattern)
+            .and_then(|r| r.find(value))
+            .is_some_and(|m| m.start() == 0 && m.end() == value.len())
     }
 
     pub fn payment_system(&self, code: &str) -> Option<&PaymentSystem> {

@@ -13,6 +13,7 @@ use crate::error::AppError;
 use crate::postbacks::graphql::{PostbacksMutation, PostbacksQuery};
 use crate::settings::graphql::{SettingsMutation, SettingsQuery};
 use crate::transactions::graphql::{TransactionsMutation, TransactionsQuery};
+use crate::withdrawals::graphql::{WithdrawalsMutation, WithdrawalsQuery};
 use async_graphql::{
     Context, EmptySubscription, ErrorExtensions, MergedObject, Result, Schema, SchemaBuilder,
     SimpleObject,
@@ -27,6 +28,7 @@ pub struct Query(
     ActivationQuery,
     PostbacksQuery,
     SettingsQuery,
+    WithdrawalsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -37,6 +39,7 @@ pub struct Mutation(
     PostbacksMutation,
     ActivationMutation,
     TransactionsMutation,
+    WithdrawalsMutation,
 );
 
 pub type KassaSchema = Schema<Query, Mutation, EmptySubscription>;

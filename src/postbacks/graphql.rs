@@ -143,6 +143,21 @@ impl Postback {
     async fn delivered_at(&self) -> Option<DateTime> {
         self.0.delivered_at.map(Into::into)
     }
+    /// The withdrawal it reports (a WITHDRAWAL postback).
+    async fn withdrawal(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<crate::withdrawals::graphql::Withdrawal>> {
+        let Some(id) = self.0.withdrawal_id else {
+            return Ok(None);
+        };
+        Ok(
+            crate::withdrawals::service::get_in(deps(ctx)?, self.0.merchant_id, id)
+                .await
+                .extend()?
+                .map(crate::withdrawals::graphql::Withdrawal),
+        )
+    }
     /// The deposits it reports (a DEPOSIT postback's stockpiling).
     async fn transactions(&self, ctx: &Context<'_>) -> Result<Vec<Transaction>> {
         let Some(sp) = self.0.stockpiling_id else {

@@ -153,3 +153,43 @@ pub async fn rotate_secret(d: &Deps, actor: &Actor) -> AppResult<String> {
     txn.commit().await?;
     Ok(secret)
 }
+
+/// Writes a postback (the outbox row) in the caller's transaction; `body`
+/// builds the JSON body from the postback's id.
+pub async fn queue(
+    txn: &impl sea_orm::ConnectionTrait,
+    now: DateTime<Utc>,
+    merchant_id: i64,
+    kind: &str,
+    cause: (Option<i64>, Option<i64>),
+    body: impl FnOnce(i64) -> serde_json::Value,
+) -> AppResult<()> {
+    use sea_orm::{ActiveModelTrait, Set};
+    let (stockpiling_id, withdrawal_id) = cause;
+    let row = postback::ActiveModel {
+        merchant_id: Set(merchant_id),
+        message_id: Set(format!("pending:{}", crate::auth::tokens::generate(""))),
+        kind: Set(kind.into()),
+        url: Set(None),
+        payload: Set(String::new()),
+        status: Set("PENDING".into()),
+        stockpiling_id: Set(stockpiling_id),
+        withdrawal_id: Set(withdrawal_id),
+        attempt_count: Set(0),
+        next_attempt_at: Set(Some(now)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    postback::Entity::update_many()
+        .col_expr(postback::Column::MessageId, Expr::value(row.id.to_string()))
+        .col_expr(
+            postback::Column::Payload,
+            Expr::value(body(row.id).to_string()),
+        )
+        .filter(postback::Column::Id.eq(row.id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}

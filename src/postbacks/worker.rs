@@ -322,6 +322,21 @@ async fn mark_transactions(
             .exec(txn)
             .await?;
     }
+    if let Some(w) = p.withdrawal_id {
+        let received = if status == PostbackStatus::Sent {
+            "RECEIVED"
+        } else {
+            "ERROR"
+        };
+        entity::withdrawal::Entity::update_many()
+            .col_expr(
+                entity::withdrawal::Column::PostbackStatus,
+                Expr::value(received),
+            )
+            .filter(entity::withdrawal::Column::Id.eq(w))
+            .exec(txn)
+            .await?;
+    }
     Ok(())
 }
 

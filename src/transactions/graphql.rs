@@ -112,6 +112,25 @@ impl Transaction {
     async fn country(&self) -> &str {
         &self.0.country
     }
+    /// The postbacks that reported this deposit (its stockpiling's).
+    async fn postbacks(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::postbacks::graphql::Postback>> {
+        let Some(id) = self.0.stockpiling_id else {
+            return Ok(vec![]);
+        };
+        let loader =
+            ctx.data::<DataLoader<crate::postbacks::loader::StockpilingPostbacksLoader>>()?;
+        Ok(loader
+            .load_one(id)
+            .await
+            .map_err(internal)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(crate::postbacks::graphql::Postback)
+            .collect())
+    }
     async fn stockpiling(&self, ctx: &Context<'_>) -> Result<Option<Stockpiling>> {
         let Some(id) = self.0.stockpiling_id else {
             return Ok(None);

@@ -688,6 +688,21 @@ pub async fn set_originality(
         .filter(transaction::Column::Id.eq(id))
         .exec(&txn)
         .await?;
+    // An activated deposit marked SCAM leaves the balance (its postback stays
+    // sent); cleared again, it returns.
+    if before.activated_at.is_some()
+        && before.direction == "INCOMING"
+        && before.originality != originality.as_str()
+    {
+        let net = before.amount_minor - before.commission_minor;
+        let signed = if originality == Originality::Scam {
+            -net
+        } else {
+            net
+        };
+        crate::activation::stockpile::credit(&txn, before.merchant_id, &before.currency, signed)
+            .await?;
+    }
     audit::record(
         &txn,
         now,

@@ -10,3 +10,4 @@ mod playground;
 mod postbacks;
 mod support;
 mod transactions;
+mod withdrawals;

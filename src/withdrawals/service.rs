@@ -1,0 +1,655 @@
+//! createWithdrawal, setWithdrawalStatus, balances and the Withdrawals page.
+
+use crate::app::Deps;
+use crate::audit::{self, Audit};
+use crate::auth::model::{Actor, KeyActor, Role, Scope, Tenant};
+use crate::db::begin_write;
+use crate::error::{AppError, AppResult, ErrorCode, UserError};
+use crate::money::{self, from_minor};
+use crate::pagination::{self, Page, PageArgs, Sort};
+use crate::transactions::model::Range;
+use chrono::{SecondsFormat, TimeDelta};
+use entity::{balance, idempotency_key, withdrawal};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// How long an idempotency key holds.
+pub const IDEMPOTENCY_TTL: TimeDelta = TimeDelta::hours(24);
+
+/// What a merchant asks for.
+#[derive(Clone, Debug)]
+pub struct NewWithdrawal {
+    pub payment_system: String,
+    pub amount: Decimal,
+    pub currency: Option<String>,
+    pub recipient: String,
+    pub label: Option<String>,
+    pub comment: Option<String>,
+    pub fields: Vec<(String, String)>,
+    pub idempotency_key: Option<String>,
+}
+
+/// A request that passed every check but the balance.
+struct Checked {
+    currency: String,
+    amount_minor: i64,
+    recipient: String,
+    fields: Vec<(String, String)>,
+}
+
+fn err(path: &[&str], code: ErrorCode, message: impl Into<String>) -> UserError {
+    UserError::new(path, code, message)
+}
+
+fn check(d: &Deps, input: &NewWithdrawal) -> Result<Checked, Vec<UserError>> {
+    let mut errors = Vec::new();
+    let Some(ps) = d.catalog.payment_system(&input.payment_system) else {
+        return Err(vec![err(
+            &["input", "paymentSystem"],
+            ErrorCode::Invalid,
+            format!("unknown payment system `{}`", input.payment_system),
+        )]);
+    };
+    let currency = input
+        .currency
+        .clone()
+        .unwrap_or_else(|| ps.currency.clone());
+    if currency != ps.currency {
+        errors.push(err(
+            &["input", "currency"],
+            ErrorCode::Invalid,
+            format!("{} pays out in {}", ps.code, ps.currency),
+        ));
+    }
+    let units = d
+        .catalog
+        .currency(&ps.currency)
+        .map(|c| c.minor_units as u32)
+        .unwrap_or(2);
+    let amount_minor = match money::positive_minor(input.amount, units) {
+        Ok(m) => m,
+        Err(e) => {
+            errors.push(err(&["input", "amount"], ErrorCode::Invalid, e.to_string()));
+            0
+        }
+    };
+    let recipient = input.recipient.trim().to_string();
+    if let Some(spec) = ps.withdrawal_fields.first() {
+        if recipient.is_empty() {
+            errors.push(err(
+                &["input", "recipient"],
+                ErrorCode::Required,
+                format!("{} is required", spec.label),
+            ));
+        } else if spec
+            .pattern
+            .as_deref()
+            .is_some_and(|p| !d.catalog.matches(p, &recipient))
+        {
+            errors.push(err(
+                &["input", "recipient"],
+                ErrorCode::Invalid,
+                format!(
+                    "{} does not look right (e.g. {})",
+                    spec.label,
+                    spec.example.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+    }
+    let extra = ps.withdrawal_fields.get(1..).unwrap_or_default();
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for (name, value) in &input.fields {
+        let path = ["input", "fields", name.as_str()];
+        let value = value.trim().to_string();
+        match extra.iter().find(|f| &f.name == name) {
+            None => errors.push(err(
+                &path,
+                ErrorCode::Invalid,
+                format!("{} has no field `{name}`", ps.name),
+            )),
+            Some(_) if fields.iter().any(|(n, _)| n == name) => errors.push(err(
+                &path,
+                ErrorCode::Invalid,
+                format!("`{name}` is given twice"),
+            )),
+            Some(spec) => {
+                if !value.is_empty()
+                    && spec
+                        .pattern
+                        .as_deref()
+                        .is_some_and(|p| !d.catalog.matches(p, &value))
+                {
+                    errors.push(err(
+                        &path,
+                        ErrorCode::Invalid,
+                        format!("{} does not look right", spec.label),
+                    ));
+                }
+                if !value.is_empty() {
+                    fields.push((name.clone(), value));
+                }
+            }
+        }
+    }
+    for spec in extra.iter().filter(|f| f.required) {
+        let given = input
+            .fields
+            .iter()
+            .any(|(n, v)| n == &spec.name && !v.trim().is_empty());
+        if !given {
+            errors.push(err(
+                &["input", "fields", spec.name.as_str()],
+                ErrorCode::Required,
+                format!("{} is required", spec.label),
+            ));
+        }
+    }
+    for (value, field, max) in [
+        (&input.label, "label", 128),
+        (&input.comment, "comment", 500),
+    ] {
+        if value.as_deref().is_some_and(|v| v.chars().count() > max) {
+            errors.push(err(
+                &["input", field],
+                ErrorCode::Invalid,
+                format!("at most {max} characters"),
+            ));
+        }
+    }
+    if let Some(key) = &input.idempotency_key {
+        if key.trim().is_empty() || key.chars().count() > 128 {
+            errors.push(err(
+                &["input", "idempotencyKey"],
+                ErrorCode::Invalid,
+                "1 to 128 characters",
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(Checked {
+            currency,
+            amount_minor,
+            recipient,
+            fields,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// The canonical form of a request, for "the same input" under one key.
+fn request_hash(input: &NewWithdrawal, c: &Checked) -> String {
+    let mut fields = c.fields.clone();
+    fields.sort();
+    let canonical = json!({
+        "payment_system": input.payment_system,
+        "amount_minor": c.amount_minor,
+        "currency": c.currency,
+        "recipient": c.recipient,
+        "label": input.label.as_deref().map(str::trim),
+        "comment": input.comment.as_deref().map(str::trim),
+        "fields": fields,
+    });
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// Creates a withdrawal (OWNER, OPERATOR, or a MERCHANT key → request kind API).
+#[tracing::instrument(skip(d, actor, input), fields(payment_system = %input.payment_system))]
+pub async fn create(
+    d: &Deps,
+    actor: &Actor,
+    input: NewWithdrawal,
+) -> AppResult<Result<withdrawal::Model, Vec<UserError>>> {
+    let (merchant_id, created_by, api_key_id, kind) = match actor {
+        Actor::Key(KeyActor {
+            scope: Scope::Merchant,
+            merchant_id: Some(m),
+            key_id,
+        }) => (*m, None, Some(*key_id), "API"),
+        _ => {
+            let u = actor.user_with_role(&[Role::Owner, Role::Operator])?;
+            (u.merchant_id, Some(u.user_id), None, "MANUAL")
+        }
+    };
+    let checked = match check(d, &input) {
+        Ok(c) => c,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let hash = request_hash(&input, &checked);
+    let now = d.clock.now();
+    let txn = begin_write(&d.db).await?;
+
+    if let Some(key) = input.idempotency_key.as_deref().map(str::trim) {
+        use idempotency_key::Column as K;
+        let claim = Query::insert()
+            .into_table(idempotency_key::Entity)
+            .columns([K::MerchantId, K::Key, K::RequestHash, K::CreatedAt])
+            .values_panic([
+                merchant_id.into(),
+                key.into(),
+                hash.clone().into(),
+                now.into(),
+            ])
+            .on_conflict(
+                OnConflict::columns([K::MerchantId, K::Key])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .to_owned();
+        // On PostgreSQL a concurrent copy waits here until the first commits.
+        if txn.execute(&claim).await?.rows_affected() == 0 {
+            let existing = idempotency_key::Entity::find_by_id((merchant_id, key.to_string()))
+                .one(&txn)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("idempotency key vanished"))?;
+            if existing.created_at + IDEMPOTENCY_TTL <= now {
+                // Expired: the key starts over.
+                idempotency_key::Entity::update_many()
+                    .col_expr(K::RequestHash, Expr::value(hash.clone()))
+                    .col_expr(K::CreatedAt, Expr::value(now))
+                    .col_expr(K::WithdrawalId, Expr::value(Option::<i64>::None))
+                    .filter(K::MerchantId.eq(merchant_id))
+                    .filter(K::Key.eq(key))
+                    .exec(&txn)
+                    .await?;
+            } else if existing.request_hash != hash {
+                return Ok(Err(vec![err(
+                    &["input", "idempotencyKey"],
+                    ErrorCode::IdempotencyConflict,
+                    "this key was used within 24 hours for a different request",
+                )]));
+            } else {
+                let first = match existing.withdrawal_id {
+                    Some(id) => withdrawal::Entity::find_by_id(id).one(&txn).await?,
+                    None => None,
+                };
+                return first.map(Ok).ok_or_else(|| {
+                    AppError::Internal(anyhow::anyhow!("idempotency key without its withdrawal"))
+                });
+            }
+        }
+    }
+
+    use balance::Column as B;
+    let reserved = balance::Entity::update_many()
+        .col_expr(
+            B::WithdrawnMinor,
+            Expr::col(B::WithdrawnMinor).add(checked.amount_minor),
+        )
+        .col_expr(
+            B::ReservedMinor,
+            Expr::col(B::ReservedMinor).add(checked.amount_minor),
+        )
+        .filter(B::MerchantId.eq(merchant_id))
+        .filter(B::Currency.eq(checked.currency.as_str()))
+        .filter(
+            Expr::col(B::CreditedMinor)
+                .sub(Expr::col(B::WithdrawnMinor))
+                .gte(checked.amount_minor),
+        )
+        .exec(&txn)
+        .await?;
+    if reserved.rows_affected != 1 {
+        return Ok(Err(vec![err(
+            &["input", "amount"],
+            ErrorCode::InsufficientFunds,
+            "the amount exceeds the available balance",
+        )]));
+    }
+    let w = withdrawal::ActiveModel {
+        merchant_id: Set(merchant_id),
+        payment_system: Set(input.payment_system.clone()),
+        currency: Set(checked.currency.clone()),
+        amount_minor: Set(checked.amount_minor),
+        recipient: Set(checked.recipient.clone()),
+        label: Set(input
+            .label
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)),
+        comment: Set(input
+            .comment
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)),
+        fields: Set(serde_json::to_string(
+            &checked
+                .fields
+                .iter()
+                .map(|(n, v)| json!({ "name": n, "value": v }))
+                .collect::<Vec<_>>(),
+        )
+        .map_err(anyhow::Error::new)?),
+        status: Set("NEW".into()),
+        request_kind: Set(kind.into()),
+        created_by: Set(created_by),
+        api_key_id: Set(api_key_id),
+        created_at: Set(now),
+        postback_status: Set("NOT_SENT".into()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    if let Some(key) = input.idempotency_key.as_deref().map(str::trim) {
+        idempotency_key::Entity::update_many()
+            .col_expr(
+                idempotency_key::Column::WithdrawalId,
+                Expr::value(Some(w.id)),
+            )
+            .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
+            .filter(idempotency_key::Column::Key.eq(key))
+            .exec(&txn)
+            .await?;
+    }
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Audit {
+            merchant_id: Some(merchant_id),
+            action: "withdrawal.create",
+            subject: Some(format!("withdrawal:{}", w.id)),
+            details: json!({ "amount_minor": w.amount_minor, "currency": w.currency, "payment_system": w.payment_system, "kind": kind }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(w))
+}
+
+/// The platform approves or rejects a NEW withdrawal, once.
+pub async fn set_status(
+    d: &Deps,
+    actor: &Actor,
+    id: &str,
+    approve: Option<bool>,
+    comment: Option<String>,
+) -> AppResult<Result<withdrawal::Model, UserError>> {
+    actor.key_with_scope(Scope::Platform)?;
+    let Ok(id) = id.trim().parse::<i64>() else {
+        return Ok(Err(err(
+            &["input", "id"],
+            ErrorCode::NotFound,
+            "no such withdrawal",
+        )));
+    };
+    let Some(approve) = approve else {
+        return Ok(Err(err(
+            &["input", "status"],
+            ErrorCode::InvalidTransition,
+            "a withdrawal cannot go back to NEW",
+        )));
+    };
+    let status = if approve { "APPROVED" } else { "REJECTED" };
+    let now = d.clock.now();
+    let txn = begin_write(&d.db).await?;
+    use withdrawal::Column as W;
+    let mut values = vec![
+        (W::Status, status.into()),
+        (W::ProcessedAt, Some(now).into()),
+    ];
+    if let Some(c) = comment.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        values.push((W::Comment, Some(c.to_string()).into()));
+    }
+    let decide = Query::update()
+        .table(withdrawal::Entity)
+        .values(values)
+        .and_where(W::Id.eq(id))
+        .and_where(W::Status.eq("NEW"))
+        .returning_all()
+        .to_owned();
+    let Some(row) = txn.query_one(&decide).await? else {
+        let exists = withdrawal::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .is_some();
+        return Ok(Err(if exists {
+            err(
+                &["input", "status"],
+                ErrorCode::InvalidTransition,
+                "the withdrawal was already decided",
+            )
+        } else {
+            err(&["input", "id"], ErrorCode::NotFound, "no such withdrawal")
+        }));
+    };
+    let w = withdrawal::Model::from_query_result(&row, "")?;
+    use balance::Column as B;
+    let mut release = balance::Entity::update_many()
+        .col_expr(
+            B::ReservedMinor,
+            Expr::col(B::ReservedMinor).sub(w.amount_minor),
+        )
+        .filter(B::MerchantId.eq(w.merchant_id))
+        .filter(B::Currency.eq(w.currency.as_str()));
+    if !approve {
+        release = release.col_expr(
+            B::WithdrawnMinor,
+            Expr::col(B::WithdrawnMinor).sub(w.amount_minor),
+        );
+    }
+    release.exec(&txn).await?;
+    let units = d
+        .catalog
+        .currency(&w.currency)
+        .map(|c| c.minor_units as u32)
+        .unwrap_or(2);
+    let body = |postback_id: i64| {
+        json!({
+            "type": "withdrawal",
+            "postback_id": postback_id.to_string(),
+            "withdrawal_id": w.id.to_string(),
+            "status": w.status,
+            "amount": from_minor(w.amount_minor, units).to_string(),
+            "currency": w.currency,
+            "payment_system": w.payment_system,
+            "recipient": w.recipient,
+            "label": w.label,
+            "comment": w.comment,
+            "processed_at": w.processed_at.map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        })
+    };
+    crate::postbacks::service::queue(
+        &txn,
+        now,
+        w.merchant_id,
+        "WITHDRAWAL",
+        (None, Some(w.id)),
+        body,
+    )
+    .await?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Audit {
+            merchant_id: Some(w.merchant_id),
+            action: if approve {
+                "withdrawal.approve"
+            } else {
+                "withdrawal.reject"
+            },
+            subject: Some(format!("withdrawal:{}", w.id)),
+            details: json!({ "comment": w.comment }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    d.postbacks_due.notify_one();
+    Ok(Ok(w))
+}
+
+/// The caller's balances: (currency, available, reserved) in minor units.
+pub async fn balances(d: &Deps, actor: &Actor) -> AppResult<Vec<(String, i64, i64)>> {
+    let tenant = actor.reader()?;
+    Ok(balance::Entity::find()
+        .filter(balance::Column::MerchantId.eq(tenant.merchant_id))
+        .order_by_asc(balance::Column::Currency)
+        .all(&d.db)
+        .await?
+        .into_iter()
+        .map(|b| {
+            (
+                b.currency,
+                b.credited_minor - b.withdrawn_minor,
+                b.reserved_minor,
+            )
+        })
+        .collect())
+}
+
+/// The Withdrawals page's filter.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub id: Option<i64>,
+    pub payment_systems: Option<Vec<String>>,
+    pub recipient: Option<String>,
+    pub label: Option<String>,
+    pub postback_status: Option<&'static str>,
+    pub status: Option<&'static str>,
+    pub created_at: Range,
+}
+
+pub fn condition(tenant: Tenant, f: &Filter) -> Condition {
+    use withdrawal::Column as W;
+    let mut c = Condition::all().add(W::MerchantId.eq(tenant.merchant_id));
+    if let Some(id) = f.id {
+        c = c.add(W::Id.eq(id));
+    }
+    if let Some(s) = &f.payment_systems {
+        c = c.add(W::PaymentSystem.is_in(s.clone()));
+    }
+    if let Some(r) = &f.recipient {
+        c = c.add(W::Recipient.eq(r.trim()));
+    }
+    if let Some(l) = &f.label {
+        c = c.add(W::Label.eq(l.clone()));
+    }
+    if let Some(p) = f.postback_status {
+        c = c.add(W::PostbackStatus.eq(p));
+    }
+    if let Some(s) = f.status {
+        c = c.add(W::Status.eq(s));
+    }
+    if let Some(from) = f.created_at.from {
+        c = c.add(W::CreatedAt.gte(from));
+    }
+    if let Some(to) = f.created_at.to {
+        c = c.add(W::CreatedAt.lt(to));
+    }
+    c
+}
+
+pub const CURSOR_KIND: &str = "withdrawal";
+
+/// Sort orders of the Withdrawals page.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OrderField {
+    Id,
+    CreatedAt,
+    Amount,
+}
+
+pub fn sort(field: OrderField, ascending: bool) -> Sort {
+    use withdrawal::Column as W;
+    let (name, key, bound): (_, _, fn(i64) -> Option<Expr>) = match field {
+        OrderField::Id => ("ID", None, pagination::integer_bound),
+        OrderField::CreatedAt => (
+            "CREATED_AT",
+            Some(Expr::col((withdrawal::Entity, W::CreatedAt))),
+            pagination::instant_bound,
+        ),
+        OrderField::Amount => (
+            "AMOUNT",
+            Some(Expr::col((withdrawal::Entity, W::AmountMinor))),
+            pagination::integer_bound,
+        ),
+    };
+    Sort {
+        kind: CURSOR_KIND,
+        field: name,
+        ascending,
+        key,
+        bound,
+    }
+}
+
+pub fn cursor_of(w: &withdrawal::Model, field: OrderField, ascending: bool) -> String {
+    let value = match field {
+        OrderField::Id => w.id,
+        OrderField::CreatedAt => w.created_at.timestamp_micros(),
+        OrderField::Amount => w.amount_minor,
+    };
+    sort(field, ascending).cursor(value, w.id)
+}
+
+pub async fn list(
+    d: &Deps,
+    tenant: Tenant,
+    f: &Filter,
+    field: OrderField,
+    ascending: bool,
+    args: &PageArgs,
+) -> AppResult<Page<withdrawal::Model>> {
+    let select = withdrawal::Entity::find().filter(condition(tenant, f));
+    pagination::keyset(
+        &d.db,
+        select,
+        withdrawal::Column::Id,
+        &sort(field, ascending),
+        args,
+    )
+    .await
+}
+
+pub async fn count(d: &Deps, tenant: Tenant, f: &Filter) -> AppResult<i64> {
+    Ok(withdrawal::Entity::find()
+        .filter(condition(tenant, f))
+        .count(&d.db)
+        .await? as i64)
+}
+
+/// Per-currency sums of the matching withdrawals: (currency, minor units, count).
+pub async fn totals(d: &Deps, tenant: Tenant, f: &Filter) -> AppResult<Vec<(String, i64, i64)>> {
+    use withdrawal::Column as W;
+    let rows: Vec<(String, Option<i64>, i64)> = withdrawal::Entity::find()
+        .select_only()
+        .column(W::Currency)
+        .column_as(Expr::col(W::AmountMinor).sum().cast_as("BIGINT"), "amount")
+        .column_as(Expr::col(W::Id).count(), "count")
+        .filter(condition(tenant, f))
+        .group_by(W::Currency)
+        .order_by_asc(W::Currency)
+        .into_tuple()
+        .all(&d.db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(c, s, n)| (c, s.unwrap_or_default(), n))
+        .collect())
+}
+
+/// One withdrawal of the caller's merchant.
+pub async fn get(d: &Deps, actor: &Actor, id: &str) -> AppResult<Option<withdrawal::Model>> {
+    let tenant = actor.reader()?;
+    let Ok(id) = id.trim().parse::<i64>() else {
+        return Ok(None);
+    };
+    get_in(d, tenant.merchant_id, id).await
+}
+
+pub async fn get_in(d: &Deps, merchant_id: i64, id: i64) -> AppResult<Option<withdrawal::Model>> {
+    Ok(withdrawal::Entity::find_by_id(id)
+        .filter(withdrawal::Column::MerchantId.eq(merchant_id))
+        .one(&d.db)
+        .await?)
+}
