@@ -41,7 +41,9 @@ async fn attempts(app: &TestApp, owner: &str, n: usize) -> Value {
     for _ in 0..200 {
         let p = log(app, owner).await;
         if p["attempts"].as_array().map_or(0, |a| a.len()) >= n && p["status"] != "PENDING" {
-            return p;
+            // The row and its attempts are read by two statements; read again
+            // now that the attempt's transaction is surely committed.
+            return log(app, owner).await;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
