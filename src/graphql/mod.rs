@@ -84,24 +84,23 @@ pub fn with_loaders(
     use crate::postbacks::loader::{AttemptsLoader, StockpilingPostbacksLoader};
     use crate::transactions::loader::{StockpilingLoader, StockpilingTransactionsLoader};
     use async_graphql::dataloader::DataLoader;
+    // A few milliseconds gather a whole page's keys into one batch.
+    let window = std::time::Duration::from_millis(2);
     request
-        .data(DataLoader::new(UserLoader { db: db.clone() }, tokio::spawn))
-        .data(DataLoader::new(
-            StockpilingLoader { db: db.clone() },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            StockpilingTransactionsLoader { db: db.clone() },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            StockpilingPostbacksLoader { db: db.clone() },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            AttemptsLoader { db: db.clone() },
-            tokio::spawn,
-        ))
+        .data(DataLoader::new(UserLoader { db: db.clone() }, tokio::spawn).delay(window))
+        .data(DataLoader::new(StockpilingLoader { db: db.clone() }, tokio::spawn).delay(window))
+        .data(
+            DataLoader::new(
+                StockpilingTransactionsLoader { db: db.clone() },
+                tokio::spawn,
+            )
+            .delay(window),
+        )
+        .data(
+            DataLoader::new(StockpilingPostbacksLoader { db: db.clone() }, tokio::spawn)
+                .delay(window),
+        )
+        .data(DataLoader::new(AttemptsLoader { db: db.clone() }, tokio::spawn).delay(window))
 }
 
 /// The server's shared dependencies.
