@@ -53,13 +53,18 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2_000_000);
     let (prefix, _) = base.rsplit_once('/').expect("a database URL");
+    // KASSA_BENCH_REUSE=1 measures against the database a previous run filled,
+    // ingesting only a sample: the ingestion rate at that table size, alone on the machine.
+    let reuse = std::env::var("KASSA_BENCH_REUSE").is_ok_and(|v| v == "1");
     let admin = Database::connect(base.as_str()).await?;
-    admin
-        .execute_unprepared("DROP DATABASE IF EXISTS kassa_bench")
-        .await?;
-    admin
-        .execute_unprepared("CREATE DATABASE kassa_bench")
-        .await?;
+    if !reuse {
+        admin
+            .execute_unprepared("DROP DATABASE IF EXISTS kassa_bench")
+            .await?;
+        admin
+            .execute_unprepared("CREATE DATABASE kassa_bench")
+            .await?;
+    }
     let url = format!("{prefix}/kassa_bench");
     let config = Config::from_lookup(|k| match k {
         "DATABASE_URL" => Some(url.clone()),
@@ -69,7 +74,14 @@ async fn main() -> anyhow::Result<()> {
     let d = app::deps(config, Arc::new(SystemClock)).await?;
 
     let mut merchants = Vec::new();
-    for m in 0..10 {
+    if reuse {
+        use sea_orm::QueryOrder;
+        merchants = entity::merchant::Entity::find()
+            .order_by_asc(entity::merchant::Column::Id)
+            .all(&d.db)
+            .await?;
+    }
+    for m in 0..if reuse { 0 } else { 10 } {
         let row = kassa::accounts::service::create_merchant(
             &d,
             &format!("Bench {m}"),
@@ -88,8 +100,11 @@ async fn main() -> anyhow::Result<()> {
         scope: Scope::Ingest,
         merchant_id: None,
     });
-    let per_main = total / 2;
-    let per_other = (total - per_main) / 9;
+    let (per_main, per_other) = if reuse {
+        (20_000, 0)
+    } else {
+        (total / 2, (total / 2) / 9)
+    };
     let now = Utc::now();
     let span = TimeDelta::days(365).num_seconds();
     println!("filling: {per_main} rows for merchant 0, {per_other} for each of 9 others");
@@ -98,7 +113,13 @@ async fn main() -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(7);
     let mut batch_times = Vec::new();
     let started = Instant::now();
-    let mut seq = 0usize;
+    // A sample on top of an existing table gets numbers of its own.
+    let first_seq = if reuse {
+        100_000_000 + (now.timestamp() as usize % 1000) * 100_000
+    } else {
+        0
+    };
+    let mut seq = first_seq;
     for (m, count) in std::iter::once((0usize, per_main)).chain((1..10).map(|m| (m, per_other))) {
         let mut left = count;
         while left > 0 {
@@ -137,19 +158,21 @@ async fn main() -> anyhow::Result<()> {
     let mut bt = batch_times.clone();
     println!(
         "ingestion: {} rows in {:.1} s = {:.0} rows/s (batches of 1,000: p50 {:.1} ms, p99 {:.1} ms)",
-        seq,
+        seq - first_seq,
         fill,
-        seq as f64 / fill,
+        (seq - first_seq) as f64 / fill,
         percentile(&mut bt, 0.5) * 1e3,
         percentile(&mut bt, 0.99) * 1e3
     );
 
     // A third of the incoming deposits activated (bulk SQL: fixture, not the code under test).
-    d.db.execute_unprepared(
+    if !reuse {
+        d.db.execute_unprepared(
         "UPDATE transactions SET activated_at = created_at + interval '5 minutes', label = 'payer-' || (id % 5000),
            postback_status = 'SENT' WHERE direction = 'INCOMING' AND id % 3 = 0",
     )
     .await?;
+    }
     d.db.execute_unprepared("VACUUM ANALYZE transactions")
         .await?;
 
