@@ -392,6 +392,9 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
                 .await?;
         }
     }
+    txn.commit().await?;
+    load_withdrawals(d, merchant_id, &mut rng).await?;
+    let txn = begin_write(&d.db).await?;
     // A few payers are waiting for deposits the payment system has not reported yet.
     for k in 0..5 {
         let system = WALLETS[k % WALLETS.len()].0;
@@ -414,6 +417,147 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
         }
         .insert(&txn)
         .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Withdrawals over the demo's months in every status and postback status,
+/// made through the same services (with a clock walked through the past).
+async fn load_withdrawals(d: &Deps, merchant_id: i64, rng: &mut StdRng) -> AppResult<()> {
+    use crate::auth::model::UserActor;
+    use crate::clock::{Clock, ManualClock};
+    use crate::withdrawals::service::{self as withdrawals, NewWithdrawal};
+    use chrono::TimeDelta;
+    use entity::{postback, user, withdrawal};
+    use sea_orm::sea_query::Expr;
+
+    let operator = user::Entity::find()
+        .filter(user::Column::Login.eq("operator@demo"))
+        .one(&d.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let actor = Actor::User(UserActor {
+        user_id: operator.id,
+        merchant_id,
+        role: Role::Operator,
+        session_id: 0,
+    });
+    let now = d.clock.now();
+    let clock = ManualClock::new(now - TimeDelta::days(DAYS - 5));
+    let mut past = d.clone();
+    past.clock = clock.clone();
+    let requests: [(&str, &str, &[(&str, &str)]); 4] = [
+        ("paytm", "9876543210", &[]),
+        (
+            "imps",
+            "50100987654321",
+            &[
+                ("ifsc", "HDFC0001234"),
+                ("account_name", "Demo Shop Payouts"),
+            ],
+        ),
+        ("bkash", "01712345678", &[]),
+        ("easypaisa", "03001234567", &[("cnic", "3520112345671")]),
+    ];
+    for n in 0..90 {
+        // The last few are made in the final days and stay NEW.
+        let step = if n < 85 {
+            rng.gen_range(60_000..140_000)
+        } else {
+            0
+        };
+        clock.advance(std::time::Duration::from_secs(step));
+        if n == 85 {
+            clock.advance(
+                (now - TimeDelta::hours(30) - clock.now())
+                    .to_std()
+                    .unwrap_or_default(),
+            );
+        }
+        if clock.now() >= now {
+            break;
+        }
+        let (system, recipient, fields) = requests[n % requests.len()];
+        let created = withdrawals::create(
+            &past,
+            &actor,
+            NewWithdrawal {
+                payment_system: system.into(),
+                amount: crate::money::from_minor(rng.gen_range(500..5_000) * 100, 2),
+                currency: None,
+                recipient: recipient.into(),
+                label: Some(format!("payout-{:03}", n + 1)),
+                comment: (n % 5 == 0).then(|| "weekly settlement".to_string()),
+                fields: fields
+                    .iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect(),
+                idempotency_key: Some(format!("demo-payout-{n}")),
+            },
+        )
+        .await?;
+        let Ok(w) = created else { continue };
+        // The newest stay NEW; the rest are decided a few hours later.
+        if now - past.clock.now() > TimeDelta::days(3) {
+            clock.advance(std::time::Duration::from_secs(rng.gen_range(1_800..20_000)));
+            let approve = rng.gen_bool(0.8);
+            withdrawals::set_status(&past, &Actor::Cli, &w.id.to_string(), Some(approve), None)
+                .await?
+                .map_err(|e| AppError::Invalid(format!("demo withdrawal: {}", e.message)))?;
+        }
+    }
+    // Their status postbacks: most received, some failing.
+    let due = postback::Entity::find()
+        .filter(postback::Column::MerchantId.eq(merchant_id))
+        .filter(postback::Column::Kind.eq("WITHDRAWAL"))
+        .all(&d.db)
+        .await?;
+    let txn = crate::db::begin_write(&d.db).await?;
+    for p in due {
+        let ok = rng.gen_bool(0.85);
+        postback::Entity::update_many()
+            .col_expr(
+                postback::Column::Status,
+                Expr::value(if ok { "DELIVERED" } else { "FAILED" }),
+            )
+            .col_expr(
+                postback::Column::AttemptCount,
+                Expr::value(if ok { 1 } else { 8 }),
+            )
+            .col_expr(
+                postback::Column::LastOutcome,
+                Expr::value(Some(if ok { "SENT" } else { "ERROR" })),
+            )
+            .col_expr(
+                postback::Column::LastError,
+                Expr::value((!ok).then_some("HTTP 500")),
+            )
+            .col_expr(
+                postback::Column::NextAttemptAt,
+                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+            )
+            .col_expr(
+                postback::Column::DeliveredAt,
+                Expr::value(ok.then_some(p.created_at)),
+            )
+            .col_expr(
+                postback::Column::Url,
+                Expr::value(Some("https://demo-shop.example/kassa/postback")),
+            )
+            .filter(postback::Column::Id.eq(p.id))
+            .exec(&txn)
+            .await?;
+        if let Some(w) = p.withdrawal_id {
+            withdrawal::Entity::update_many()
+                .col_expr(
+                    withdrawal::Column::PostbackStatus,
+                    Expr::value(if ok { "RECEIVED" } else { "ERROR" }),
+                )
+                .filter(withdrawal::Column::Id.eq(w))
+                .exec(&txn)
+                .await?;
+        }
     }
     txn.commit().await?;
     Ok(())
