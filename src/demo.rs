@@ -447,7 +447,9 @@ async fn load_withdrawals(d: &Deps, merchant_id: i64, rng: &mut StdRng) -> AppRe
     let clock = ManualClock::new(now - TimeDelta::days(DAYS - 5));
     let mut past = d.clone();
     past.clock = clock.clone();
-    let requests: [(&str, &str, &[(&str, &str)]); 4] = [
+    /// (payment system, recipient, extra fields) of the demo's payouts.
+    type Payout = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+    let requests: [Payout; 4] = [
         ("paytm", "9876543210", &[]),
         (
             "imps",
