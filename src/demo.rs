@@ -448,7 +448,11 @@ async fn load_withdrawals(d: &Deps, merchant_id: i64, rng: &mut StdRng) -> AppRe
     let mut past = d.clone();
     past.clock = clock.clone();
     /// (payment system, recipient, extra fields) of the demo's payouts.
-    type Payout = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+    type Payout = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str)],
+    );
     let requests: [Payout; 4] = [
         ("paytm", "9876543210", &[]),
         (
