@@ -50,6 +50,8 @@ pub struct Deps {
     pub statements: Arc<AtomicU64>,
     /// Wakes this instance's postback worker when a postback was queued here.
     pub postbacks_due: Arc<Notify>,
+    /// Live events: in-process, or fanned out through Redis.
+    pub bus: Arc<crate::events::Bus>,
 }
 
 /// Connects, migrates and loads the catalogue: the state a server or a
@@ -63,6 +65,10 @@ pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
         counter.fetch_add(1, Ordering::Relaxed);
     });
     let catalog = crate::catalog::service::load_catalog(&db).await?;
+    let bus = match &config.redis_url {
+        Some(url) => crate::events::Bus::redis(url, &config.events_channel).context("REDIS_URL")?,
+        None => crate::events::Bus::local(),
+    };
     Ok(Deps {
         limits: Arc::new(RateLimits::new(&config)),
         db,
@@ -71,6 +77,7 @@ pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
         catalog: Arc::new(catalog),
         statements,
         postbacks_due: Arc::new(Notify::new()),
+        bus,
     })
 }
 

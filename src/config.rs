@@ -11,6 +11,8 @@ pub struct Config {
     pub database_url: String,
     /// `REDIS_URL`: when set, events fan out through Redis; unset, an in-process bus.
     pub redis_url: Option<String>,
+    /// `KASSA_EVENTS_CHANNEL`: the Redis channel instances of one deployment share.
+    pub events_channel: String,
     /// `KASSA_BIND`: the address `serve` listens on.
     pub bind: SocketAddr,
     /// `KASSA_POSTBACK_RETRY_SCHEDULE`: delays between postback attempts.
@@ -148,6 +150,7 @@ impl Config {
             ));
         }
         Ok(Config {
+            events_channel: get("KASSA_EVENTS_CHANNEL").unwrap_or_else(|| "kassa:events".into()),
             database_url,
             redis_url,
             bind,

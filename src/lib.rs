@@ -31,6 +31,8 @@ pub mod db;
 pub mod demo;
 /// The one error type and its wire codes.
 pub mod error;
+/// Live events: the bus and the subscriptions.
+pub mod events;
 /// Schema assembly, scalars, limits.
 pub mod graphql;
 /// The axum routes: GraphQL, WebSocket, health, metrics.

@@ -269,6 +269,11 @@ pub async fn set_user_disabled(
         .await?
         .ok_or(AppError::NotFound)?;
     txn.commit().await?;
+    d.bus
+        .publish(vec![crate::events::Event::SessionsEnded {
+            session_ids: ended.clone(),
+        }])
+        .await;
     Ok(Ok((u, ended)))
 }
 

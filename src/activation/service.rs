@@ -184,6 +184,11 @@ pub async fn activate_deposit(d: &Deps, input: ActivateInput) -> AppResult<Activ
     txn.commit().await?;
     if result.outcome == Outcome::Activated {
         d.postbacks_due.notify_one();
+        if let Some(t) = &result.transaction {
+            d.bus
+                .publish(vec![crate::events::Event::transaction("ACTIVATED", now, t)])
+                .await;
+        }
     }
     Ok(result)
 }
@@ -372,9 +377,19 @@ pub async fn activation_request(
         let txn = begin_write(&d.db).await?;
         expire(&txn, r.id, r.expires_at).await?;
         txn.commit().await?;
-        return Ok(activation_request::Entity::find_by_id(r.id)
+        let expired = activation_request::Entity::find_by_id(r.id)
             .one(&d.db)
-            .await?);
+            .await?;
+        if let Some(request) = &expired {
+            d.bus
+                .publish(vec![crate::events::Event::ActivationRequest {
+                    request: request.clone(),
+                    transaction: None,
+                    stockpiling: None,
+                }])
+                .await;
+        }
+        return Ok(expired);
     }
     Ok(Some(r))
 }

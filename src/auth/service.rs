@@ -238,6 +238,16 @@ async fn authenticate_session(d: &Deps, token: &str) -> AppResult<Actor> {
     }))
 }
 
+/// Whether a session is still open (no touch: an open subscription is not activity).
+pub async fn session_alive(d: &Deps, session_id: i64) -> AppResult<bool> {
+    let now = d.clock.now();
+    Ok(session::Entity::find_by_id(session_id)
+        .filter(session::Column::EndedAt.is_null())
+        .one(&d.db)
+        .await?
+        .is_some_and(|s| now < s.expires_at && now < s.last_seen_at + delta(d.config.session_idle)))
+}
+
 /// Ends every open session matching `which`; returns their ids.
 pub async fn end_sessions(
     conn: &impl ConnectionTrait,
@@ -287,6 +297,11 @@ pub async fn logout(d: &Deps, actor: &Actor) -> AppResult<()> {
     )
     .await?;
     txn.commit().await?;
+    d.bus
+        .publish(vec![crate::events::Event::SessionsEnded {
+            session_ids: vec![me.session_id],
+        }])
+        .await;
     Ok(())
 }
 
@@ -392,6 +407,11 @@ pub async fn change_password(
     )
     .await?;
     txn.commit().await?;
+    d.bus
+        .publish(vec![crate::events::Event::SessionsEnded {
+            session_ids: ended.clone(),
+        }])
+        .await;
     Ok(Ok(ended))
 }
 

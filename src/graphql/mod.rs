@@ -10,13 +10,13 @@ use crate::auth::graphql::AuthMutation;
 use crate::auth::model::Actor;
 use crate::catalog::graphql::CatalogQuery;
 use crate::error::AppError;
+use crate::events::graphql::EventsSubscription;
 use crate::postbacks::graphql::{PostbacksMutation, PostbacksQuery};
 use crate::settings::graphql::{SettingsMutation, SettingsQuery};
 use crate::transactions::graphql::{TransactionsMutation, TransactionsQuery};
 use crate::withdrawals::graphql::{WithdrawalsMutation, WithdrawalsQuery};
 use async_graphql::{
-    Context, EmptySubscription, ErrorExtensions, MergedObject, Result, Schema, SchemaBuilder,
-    SimpleObject,
+    Context, ErrorExtensions, MergedObject, Result, Schema, SchemaBuilder, SimpleObject,
 };
 use std::net::IpAddr;
 
@@ -42,7 +42,7 @@ pub struct Mutation(
     WithdrawalsMutation,
 );
 
-pub type KassaSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type KassaSchema = Schema<Query, Mutation, EventsSubscription>;
 
 /// Deepest query accepted (the contract's deepest useful query is about 8).
 pub const MAX_DEPTH: usize = 12;
@@ -51,8 +51,8 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 /// Most aliases a query may carry, so one request cannot fan out into hundreds of calls.
 pub const MAX_ALIASES: usize = 30;
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+fn builder() -> SchemaBuilder<Query, Mutation, EventsSubscription> {
+    Schema::build(Query::default(), Mutation::default(), EventsSubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)

@@ -4,7 +4,9 @@
 
 use crate::app::AppState;
 use crate::auth::model::Actor;
-use crate::auth::service::authenticate;
+use crate::auth::service::{authenticate, session_alive};
+use crate::events::graphql::SocketControl;
+use crate::events::Event;
 use async_graphql::http::{
     WebSocket as GqlWebSocket, WebSocketProtocols, WsMessage, ALL_WEBSOCKET_PROTOCOLS,
 };
@@ -17,6 +19,7 @@ use axum::response::Response;
 use futures_util::{future, SinkExt, StreamExt};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Close code for a missing, unknown or expired credential.
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
@@ -57,6 +60,22 @@ fn bearer_of(payload: &serde_json::Value) -> Option<String> {
     })
 }
 
+/// Close code when no `connection_init` came in time.
+pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
+/// How long a client may take to send `connection_init`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the socket checks that its session is still open, and pings.
+const HOUSEKEEPING: Duration = Duration::from_secs(5);
+/// A keepalive message goes out every this many housekeeping ticks.
+const KEEPALIVE_TICKS: u32 = 6;
+
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.to_string().into(),
+    }))
+}
+
 async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols) {
     let (mut sink, stream) = socket.split();
     let input = stream
@@ -69,10 +88,19 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
             })
         });
     let refused = Arc::new(AtomicBool::new(false));
-    let refused_in_init = refused.clone();
+    let initialised = Arc::new(AtomicBool::new(false));
+    let session: Arc<std::sync::Mutex<Option<i64>>> = Default::default();
+    let control = SocketControl::default();
+    let (refused_in_init, initialised_in_init, session_in_init, control_in_init) = (
+        refused.clone(),
+        initialised.clone(),
+        session.clone(),
+        control.clone(),
+    );
     let deps = state.deps.clone();
     let mut protocol_stream = GqlWebSocket::new(state.schema.clone(), input, protocol)
         .on_connection_init(move |payload| async move {
+            initialised_in_init.store(true, Ordering::SeqCst);
             let actor = match authenticate(&deps, bearer_of(&payload).as_deref()).await {
                 Ok(Actor::Invalid) | Err(_) => {
                     refused_in_init.store(true, Ordering::SeqCst);
@@ -80,38 +108,88 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
                 }
                 Ok(actor) => actor,
             };
+            if let Actor::User(u) = &actor {
+                *session_in_init.lock().unwrap_or_else(|p| p.into_inner()) = Some(u.session_id);
+            }
             let mut data = Data::default();
             data.insert(actor);
+            data.insert(control_in_init);
             Ok(data)
         });
+    let mut bus = state.deps.bus.subscribe();
+    let opened = tokio::time::Instant::now();
+    let mut ticks = tokio::time::interval(HOUSEKEEPING);
+    ticks.tick().await;
+    let mut tick_count = 0u32;
     let mut closed = false;
-    while let Some(msg) = protocol_stream.next().await {
-        let out = match msg {
-            WsMessage::Text(t) => Message::Text(t.into()),
-            WsMessage::Close(code, reason) => {
+    loop {
+        let out = tokio::select! {
+            msg = protocol_stream.next() => match msg {
+                Some(WsMessage::Text(t)) => Message::Text(t.into()),
+                Some(WsMessage::Close(code, reason)) => {
+                    closed = true;
+                    let code = if refused.load(Ordering::SeqCst) { CLOSE_UNAUTHORIZED } else { code };
+                    close(code, &reason)
+                }
+                None => break,
+            },
+            _ = control.wake.notified() => {
+                let (code, reason) = control
+                    .close
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .unwrap_or((1000, "closing"));
                 closed = true;
-                let code = if refused.load(Ordering::SeqCst) {
-                    CLOSE_UNAUTHORIZED
+                close(code, reason)
+            },
+            event = bus.recv() => {
+                let mine = *session.lock().unwrap_or_else(|p| p.into_inner());
+                match (event, mine) {
+                    (Ok(e), Some(id)) if matches!(&*e, Event::SessionsEnded { session_ids } if session_ids.contains(&id)) => {
+                        closed = true;
+                        close(CLOSE_UNAUTHORIZED, "the session ended")
+                    }
+                    _ => continue,
+                }
+            },
+            _ = ticks.tick() => {
+                tick_count += 1;
+                if !initialised.load(Ordering::SeqCst) && opened.elapsed() >= INIT_TIMEOUT {
+                    closed = true;
+                    close(CLOSE_INIT_TIMEOUT, "connection_init timeout")
+                } else if let Some(id) = {
+                    let mine = *session.lock().unwrap_or_else(|p| p.into_inner());
+                    mine
+                } {
+                    if !session_alive(&state.deps, id).await.unwrap_or(true) {
+                        closed = true;
+                        close(CLOSE_UNAUTHORIZED, "the session ended")
+                    } else if tick_count % KEEPALIVE_TICKS == 0 {
+                        keepalive(protocol)
+                    } else {
+                        continue;
+                    }
+                } else if tick_count % KEEPALIVE_TICKS == 0 && initialised.load(Ordering::SeqCst) {
+                    keepalive(protocol)
                 } else {
-                    code
-                };
-                Message::Close(Some(CloseFrame {
-                    code,
-                    reason: reason.into(),
-                }))
-            }
+                    continue;
+                }
+            },
         };
-        if sink.send(out).await.is_err() {
+        if sink.send(out).await.is_err() || closed {
             return;
         }
     }
-    if !closed && refused.load(Ordering::SeqCst) {
+    if refused.load(Ordering::SeqCst) {
         // The legacy protocol reports the refusal as a message; close after it.
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code: CLOSE_UNAUTHORIZED,
-                reason: UNAUTHORIZED.into(),
-            })))
-            .await;
+        let _ = sink.send(close(CLOSE_UNAUTHORIZED, UNAUTHORIZED)).await;
+    }
+}
+
+fn keepalive(protocol: WebSocketProtocols) -> Message {
+    match protocol {
+        WebSocketProtocols::GraphQLWS => Message::Text(r#"{"type":"ping"}"#.into()),
+        WebSocketProtocols::SubscriptionsTransportWS => Message::Text(r#"{"type":"ka"}"#.into()),
     }
 }

@@ -304,6 +304,31 @@ async fn record(
         mark_transactions(&txn, p, tx_status).await?;
     }
     txn.commit().await?;
+    if updated.rows_affected == 1 {
+        publish_status(d, p, now).await?;
+    }
+    Ok(())
+}
+
+/// Tells subscribers the postback status of what `p` reports has changed.
+async fn publish_status(d: &Deps, p: &postback::Model, now: DateTime<Utc>) -> AppResult<()> {
+    use crate::events::Event;
+    let mut events = Vec::new();
+    if let Some(sp) = p.stockpiling_id {
+        for t in transaction::Entity::find()
+            .filter(transaction::Column::StockpilingId.eq(sp))
+            .all(&d.db)
+            .await?
+        {
+            events.push(Event::transaction("POSTBACK_STATUS_CHANGED", now, &t));
+        }
+    }
+    if let Some(w) = p.withdrawal_id {
+        if let Some(w) = entity::withdrawal::Entity::find_by_id(w).one(&d.db).await? {
+            events.push(Event::withdrawal("POSTBACK_STATUS_CHANGED", now, &w));
+        }
+    }
+    d.bus.publish(events).await;
     Ok(())
 }
 
@@ -365,5 +390,8 @@ async fn finish_without_attempt(
         mark_transactions(&txn, p, PostbackStatus::ErrorSending).await?;
     }
     txn.commit().await?;
+    if updated.rows_affected == 1 {
+        publish_status(d, p, d.clock.now()).await?;
+    }
     Ok(())
 }

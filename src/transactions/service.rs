@@ -10,6 +10,7 @@ use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, Scope, Tenant};
 use crate::db::{begin_write, lock_keys};
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
+use crate::events::Event;
 use crate::money::{self, MoneyError};
 use crate::pagination::{self, Page, PageArgs, Sort};
 use chrono::{DateTime, TimeZone, Utc};
@@ -441,6 +442,31 @@ pub async fn ingest(
     if !activated.is_empty() {
         d.postbacks_due.notify_one();
     }
+    let mut events = Vec::new();
+    for t in &created {
+        let t = fresh.get(&t.id).unwrap_or(t);
+        events.push(Event::transaction("CREATED", now, t));
+        if activated.contains(&t.id) {
+            events.push(Event::transaction("ACTIVATED", now, t));
+        }
+    }
+    if !activated.is_empty() {
+        for request in entity::activation_request::Entity::find()
+            .filter(entity::activation_request::Column::TransactionId.is_in(activated.clone()))
+            .all(&d.db)
+            .await?
+        {
+            let transaction = request
+                .transaction_id
+                .and_then(|id| fresh.get(&id).cloned());
+            events.push(Event::ActivationRequest {
+                request,
+                transaction,
+                stockpiling: None,
+            });
+        }
+    }
+    d.bus.publish(events).await;
 
     // Items repeated inside the batch point at what their first copy became.
     let mut out: Vec<IngestResult> = results
@@ -720,5 +746,8 @@ pub async fn set_originality(
         .await?
         .ok_or(AppError::NotFound)?;
     txn.commit().await?;
+    d.bus
+        .publish(vec![Event::transaction("ORIGINALITY_CHANGED", now, &after)])
+        .await;
     Ok(Ok(after))
 }

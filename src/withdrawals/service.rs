@@ -363,6 +363,9 @@ pub async fn create(
     )
     .await?;
     txn.commit().await?;
+    d.bus
+        .publish(vec![crate::events::Event::withdrawal("CREATED", now, &w)])
+        .await;
     Ok(Ok(w))
 }
 
@@ -485,6 +488,13 @@ pub async fn set_status(
     .await?;
     txn.commit().await?;
     d.postbacks_due.notify_one();
+    d.bus
+        .publish(vec![crate::events::Event::withdrawal(
+            "STATUS_CHANGED",
+            now,
+            &w,
+        )])
+        .await;
     Ok(Ok(w))
 }
 

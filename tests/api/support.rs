@@ -71,6 +71,15 @@ pub fn config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
     // Tests drive many calls from one address; the rate-limit tests lower these.
     env.insert("KASSA_ACTIVATION_RATE".into(), "100000".into());
     env.insert("KASSA_LOGIN_RATE".into(), "100000".into());
+    // On the PostgreSQL + Redis run, events fan out through Redis on a
+    // channel of this database's own, so parallel tests never hear each other.
+    if let Ok(redis) = std::env::var("KASSA_TEST_REDIS_URL") {
+        env.insert("REDIS_URL".into(), redis);
+        env.insert(
+            "KASSA_EVENTS_CHANNEL".into(),
+            format!("kassa:test:{database_url}"),
+        );
+    }
     for (k, v) in overrides {
         env.insert(k.to_string(), v.to_string());
     }

@@ -1,0 +1,286 @@
+//! GraphQL subscriptions over the bus: transactionEvents, withdrawalEvents,
+//! activationRequestUpdated.
+
+use super::Event;
+use crate::activation::graphql::ActivationRequest;
+use crate::error::AppError;
+use crate::graphql::scalars::DateTime;
+use crate::graphql::{actor, deps};
+use crate::transactions::graphql::Transaction;
+use crate::withdrawals::graphql::Withdrawal;
+use async_graphql::{
+    Context, Enum, ErrorExtensions, InputObject, Result, ResultExt, SimpleObject, Subscription, ID,
+};
+use futures_util::{Stream, StreamExt};
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Asks the socket a subscription runs on to close with a code (set by the
+/// WebSocket layer; absent over other transports).
+#[derive(Clone, Default)]
+pub struct SocketControl {
+    pub close: Arc<std::sync::Mutex<Option<(u16, &'static str)>>>,
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+/// Close code for a subscriber that fell too far behind (RFC 6455 "try again later").
+pub const CLOSE_TOO_SLOW: u16 = 1013;
+/// Close code telling clients to reconnect and refetch: fan-out between
+/// instances was interrupted (RFC 6455 "service restart").
+pub const CLOSE_RESYNC: u16 = 1012;
+
+impl SocketControl {
+    pub fn request(&self, code: u16, reason: &'static str) {
+        let mut slot = self.close.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert((code, reason));
+        self.wake.notify_one();
+    }
+}
+
+/// Every event from now on; a lagging receiver asks its socket to close.
+fn events(ctx: &Context<'_>) -> Result<impl Stream<Item = Arc<Event>> + use<>> {
+    let rx = deps(ctx)?.bus.subscribe();
+    let control = ctx.data_opt::<SocketControl>().cloned();
+    Ok(futures_util::stream::unfold(
+        (rx, control),
+        |(mut rx, control)| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) if matches!(*e, Event::Resync) => {
+                        if let Some(c) = &control {
+                            c.request(CLOSE_RESYNC, "resync: refetch and subscribe again");
+                        }
+                        return None;
+                    }
+                    Ok(e) => return Some((e, (rx, control))),
+                    Err(RecvError::Lagged(_)) => {
+                        if let Some(c) = &control {
+                            c.request(CLOSE_TOO_SLOW, "subscriber too slow");
+                        }
+                        return None;
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        },
+    ))
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TransactionEventKind {
+    Created,
+    Activated,
+    PostbackStatusChanged,
+    OriginalityChanged,
+}
+
+impl TransactionEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Activated => "ACTIVATED",
+            Self::PostbackStatusChanged => "POSTBACK_STATUS_CHANGED",
+            Self::OriginalityChanged => "ORIGINALITY_CHANGED",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Created,
+            Self::Activated,
+            Self::PostbackStatusChanged,
+            Self::OriginalityChanged,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct TransactionEventFilter {
+    pub kinds: Option<Vec<TransactionEventKind>>,
+    pub payment_systems: Option<Vec<String>>,
+    pub label: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct TransactionEvent {
+    pub kind: TransactionEventKind,
+    pub at: DateTime,
+    /// The transaction as it stood right after the change.
+    pub transaction: Transaction,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum WithdrawalEventKind {
+    Created,
+    StatusChanged,
+    PostbackStatusChanged,
+}
+
+impl WithdrawalEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::StatusChanged => "STATUS_CHANGED",
+            Self::PostbackStatusChanged => "POSTBACK_STATUS_CHANGED",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Created,
+            Self::StatusChanged,
+            Self::PostbackStatusChanged,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct WithdrawalEventFilter {
+    pub kinds: Option<Vec<WithdrawalEventKind>>,
+    pub payment_systems: Option<Vec<String>>,
+}
+
+#[derive(SimpleObject)]
+pub struct WithdrawalEvent {
+    pub kind: WithdrawalEventKind,
+    pub at: DateTime,
+    pub withdrawal: Withdrawal,
+}
+
+#[derive(Default)]
+pub struct EventsSubscription;
+
+#[Subscription]
+impl EventsSubscription {
+    /// Live changes to the merchant's transactions. Needs a user session (connection_init payload).
+    async fn transaction_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TransactionEventFilter>,
+    ) -> Result<impl Stream<Item = TransactionEvent> + use<>> {
+        let tenant = actor(ctx)?.reader().extend()?;
+        let f = filter.unwrap_or_default();
+        Ok(events(ctx)?.filter_map(move |e| {
+            let out = match &*e {
+                Event::Transaction {
+                    merchant_id,
+                    kind,
+                    at,
+                    transaction,
+                } if *merchant_id == tenant.merchant_id
+                    && f.payment_systems
+                        .as_ref()
+                        .is_none_or(|s| s.contains(&transaction.payment_system))
+                    && f.label
+                        .as_ref()
+                        .is_none_or(|l| transaction.label.as_ref() == Some(l)) =>
+                {
+                    TransactionEventKind::parse(kind)
+                        .filter(|k| f.kinds.as_ref().is_none_or(|ks| ks.contains(k)))
+                        .map(|kind| TransactionEvent {
+                            kind,
+                            at: (*at).into(),
+                            transaction: Transaction(transaction.clone()),
+                        })
+                }
+                _ => None,
+            };
+            futures_util::future::ready(out)
+        }))
+    }
+
+    /// Live changes to the merchant's withdrawals. Needs a user session.
+    async fn withdrawal_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<WithdrawalEventFilter>,
+    ) -> Result<impl Stream<Item = WithdrawalEvent> + use<>> {
+        let tenant = actor(ctx)?.reader().extend()?;
+        let f = filter.unwrap_or_default();
+        Ok(events(ctx)?.filter_map(move |e| {
+            let out = match &*e {
+                Event::Withdrawal {
+                    merchant_id,
+                    kind,
+                    at,
+                    withdrawal,
+                } if *merchant_id == tenant.merchant_id
+                    && f.payment_systems
+                        .as_ref()
+                        .is_none_or(|s| s.contains(&withdrawal.payment_system)) =>
+                {
+                    WithdrawalEventKind::parse(kind)
+                        .filter(|k| f.kinds.as_ref().is_none_or(|ks| ks.contains(k)))
+                        .map(|kind| WithdrawalEvent {
+                            kind,
+                            at: (*at).into(),
+                            withdrawal: Withdrawal(withdrawal.clone()),
+                        })
+                }
+                _ => None,
+            };
+            futures_util::future::ready(out)
+        }))
+    }
+
+    /// Public: follows one activation request until it settles (ACTIVATED, EXPIRED or REJECTED).
+    async fn activation_request_updated(
+        &self,
+        ctx: &Context<'_>,
+        ticket: ID,
+    ) -> Result<impl Stream<Item = ActivationRequest> + use<>> {
+        let d = deps(ctx)?.clone();
+        let live = events(ctx)?;
+        let current = crate::activation::service::activation_request(&d, &ticket)
+            .await
+            .extend()?
+            .ok_or_else(|| AppError::NotFound.extend())?;
+        let settled = current.status != "WAITING";
+        let ticket = current.ticket.clone();
+        let expires_in = (current.expires_at - d.clock.now())
+            .to_std()
+            .unwrap_or_default();
+        let first =
+            futures_util::stream::once(futures_util::future::ready(ActivationRequest(current)));
+        let wanted = ticket.clone();
+        let updates = live.filter_map(move |e| {
+            let out = match &*e {
+                Event::ActivationRequest { request, .. } if request.ticket == wanted => {
+                    Some(ActivationRequest(request.clone()))
+                }
+                _ => None,
+            };
+            futures_util::future::ready(out)
+        });
+        // At its expiry the request is read once more (and recorded EXPIRED if still waiting).
+        let expiry = futures_util::stream::once(async move {
+            tokio::time::sleep(expires_in).await;
+            crate::activation::service::activation_request(&d, &ticket)
+                .await
+                .ok()
+                .flatten()
+                .map(ActivationRequest)
+        })
+        .filter_map(futures_util::future::ready);
+        let tail = if settled {
+            futures_util::stream::empty().boxed()
+        } else {
+            futures_util::stream::select(updates, expiry).boxed()
+        };
+        // Ends right after the request settles, without waiting for another event.
+        let all = first.chain(tail).boxed();
+        Ok(futures_util::stream::unfold(
+            (all, false),
+            |(mut all, settled)| async move {
+                if settled {
+                    return None;
+                }
+                let r = all.next().await?;
+                let settled = r.0.status != "WAITING";
+                Some((r, (all, settled)))
+            },
+        ))
+    }
+}

@@ -1,0 +1,223 @@
+//! Live events (BEHAVIOUR §9): what subscriptions push.
+//!
+//! Services publish after their database transaction commits; each event
+//! carries the object as it stood right after the change, so delivering it
+//! reads nothing. One bus per instance: a bounded `broadcast` channel that
+//! every subscriber of this instance listens to. With `REDIS_URL`, publishing
+//! goes through Redis pub/sub and one subscriber connection per instance
+//! feeds the local channel, so an event committed on any instance reaches
+//! subscribers on all of them. Redis down: events are delivered locally
+//! (nothing is lost from the database; other instances miss them), the bus
+//! reconnects on its own, and when it is back every subscriber gets a
+//! `Resync` so clients refetch.
+
+pub mod graphql;
+
+use chrono::{DateTime, Utc};
+use entity::{activation_request, transaction, withdrawal};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// Events buffered per subscriber; one that falls further behind is dropped.
+pub const CAPACITY: usize = 1024;
+
+/// One change, as subscribers receive it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Event {
+    Transaction {
+        merchant_id: i64,
+        kind: String,
+        at: DateTime<Utc>,
+        transaction: transaction::Model,
+    },
+    Withdrawal {
+        merchant_id: i64,
+        kind: String,
+        at: DateTime<Utc>,
+        withdrawal: withdrawal::Model,
+    },
+    ActivationRequest {
+        request: activation_request::Model,
+        /// Amount and currency of the settled transaction, with its stockpiling progress.
+        transaction: Option<transaction::Model>,
+        stockpiling: Option<entity::stockpiling::Model>,
+    },
+    /// Sessions that ended (logout, password change, user disabled): their sockets close.
+    SessionsEnded { session_ids: Vec<i64> },
+    /// Fan-out between instances was interrupted and is back: refetch.
+    Resync,
+}
+
+impl Event {
+    pub fn transaction(kind: &str, at: DateTime<Utc>, t: &transaction::Model) -> Event {
+        Event::Transaction {
+            merchant_id: t.merchant_id,
+            kind: kind.into(),
+            at,
+            transaction: t.clone(),
+        }
+    }
+
+    pub fn withdrawal(kind: &str, at: DateTime<Utc>, w: &withdrawal::Model) -> Event {
+        Event::Withdrawal {
+            merchant_id: w.merchant_id,
+            kind: kind.into(),
+            at,
+            withdrawal: w.clone(),
+        }
+    }
+}
+
+/// The instance's event bus.
+pub struct Bus {
+    local: broadcast::Sender<Arc<Event>>,
+    redis: Option<RedisLink>,
+}
+
+struct RedisLink {
+    client: redis::Client,
+    /// The channel every instance of the deployment publishes to and listens on.
+    channel: String,
+    /// The publishing connection; `None` until Redis answers.
+    publisher: tokio::sync::Mutex<Option<redis::aio::ConnectionManager>>,
+    /// Whether the subscriber connection is up (events from this instance
+    /// then come back through it; otherwise they are delivered locally).
+    listening: Arc<AtomicBool>,
+}
+
+impl Bus {
+    /// An in-process bus.
+    pub fn local() -> Arc<Bus> {
+        Arc::new(Bus {
+            local: broadcast::channel(CAPACITY).0,
+            redis: None,
+        })
+    }
+
+    /// A bus fanned out through Redis at `url`; starts its listener and
+    /// keeps trying while Redis is away.
+    pub fn redis(url: &str, channel: &str) -> anyhow::Result<Arc<Bus>> {
+        let client = redis::Client::open(url)?;
+        let bus = Arc::new(Bus {
+            local: broadcast::channel(CAPACITY).0,
+            redis: Some(RedisLink {
+                client,
+                channel: channel.to_string(),
+                publisher: tokio::sync::Mutex::new(None),
+                listening: Arc::new(AtomicBool::new(false)),
+            }),
+        });
+        tokio::spawn(listen(Arc::downgrade(&bus)));
+        Ok(bus)
+    }
+
+    /// A receiver of every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.local.subscribe()
+    }
+
+    /// Whether events currently fan out to other instances.
+    pub fn connected(&self) -> bool {
+        self.redis
+            .as_ref()
+            .is_some_and(|r| r.listening.load(Ordering::SeqCst))
+    }
+
+    /// Publishes events (call after the commit). Never fails the caller:
+    /// without Redis they are delivered to this instance's subscribers.
+    pub async fn publish(&self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        if let Some(link) = &self.redis {
+            if link.listening.load(Ordering::SeqCst) && link.publish(&events).await {
+                return;
+            }
+        }
+        for e in events {
+            let _ = self.local.send(Arc::new(e));
+        }
+    }
+}
+
+impl RedisLink {
+    async fn publish(&self, events: &[Event]) -> bool {
+        let mut guard = self.publisher.lock().await;
+        if guard.is_none() {
+            let connect = redis::aio::ConnectionManager::new(self.client.clone());
+            match tokio::time::timeout(Duration::from_secs(2), connect).await {
+                Ok(Ok(c)) => *guard = Some(c),
+                _ => return false,
+            }
+        }
+        let Some(conn) = guard.as_mut() else {
+            return false;
+        };
+        for e in events {
+            let Ok(payload) = serde_json::to_string(e) else {
+                continue;
+            };
+            let mut cmd = redis::cmd("PUBLISH");
+            cmd.arg(&self.channel).arg(payload);
+            let sent = cmd.query_async::<i64>(conn);
+            match tokio::time::timeout(Duration::from_secs(2), sent).await {
+                Ok(Ok(_)) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+/// Feeds the local channel from Redis; reconnects with back-off and tells
+/// subscribers to resync when fan-out resumes.
+async fn listen(bus: std::sync::Weak<Bus>) {
+    let mut delay = Duration::from_millis(100);
+    let mut was_down = false;
+    loop {
+        let Some(strong) = bus.upgrade() else { return };
+        let Some(link) = &strong.redis else { return };
+        let client = link.client.clone();
+        let channel = link.channel.clone();
+        let listening = link.listening.clone();
+        let local = strong.local.clone();
+        drop(strong);
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => {
+                if pubsub.subscribe(&channel).await.is_ok() {
+                    listening.store(true, Ordering::SeqCst);
+                    delay = Duration::from_millis(100);
+                    if was_down {
+                        tracing::info!("event fan-out through Redis resumed");
+                        let _ = local.send(Arc::new(Event::Resync));
+                    }
+                    let mut stream = pubsub.into_on_message();
+                    while let Some(msg) = stream.next().await {
+                        let Ok(payload) = msg.get_payload::<String>() else {
+                            continue;
+                        };
+                        if let Ok(e) = serde_json::from_str::<Event>(&payload) {
+                            let _ = local.send(Arc::new(e));
+                        }
+                    }
+                }
+                listening.store(false, Ordering::SeqCst);
+                tracing::warn!(
+                    "lost the Redis event connection; delivering locally until it is back"
+                );
+            }
+            Err(e) => {
+                if !was_down {
+                    tracing::warn!(error = %e, "Redis unreachable; events are delivered locally until it is back");
+                }
+            }
+        }
+        was_down = true;
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}

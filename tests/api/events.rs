@@ -1,0 +1,314 @@
+use crate::support::*;
+use crate::transactions::{ingest, paytm, PLATFORM_KEY};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A graphql-transport-ws client, initialised with `token` (if any).
+async fn socket(app: &TestApp, token: Option<&str>) -> Ws {
+    let mut req = format!("ws://{}/graphql/ws", app.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let payload = token.map_or(
+        json!({}),
+        |t| json!({ "authorization": format!("Bearer {t}") }),
+    );
+    ws.send(Message::text(
+        json!({ "type": "connection_init", "payload": payload }).to_string(),
+    ))
+    .await
+    .unwrap();
+    let ack = next(&mut ws).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    ws
+}
+
+async fn subscribe(ws: &mut Ws, id: &str, query: &str, variables: Value) {
+    ws.send(Message::text(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }).to_string()))
+        .await
+        .unwrap();
+    // Give the subscription a moment to attach to the bus before events flow.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+}
+
+/// The next JSON message (keepalive pings skipped); a close frame as {"close": code}.
+async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("socket open")
+            .expect("frame");
+        match frame {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] != "ping" && v["type"] != "ka" {
+                    return v;
+                }
+            }
+            Message::Close(c) => return json!({ "close": c.map(|c| u16::from(c.code)) }),
+            _ => {}
+        }
+    }
+}
+
+/// The next message of subscription `id` (others skipped).
+async fn next_for(ws: &mut Ws, id: &str) -> Value {
+    loop {
+        let v = next(ws).await;
+        if v["id"] == id || v.get("close").is_some() {
+            return v;
+        }
+    }
+}
+
+/// Nothing arrives for a while.
+async fn quiet(ws: &mut Ws) {
+    if let Ok(Some(Ok(Message::Text(t)))) =
+        tokio::time::timeout(Duration::from_millis(400), ws.next()).await
+    {
+        panic!("unexpected message: {t}");
+    }
+}
+
+const TX_EVENTS: &str = "subscription($f: TransactionEventFilter) { transactionEvents(filter: $f) { kind at transaction { transactionNumber amount status label postbackStatus paymentSystem { code } } } }";
+
+#[tokio::test]
+async fn transaction_events_reach_their_own_merchant_only() {
+    let app = spawn_app().await;
+    let owner = app.login(OWNER).await;
+    let other = app.login(OTHER_OWNER).await;
+    let mut mine = socket(&app, Some(&owner)).await;
+    let mut theirs = socket(&app, Some(&other)).await;
+    let mut activations = socket(&app, Some(kassa::demo::KEYS[0].1)).await;
+    subscribe(&mut mine, "1", TX_EVENTS, json!({})).await;
+    subscribe(&mut theirs, "1", TX_EVENTS, json!({})).await;
+    subscribe(
+        &mut activations,
+        "a",
+        TX_EVENTS,
+        json!({ "f": { "kinds": ["ACTIVATED"] } }),
+    )
+    .await;
+
+    ingest(&app, vec![paytm("EV-1", "77.00")]).await;
+    let created = next(&mut mine).await;
+    assert_eq!(created["id"], "1");
+    let e = &created["payload"]["data"]["transactionEvents"];
+    assert_eq!(e["kind"], "CREATED", "{created}");
+    assert_eq!(e["transaction"]["transactionNumber"], "EV-1");
+    assert_eq!(e["transaction"]["amount"], "77.00");
+    assert_eq!(e["transaction"]["status"], "NOT_ACTIVATED");
+    assert_eq!(e["transaction"]["paymentSystem"]["code"], "paytm");
+
+    app.gql(None, "mutation { activateDeposit(input: { pluginKey: \"kpk_demo_shop_public_key_0001\", paymentSystem: \"paytm\", transactionNumber: \"EV-1\", label: \"sam\" }) { outcome } }", json!({})).await;
+    let activated = next(&mut mine).await;
+    let e = &activated["payload"]["data"]["transactionEvents"];
+    assert_eq!(e["kind"], "ACTIVATED");
+    assert_eq!(e["transaction"]["label"], "sam");
+    assert_eq!(
+        e["transaction"]["postbackStatus"], "QUEUED",
+        "the object as it stood right after the change"
+    );
+    // The MERCHANT key's filtered subscription saw only the activation.
+    let only = next(&mut activations).await;
+    assert_eq!(
+        only["payload"]["data"]["transactionEvents"]["kind"],
+        "ACTIVATED"
+    );
+
+    let id = app
+        .gql(Some(&owner), "{ transactions { nodes { id } } }", json!({}))
+        .await["data"]["transactions"]["nodes"][0]["id"]
+        .clone();
+    app.gql(Some(PLATFORM_KEY), "mutation($id: ID!) { setTransactionOriginality(id: $id, originality: SCAM) { errors { code } } }", json!({ "id": id })).await;
+    assert_eq!(
+        next(&mut mine).await["payload"]["data"]["transactionEvents"]["kind"],
+        "ORIGINALITY_CHANGED"
+    );
+    quiet(&mut theirs).await;
+}
+
+#[tokio::test]
+async fn subscriptions_need_a_credential_and_an_activation_request_can_be_followed() {
+    let app = spawn_app().await;
+    let mut anon = socket(&app, None).await;
+    anon.send(Message::text(
+        json!({ "id": "x", "type": "subscribe", "payload": { "query": TX_EVENTS } }).to_string(),
+    ))
+    .await
+    .unwrap();
+    let refused = next(&mut anon).await;
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{refused}"
+    );
+
+    let merchant = app
+        .gql(
+            Some(&app.login(OWNER).await),
+            "{ merchant { id } }",
+            json!({}),
+        )
+        .await["data"]["merchant"]["id"]
+        .clone();
+    app.gql(Some(PLATFORM_KEY), "mutation($m: ID!) { setDelayedAutoActivation(merchantId: $m, enabled: true) { errors { code } } }", json!({ "m": merchant })).await;
+    let waiting = app.gql(None, "mutation { activateDeposit(input: { pluginKey: \"kpk_demo_shop_public_key_0001\", paymentSystem: \"paytm\", transactionNumber: \"FOLLOW-1\", label: \"kim\" }) { ticket } }", json!({})).await;
+    let ticket = waiting["data"]["activateDeposit"]["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    subscribe(&mut anon, "t", "subscription($t: ID!) { activationRequestUpdated(ticket: $t) { status transactionNumber amount } }", json!({ "t": ticket })).await;
+    let first = next_for(&mut anon, "t").await;
+    assert_eq!(
+        first["payload"]["data"]["activationRequestUpdated"]["status"], "WAITING",
+        "{first}"
+    );
+    ingest(&app, vec![paytm("FOLLOW-1", "321.00")]).await;
+    let settled = next_for(&mut anon, "t").await;
+    assert_eq!(
+        settled["payload"]["data"]["activationRequestUpdated"]["status"], "ACTIVATED",
+        "{settled}"
+    );
+    assert_eq!(
+        settled["payload"]["data"]["activationRequestUpdated"]["amount"],
+        "321.00"
+    );
+    let done = next_for(&mut anon, "t").await;
+    assert_eq!(
+        done,
+        json!({ "id": "t", "type": "complete" }),
+        "the subscription ends once settled"
+    );
+}
+
+#[tokio::test]
+async fn withdrawal_events_follow_creation_and_decision() {
+    let app = spawn_app().await;
+    let owner = app.login(OWNER).await;
+    ingest(&app, vec![paytm("WE-1", "500.00")]).await;
+    app.gql(None, "mutation { activateDeposit(input: { pluginKey: \"kpk_demo_shop_public_key_0001\", paymentSystem: \"paytm\", transactionNumber: \"WE-1\", label: \"x\" }) { outcome } }", json!({})).await;
+    let mut ws = socket(&app, Some(&owner)).await;
+    subscribe(
+        &mut ws,
+        "w",
+        "subscription { withdrawalEvents { kind withdrawal { id status amount } } }",
+        json!({}),
+    )
+    .await;
+    let body = app.gql(Some(&owner), "mutation { createWithdrawal(input: { paymentSystem: \"paytm\", amount: \"100\", recipient: \"9876543210\" }) { withdrawal { id } } }", json!({})).await;
+    let id = body["data"]["createWithdrawal"]["withdrawal"]["id"].clone();
+    let created = next(&mut ws).await;
+    assert_eq!(
+        created["payload"]["data"]["withdrawalEvents"]["kind"],
+        "CREATED"
+    );
+    app.gql(Some(PLATFORM_KEY), "mutation($id: ID!) { setWithdrawalStatus(input: { id: $id, status: APPROVED }) { errors { code } } }", json!({ "id": id })).await;
+    let changed = next(&mut ws).await;
+    assert_eq!(
+        changed["payload"]["data"]["withdrawalEvents"]["kind"],
+        "STATUS_CHANGED"
+    );
+    assert_eq!(
+        changed["payload"]["data"]["withdrawalEvents"]["withdrawal"]["status"],
+        "APPROVED"
+    );
+}
+
+#[tokio::test]
+async fn ending_a_session_closes_its_sockets_with_4401() {
+    let app = spawn_app().await;
+    let token = app.login(VIEWER).await;
+    let mut ws = socket(&app, Some(&token)).await;
+    subscribe(&mut ws, "1", TX_EVENTS, json!({})).await;
+    app.gql(Some(&token), "mutation { logout }", json!({}))
+        .await;
+    assert_eq!(next(&mut ws).await, json!({ "close": 4401 }));
+
+    // Disabling the user does too.
+    let token = app.login(OPERATOR).await;
+    let mut ws = socket(&app, Some(&token)).await;
+    let owner = app.login(OWNER).await;
+    let id = app.gql(Some(&token), "{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
+    app.gql(
+        Some(&owner),
+        "mutation($id: ID!) { setUserDisabled(id: $id, disabled: true) { errors { code } } }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await, json!({ "close": 4401 }));
+}
+
+#[tokio::test]
+async fn with_redis_unreachable_the_api_and_local_events_keep_working() {
+    let app = spawn_app_with(&[("REDIS_URL", "redis://127.0.0.1:1")]).await;
+    let owner = app.login(OWNER).await;
+    let mut ws = socket(&app, Some(&owner)).await;
+    subscribe(&mut ws, "1", TX_EVENTS, json!({})).await;
+    ingest(&app, vec![paytm("DEGRADED-1", "5.00")]).await;
+    let e = next(&mut ws).await;
+    assert_eq!(
+        e["payload"]["data"]["transactionEvents"]["transaction"]["transactionNumber"],
+        "DEGRADED-1"
+    );
+    assert!(!app.deps.bus.connected());
+}
+
+#[tokio::test]
+async fn an_event_committed_on_one_instance_reaches_subscribers_on_another() {
+    let Ok(redis) = std::env::var("KASSA_TEST_REDIS_URL") else {
+        // One instance: nothing to fan out (the PostgreSQL + Redis run covers it).
+        return;
+    };
+    let a = spawn_app().await;
+    // A second server on the same database and the same Redis channel.
+    let config = config(
+        &a.database_url,
+        &[
+            ("REDIS_URL", redis.as_str()),
+            (
+                "KASSA_EVENTS_CHANNEL",
+                &format!("kassa:test:{}", a.database_url),
+            ),
+        ],
+    );
+    let deps = kassa::app::deps(config, a.clock.clone()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = kassa::app::AppState::new(deps.clone()).unwrap();
+    tokio::spawn(kassa::app::run(listener, state, std::future::pending()));
+    for _ in 0..100 {
+        if deps.bus.connected() && a.deps.bus.connected() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let token = a.login(OWNER).await;
+    let mut req = format!("ws://{addr}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws.send(Message::text(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }).to_string())).await.unwrap();
+    assert_eq!(next(&mut ws).await["type"], "connection_ack");
+    subscribe(&mut ws, "1", TX_EVENTS, json!({})).await;
+    ingest(&a, vec![paytm("FANOUT-1", "9.00")]).await;
+    let e = next(&mut ws).await;
+    assert_eq!(
+        e["payload"]["data"]["transactionEvents"]["transaction"]["transactionNumber"], "FANOUT-1",
+        "{e}"
+    );
+}
