@@ -44,23 +44,21 @@ fn events(ctx: &Context<'_>) -> Result<impl Stream<Item = Arc<Event>> + use<>> {
     Ok(futures_util::stream::unfold(
         (rx, control),
         |(mut rx, control)| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(e) if matches!(*e, Event::Resync) => {
-                        if let Some(c) = &control {
-                            c.request(CLOSE_RESYNC, "resync: refetch and subscribe again");
-                        }
-                        return None;
+            match rx.recv().await {
+                Ok(e) if matches!(*e, Event::Resync) => {
+                    if let Some(c) = &control {
+                        c.request(CLOSE_RESYNC, "resync: refetch and subscribe again");
                     }
-                    Ok(e) => return Some((e, (rx, control))),
-                    Err(RecvError::Lagged(_)) => {
-                        if let Some(c) = &control {
-                            c.request(CLOSE_TOO_SLOW, "subscriber too slow");
-                        }
-                        return None;
-                    }
-                    Err(RecvError::Closed) => return None,
+                    None
                 }
+                Ok(e) => Some((e, (rx, control))),
+                Err(RecvError::Lagged(_)) => {
+                    if let Some(c) = &control {
+                        c.request(CLOSE_TOO_SLOW, "subscriber too slow");
+                    }
+                    None
+                }
+                Err(RecvError::Closed) => None,
             }
         },
     ))

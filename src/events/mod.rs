@@ -25,7 +25,9 @@ use tokio::sync::broadcast;
 /// Events buffered per subscriber; one that falls further behind is dropped.
 pub const CAPACITY: usize = 1024;
 
-/// One change, as subscribers receive it.
+/// One change, as subscribers receive it. (Shared behind an `Arc`, so the
+/// size of the larger variants costs nothing per subscriber.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Event {
     Transaction {

@@ -165,12 +165,12 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
                     if !session_alive(&state.deps, id).await.unwrap_or(true) {
                         closed = true;
                         close(CLOSE_UNAUTHORIZED, "the session ended")
-                    } else if tick_count % KEEPALIVE_TICKS == 0 {
+                    } else if tick_count.is_multiple_of(KEEPALIVE_TICKS) {
                         keepalive(protocol)
                     } else {
                         continue;
                     }
-                } else if tick_count % KEEPALIVE_TICKS == 0 && initialised.load(Ordering::SeqCst) {
+                } else if tick_count.is_multiple_of(KEEPALIVE_TICKS) && initialised.load(Ordering::SeqCst) {
                     keepalive(protocol)
                 } else {
                     continue;
