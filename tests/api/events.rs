@@ -312,3 +312,133 @@ async fn an_event_committed_on_one_instance_reaches_subscribers_on_another() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn an_activation_and_its_postback_status_arrive_in_order() {
+    let receiver = Receiver::start().await;
+    let app = spawn_app_with(&[("KASSA_POSTBACK_WORKER", "1")]).await;
+    let owner = app.login(OWNER).await;
+    app.gql(Some(&owner), "mutation($u: String) { updateSystemSettings(input: { postbackUrl: $u }) { errors { code } } }", json!({ "u": receiver.url })).await;
+    ingest(&app, vec![paytm("ORDER-1", "50.00")]).await;
+    let mut ws = socket(&app, Some(&owner)).await;
+    subscribe(
+        &mut ws,
+        "1",
+        TX_EVENTS,
+        json!({ "f": { "kinds": ["ACTIVATED", "POSTBACK_STATUS_CHANGED"] } }),
+    )
+    .await;
+    app.gql(None, "mutation { activateDeposit(input: { pluginKey: \"kpk_demo_shop_public_key_0001\", paymentSystem: \"paytm\", transactionNumber: \"ORDER-1\", label: \"o\" }) { outcome } }", json!({})).await;
+    let first = next(&mut ws).await;
+    assert_eq!(
+        first["payload"]["data"]["transactionEvents"]["kind"],
+        "ACTIVATED"
+    );
+    let second = next(&mut ws).await;
+    let e = &second["payload"]["data"]["transactionEvents"];
+    assert_eq!(e["kind"], "POSTBACK_STATUS_CHANGED", "{second}");
+    assert_eq!(e["transaction"]["postbackStatus"], "SENT");
+}
+
+/// A redis-server of this test's own, on a free port.
+struct OwnRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl OwnRedis {
+    fn start(port: Option<u16>) -> OwnRedis {
+        let port = port.unwrap_or_else(|| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        OwnRedis { port, child }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn until(what: &str, check: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never: {what}");
+}
+
+#[tokio::test]
+async fn events_survive_redis_going_away_and_flow_again_when_it_returns() {
+    let mut redis = OwnRedis::start(None);
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let app = spawn_app_with(&[
+        ("REDIS_URL", url.as_str()),
+        ("KASSA_EVENTS_CHANNEL", "kassa:own"),
+    ])
+    .await;
+    until("the bus connects", || app.deps.bus.connected()).await;
+    let owner = app.login(OWNER).await;
+    let mut ws = socket(&app, Some(&owner)).await;
+    subscribe(&mut ws, "1", TX_EVENTS, json!({})).await;
+    ingest(&app, vec![paytm("R-1", "1.00")]).await;
+    assert_eq!(
+        next(&mut ws).await["payload"]["data"]["transactionEvents"]["transaction"]
+            ["transactionNumber"],
+        "R-1"
+    );
+
+    redis.stop();
+    until("the bus notices", || !app.deps.bus.connected()).await;
+    // Mutations go on, and this instance's subscribers still hear them.
+    let r = ingest(&app, vec![paytm("R-2", "2.00")]).await;
+    assert_eq!(r[0]["outcome"], "CREATED");
+    assert_eq!(
+        next(&mut ws).await["payload"]["data"]["transactionEvents"]["transaction"]
+            ["transactionNumber"],
+        "R-2"
+    );
+
+    let _back = OwnRedis::start(Some(redis.port));
+    until("the bus reconnects", || app.deps.bus.connected()).await;
+    // Subscribers are told to resync (their streams complete, the socket
+    // closes with 1012), then events flow again.
+    assert_eq!(
+        next_for(&mut ws, "no such id").await,
+        json!({ "close": 1012 })
+    );
+    let mut ws = socket(&app, Some(&owner)).await;
+    subscribe(&mut ws, "1", TX_EVENTS, json!({})).await;
+    ingest(&app, vec![paytm("R-3", "3.00")]).await;
+    assert_eq!(
+        next(&mut ws).await["payload"]["data"]["transactionEvents"]["transaction"]
+            ["transactionNumber"],
+        "R-3"
+    );
+}
