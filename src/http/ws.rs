@@ -44,7 +44,13 @@ pub async fn upgrade(
         )
             .into_response();
     };
+    // Small buffers: an idle subscriber should cost kilobytes, not the
+    // 128 KiB read and write buffers tungstenite starts with; clients only
+    // ever send small protocol messages.
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_message_size(64 * 1024)
         .on_upgrade(move |socket| serve(socket, state, protocol))
 }
 
