@@ -66,8 +66,9 @@ pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
     });
     let catalog = crate::catalog::service::load_catalog(&db).await?;
     let bus = match &config.redis_url {
-        Some(url) => crate::events::Bus::redis(url, &config.events_channel).context("REDIS_URL")?,
-        None => crate::events::Bus::local(),
+        Some(url) => crate::events::Bus::redis(url, &config.events_channel, config.event_buffer)
+            .context("REDIS_URL")?,
+        None => crate::events::Bus::local(config.event_buffer),
     };
     Ok(Deps {
         limits: Arc::new(RateLimits::new(&config)),

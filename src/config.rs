@@ -13,6 +13,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// `KASSA_EVENTS_CHANNEL`: the Redis channel instances of one deployment share.
     pub events_channel: String,
+    /// `KASSA_EVENT_BUFFER`: events buffered per subscriber before a slow one is dropped.
+    pub event_buffer: usize,
     /// `KASSA_BIND`: the address `serve` listens on.
     pub bind: SocketAddr,
     /// `KASSA_POSTBACK_RETRY_SCHEDULE`: delays between postback attempts.
@@ -151,6 +153,7 @@ impl Config {
         }
         Ok(Config {
             events_channel: get("KASSA_EVENTS_CHANNEL").unwrap_or_else(|| "kassa:events".into()),
+            event_buffer: number("KASSA_EVENT_BUFFER", 1024)? as usize,
             database_url,
             redis_url,
             bind,

@@ -70,6 +70,34 @@ pub fn from_minor(minor: i64, minor_units: u32) -> Decimal {
     Decimal::new(minor, minor_units)
 }
 
+/// Per-currency sums of `amount` over the rows of `select`: (currency, sum
+/// in minor units, row count), in currency order.
+pub async fn totals_by_currency<E: sea_orm::EntityTrait>(
+    db: &sea_orm::DatabaseConnection,
+    select: sea_orm::Select<E>,
+    currency: E::Column,
+    amount: E::Column,
+    id: E::Column,
+) -> Result<Vec<(String, i64, i64)>, sea_orm::DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    use sea_orm::{QueryOrder, QuerySelect};
+    // SUM of BIGINT is NUMERIC on PostgreSQL and INTEGER on SQLite: cast to one type.
+    let rows: Vec<(String, Option<i64>, i64)> = select
+        .select_only()
+        .column(currency)
+        .column_as(Expr::col(amount).sum().cast_as("BIGINT"), "amount")
+        .column_as(Expr::col(id).count(), "count")
+        .group_by(currency)
+        .order_by_asc(currency)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(c, sum, count)| (c, sum.unwrap_or_default(), count))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

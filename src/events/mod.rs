@@ -22,9 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
-/// Events buffered per subscriber; one that falls further behind is dropped.
-pub const CAPACITY: usize = 1024;
-
 /// One change, as subscribers receive it. (Shared behind an `Arc`, so the
 /// size of the larger variants costs nothing per subscriber.)
 #[allow(clippy::large_enum_variant)]
@@ -93,19 +90,21 @@ struct RedisLink {
 
 impl Bus {
     /// An in-process bus.
-    pub fn local() -> Arc<Bus> {
+    /// An in-process bus buffering `capacity` events per subscriber; one
+    /// that falls further behind is dropped (its socket closes with 1013).
+    pub fn local(capacity: usize) -> Arc<Bus> {
         Arc::new(Bus {
-            local: broadcast::channel(CAPACITY).0,
+            local: broadcast::channel(capacity).0,
             redis: None,
         })
     }
 
     /// A bus fanned out through Redis at `url`; starts its listener and
     /// keeps trying while Redis is away.
-    pub fn redis(url: &str, channel: &str) -> anyhow::Result<Arc<Bus>> {
+    pub fn redis(url: &str, channel: &str, capacity: usize) -> anyhow::Result<Arc<Bus>> {
         let client = redis::Client::open(url)?;
         let bus = Arc::new(Bus {
-            local: broadcast::channel(CAPACITY).0,
+            local: broadcast::channel(capacity).0,
             redis: Some(RedisLink {
                 client,
                 channel: channel.to_string(),

@@ -19,7 +19,6 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
@@ -651,21 +650,8 @@ pub async fn totals(
     filter: &Filter,
 ) -> AppResult<Vec<(String, i64, i64)>> {
     use transaction::Column as C;
-    // SUM of BIGINT is NUMERIC on PostgreSQL and INTEGER on SQLite: cast to one type.
-    let rows: Vec<(String, Option<i64>, i64)> = transaction::Entity::find()
-        .select_only()
-        .column(C::Currency)
-        .column_as(Expr::col(C::AmountMinor).sum().cast_as("BIGINT"), "amount")
-        .column_as(Expr::col(C::Id).count(), "count")
-        .filter(condition(tenant, filter))
-        .group_by(C::Currency)
-        .order_by_asc(C::Currency)
-        .into_tuple()
-        .all(&d.db)
-        .await?;
-    rows.into_iter()
-        .map(|(currency, sum, count)| Ok((currency, sum.unwrap_or_default(), count)))
-        .collect()
+    let select = transaction::Entity::find().filter(condition(tenant, filter));
+    Ok(crate::money::totals_by_currency(&d.db, select, C::Currency, C::AmountMinor, C::Id).await?)
 }
 
 /// One transaction of the caller's merchant.

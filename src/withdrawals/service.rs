@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -631,21 +631,8 @@ pub async fn count(d: &Deps, tenant: Tenant, f: &Filter) -> AppResult<i64> {
 /// Per-currency sums of the matching withdrawals: (currency, minor units, count).
 pub async fn totals(d: &Deps, tenant: Tenant, f: &Filter) -> AppResult<Vec<(String, i64, i64)>> {
     use withdrawal::Column as W;
-    let rows: Vec<(String, Option<i64>, i64)> = withdrawal::Entity::find()
-        .select_only()
-        .column(W::Currency)
-        .column_as(Expr::col(W::AmountMinor).sum().cast_as("BIGINT"), "amount")
-        .column_as(Expr::col(W::Id).count(), "count")
-        .filter(condition(tenant, f))
-        .group_by(W::Currency)
-        .order_by_asc(W::Currency)
-        .into_tuple()
-        .all(&d.db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(c, s, n)| (c, s.unwrap_or_default(), n))
-        .collect())
+    let select = withdrawal::Entity::find().filter(condition(tenant, f));
+    Ok(crate::money::totals_by_currency(&d.db, select, W::Currency, W::AmountMinor, W::Id).await?)
 }
 
 /// One withdrawal of the caller's merchant.

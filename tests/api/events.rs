@@ -442,3 +442,25 @@ async fn events_survive_redis_going_away_and_flow_again_when_it_returns() {
         "R-3"
     );
 }
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_is_closed_with_1013() {
+    let app = spawn_app_with(&[("KASSA_EVENT_BUFFER", "8")]).await;
+    let owner = app.login(OWNER).await;
+    let mut ws = socket(&app, Some(&owner)).await;
+    subscribe(&mut ws, "1", TX_EVENTS, json!({})).await;
+    // One ingest publishes 200 events at once: far more than 8 can wait.
+    let items: Vec<Value> = (0..200)
+        .map(|i| paytm(&format!("FLOOD-{i}"), "1.00"))
+        .collect();
+    ingest(&app, items).await;
+    assert_eq!(
+        next_for(&mut ws, "no such id").await,
+        json!({ "close": 1013 })
+    );
+    // The API goes on.
+    assert!(
+        app.gql(Some(&owner), "{ me { login } }", json!({})).await["data"]["me"]["login"]
+            .is_string()
+    );
+}
