@@ -150,7 +150,7 @@ pub struct WithdrawalEvent {
 #[derive(Default)]
 pub struct EventsSubscription;
 
-#[Subscription]
+#[Subscription(name = "Subscription")]
 impl EventsSubscription {
     /// Live changes to the merchant's transactions. Needs a user session (connection_init payload).
     async fn transaction_events(
