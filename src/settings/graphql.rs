@@ -53,6 +53,12 @@ pub struct UpdateSystemSettingsInput {
     /// http(s) to a public host; checked again on every send.
     pub postback_url: Option<String>,
     pub withdrawal_postback_url: Option<String>,
+    pub after_payment_action: Option<AfterPaymentAction>,
+    /// Where the plugin sends the payer after a successful payment (REDIRECT).
+    pub success_url: Option<String>,
+    pub fail_url: Option<String>,
+    /// IANA name, e.g. "Asia/Kolkata".
+    pub timezone: Option<String>,
     /// Replaces the whole list; an amount of 0 means no minimum for that currency.
     pub minimum_deposits: Option<Vec<MinimumDepositInput>>,
 }
@@ -131,6 +137,13 @@ impl SettingsMutation {
                 .map(|l| l.into_iter().map(|m| (m.currency, m.amount.0)).collect()),
             postback_url: input.postback_url,
             withdrawal_postback_url: input.withdrawal_postback_url,
+            after_payment_action: input.after_payment_action.map(|a| match a {
+                AfterPaymentAction::ShowResult => "SHOW_RESULT",
+                AfterPaymentAction::Redirect => "REDIRECT",
+            }),
+            success_url: input.success_url,
+            fail_url: input.fail_url,
+            timezone: input.timezone,
         };
         let errors = service::update_system(deps(ctx)?, actor(ctx)?, changes)
             .await

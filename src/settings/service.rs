@@ -35,6 +35,44 @@ pub struct SystemChanges {
     pub postback_url: Option<String>,
     /// Where withdrawal postbacks go; `Some("")` clears it.
     pub withdrawal_postback_url: Option<String>,
+    /// `SHOW_RESULT` or `REDIRECT`.
+    pub after_payment_action: Option<&'static str>,
+    /// Where the plugin sends the payer after a payment; `Some("")` clears it.
+    pub success_url: Option<String>,
+    /// Where the plugin sends the payer when it failed; `Some("")` clears it.
+    pub fail_url: Option<String>,
+    /// IANA time zone name.
+    pub timezone: Option<String>,
+}
+
+/// Checks a redirect URL for the payer's browser: empty clears it;
+/// otherwise http(s) with a host (the server never fetches it).
+fn redirect_setting(
+    raw: &Option<String>,
+    field: &str,
+    errors: &mut Vec<UserError>,
+) -> Option<Option<String>> {
+    let raw = raw.as_ref()?.trim();
+    if raw.is_empty() {
+        return Some(None);
+    }
+    match url::Url::parse(raw) {
+        Ok(u)
+            if (u.scheme() == "http" || u.scheme() == "https")
+                && u.host().is_some()
+                && raw.len() <= 2048 =>
+        {
+            Some(Some(u.to_string()))
+        }
+        _ => {
+            errors.push(UserError {
+                field: vec!["input".into(), field.into()],
+                code: ErrorCode::Invalid,
+                message: "an http or https URL is needed".into(),
+            });
+            None
+        }
+    }
 }
 
 /// Checks a URL setting: empty clears it; otherwise http(s) to a public host.
@@ -118,6 +156,33 @@ pub async fn update_system(
         &mut errors,
     )
     .await;
+    let success_url = redirect_setting(&changes.success_url, "successUrl", &mut errors);
+    let fail_url = redirect_setting(&changes.fail_url, "failUrl", &mut errors);
+    if let Some(tz) = &changes.timezone {
+        if !crate::accounts::service::valid_timezone(tz.trim()) {
+            errors.push(UserError::new(
+                &["input", "timezone"],
+                ErrorCode::Invalid,
+                format!("`{tz}` is not an IANA time zone such as Asia/Kolkata"),
+            ));
+        }
+    }
+    // REDIRECT needs somewhere to send the payer.
+    let current = merchant::Entity::find_by_id(me.merchant_id)
+        .one(&d.db)
+        .await?
+        .ok_or(crate::error::AppError::NotFound)?;
+    let action = changes
+        .after_payment_action
+        .unwrap_or(current.after_payment_action.as_str());
+    let success_after = success_url.clone().unwrap_or(current.success_url.clone());
+    if action == "REDIRECT" && success_after.is_none() && errors.is_empty() {
+        errors.push(UserError::new(
+            &["input", "successUrl"],
+            ErrorCode::Required,
+            "REDIRECT needs a successUrl",
+        ));
+    }
     if !errors.is_empty() {
         return Ok(errors);
     }
@@ -154,6 +219,34 @@ pub async fn update_system(
         );
         touched = true;
     }
+    if let Some(url) = &success_url {
+        row = row.col_expr(
+            merchant::Column::SuccessUrl,
+            sea_orm::sea_query::Expr::value(url.clone()),
+        );
+        touched = true;
+    }
+    if let Some(url) = &fail_url {
+        row = row.col_expr(
+            merchant::Column::FailUrl,
+            sea_orm::sea_query::Expr::value(url.clone()),
+        );
+        touched = true;
+    }
+    if let Some(action) = changes.after_payment_action {
+        row = row.col_expr(
+            merchant::Column::AfterPaymentAction,
+            sea_orm::sea_query::Expr::value(action),
+        );
+        touched = true;
+    }
+    if let Some(tz) = &changes.timezone {
+        row = row.col_expr(
+            merchant::Column::Timezone,
+            sea_orm::sea_query::Expr::value(tz.trim()),
+        );
+        touched = true;
+    }
     if touched {
         row.exec(&txn).await?;
     }
@@ -165,7 +258,7 @@ pub async fn update_system(
             merchant_id: Some(me.merchant_id),
             action: "settings.update_system",
             subject: Some(format!("merchant:{}", me.merchant_id)),
-            details: json!({ "postback_url": postback_url, "withdrawal_postback_url": withdrawal_url, "minimum_deposits": changes.minimum_deposits.as_ref().map(|l| l.iter().map(|(c, a)| json!({"currency": c, "amount": a.to_string()})).collect::<Vec<_>>()) }),
+            details: json!({ "after_payment_action": changes.after_payment_action, "success_url": success_url, "fail_url": fail_url, "timezone": changes.timezone, "postback_url": postback_url, "withdrawal_postback_url": withdrawal_url, "minimum_deposits": changes.minimum_deposits.as_ref().map(|l| l.iter().map(|(c, a)| json!({"currency": c, "amount": a.to_string()})).collect::<Vec<_>>()) }),
         },
     )
     .await?;

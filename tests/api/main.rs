@@ -9,6 +9,7 @@ mod events;
 mod http_surface;
 mod playground;
 mod postbacks;
+mod settings;
 mod support;
 mod transactions;
 mod withdrawals;
