@@ -43,6 +43,8 @@ pub mod money;
 pub mod pagination;
 /// Postbacks: the outbox, signing, the delivery worker, the delivery log.
 pub mod postbacks;
+/// Exchange rates.
+pub mod rates;
 /// The Settings page.
 pub mod settings;
 /// Logs and metrics.

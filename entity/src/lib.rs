@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod audit_entry;
 pub mod balance;
 pub mod currency;
+pub mod exchange_rate;
 pub mod idempotency_key;
 pub mod login_failure;
 pub mod merchant;

@@ -12,6 +12,7 @@ use crate::catalog::graphql::CatalogQuery;
 use crate::error::AppError;
 use crate::events::graphql::EventsSubscription;
 use crate::postbacks::graphql::{PostbacksMutation, PostbacksQuery};
+use crate::rates::graphql::{RatesMutation, RatesQuery};
 use crate::settings::graphql::{SettingsMutation, SettingsQuery};
 use crate::transactions::graphql::{TransactionsMutation, TransactionsQuery};
 use crate::withdrawals::graphql::{WithdrawalsMutation, WithdrawalsQuery};
@@ -27,6 +28,7 @@ pub struct Query(
     TransactionsQuery,
     ActivationQuery,
     PostbacksQuery,
+    RatesQuery,
     SettingsQuery,
     WithdrawalsQuery,
 );
@@ -37,6 +39,7 @@ pub struct Mutation(
     AccountsMutation,
     SettingsMutation,
     PostbacksMutation,
+    RatesMutation,
     ActivationMutation,
     TransactionsMutation,
     WithdrawalsMutation,

@@ -9,6 +9,7 @@ mod events;
 mod http_surface;
 mod playground;
 mod postbacks;
+mod rates;
 mod settings;
 mod support;
 mod transactions;
