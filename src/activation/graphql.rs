@@ -281,12 +281,7 @@ impl ActivationQuery {
             })
             .collect();
         Ok(StockpilingConnection {
-            page_info: PageInfo {
-                has_next_page: more,
-                has_previous_page: after.is_some(),
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
+            page_info: PageInfo::of(edges.iter().map(|e| &e.cursor), more, after.is_some()),
             nodes: edges
                 .iter()
                 .map(|e| Stockpiling(e.node.0.clone()))

@@ -527,13 +527,7 @@ fn stockpiling_condition(
     if let Some(cur) = &f.currency {
         c = c.add(S::Currency.eq(cur.clone()));
     }
-    if let Some(from) = f.completed_at.from {
-        c = c.add(S::CompletedAt.gte(from));
-    }
-    if let Some(to) = f.completed_at.to {
-        c = c.add(S::CompletedAt.lt(to));
-    }
-    c
+    f.completed_at.narrow(c, S::CompletedAt)
 }
 
 /// Stockpilings of the caller's merchant, newest first: (rows, has next page).

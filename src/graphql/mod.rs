@@ -135,3 +135,22 @@ pub struct PageInfo {
     pub start_cursor: Option<String>,
     pub end_cursor: Option<String>,
 }
+
+impl PageInfo {
+    /// The page info of a page whose edges carry `cursors`, in list order.
+    pub fn of<'a>(
+        cursors: impl IntoIterator<Item = &'a String>,
+        has_next_page: bool,
+        has_previous_page: bool,
+    ) -> Self {
+        let mut cursors = cursors.into_iter();
+        let start_cursor = cursors.next().cloned();
+        let end_cursor = cursors.last().cloned().or_else(|| start_cursor.clone());
+        PageInfo {
+            has_next_page,
+            has_previous_page,
+            start_cursor,
+            end_cursor,
+        }
+    }
+}

@@ -253,12 +253,7 @@ impl PostbacksQuery {
             })
             .collect();
         Ok(PostbackConnection {
-            page_info: PageInfo {
-                has_next_page: more,
-                has_previous_page: after.is_some(),
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
+            page_info: PageInfo::of(edges.iter().map(|e| &e.cursor), more, after.is_some()),
             nodes: edges.iter().map(|e| e.node.clone()).collect(),
             edges,
             filter,

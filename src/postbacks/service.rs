@@ -34,13 +34,7 @@ fn condition(tenant: Tenant, f: &Filter) -> Condition {
     if let Some(s) = f.status {
         c = c.add(P::Status.eq(s));
     }
-    if let Some(from) = f.created_at.from {
-        c = c.add(P::CreatedAt.gte(from));
-    }
-    if let Some(to) = f.created_at.to {
-        c = c.add(P::CreatedAt.lt(to));
-    }
-    c
+    f.created_at.narrow(c, P::CreatedAt)
 }
 
 /// A page of the delivery log, newest first: (rows, has next page).

@@ -453,12 +453,11 @@ impl TransactionsQuery {
             })
             .collect();
         Ok(TransactionConnection {
-            page_info: PageInfo {
-                has_next_page: page.has_next,
-                has_previous_page: page.has_previous,
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
+            page_info: PageInfo::of(
+                edges.iter().map(|e| &e.cursor),
+                page.has_next,
+                page.has_previous,
+            ),
             nodes: edges.iter().map(|e| e.node.clone()).collect(),
             edges,
             tenant,

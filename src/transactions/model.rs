@@ -75,6 +75,23 @@ pub struct Range {
     pub to: Option<DateTime<Utc>>,
 }
 
+impl Range {
+    /// `cond` narrowed to rows whose `col` lies in the interval.
+    pub fn narrow<C: sea_orm::ColumnTrait>(
+        &self,
+        mut cond: sea_orm::Condition,
+        col: C,
+    ) -> sea_orm::Condition {
+        if let Some(from) = self.from {
+            cond = cond.add(col.gte(from));
+        }
+        if let Some(to) = self.to {
+            cond = cond.add(col.lt(to));
+        }
+        cond
+    }
+}
+
 /// The Transactions page's filter, parsed.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {

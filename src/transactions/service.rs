@@ -607,18 +607,8 @@ pub fn condition(tenant: Tenant, f: &Filter) -> Condition {
     if let Some(v) = &f.currency {
         c = c.add(C::Currency.eq(v.clone()));
     }
-    for (col, range) in [
-        (C::CreatedAt, f.created_at),
-        (C::ActivatedAt, f.activated_at),
-    ] {
-        if let Some(from) = range.from {
-            c = c.add(col.gte(from));
-        }
-        if let Some(to) = range.to {
-            c = c.add(col.lt(to));
-        }
-    }
-    c
+    let c = f.created_at.narrow(c, C::CreatedAt);
+    f.activated_at.narrow(c, C::ActivatedAt)
 }
 
 /// One page of the Transactions page (keyset pagination both ways).

@@ -550,13 +550,7 @@ pub fn condition(tenant: Tenant, f: &Filter) -> Condition {
     if let Some(s) = f.status {
         c = c.add(W::Status.eq(s));
     }
-    if let Some(from) = f.created_at.from {
-        c = c.add(W::CreatedAt.gte(from));
-    }
-    if let Some(to) = f.created_at.to {
-        c = c.add(W::CreatedAt.lt(to));
-    }
-    c
+    f.created_at.narrow(c, W::CreatedAt)
 }
 
 pub const CURSOR_KIND: &str = "withdrawal";
