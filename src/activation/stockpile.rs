@@ -20,13 +20,6 @@ pub struct Activated {
     pub stockpiling: stockpiling::Model,
 }
 
-fn minor_units(catalog: &Catalog, currency: &str) -> u32 {
-    catalog
-        .currency(currency)
-        .map(|c| c.minor_units as u32)
-        .unwrap_or(2)
-}
-
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
@@ -197,7 +190,7 @@ async fn queue_deposit_postback(
     sp: &stockpiling::Model,
     payment_system: &str,
 ) -> AppResult<()> {
-    let units = minor_units(catalog, &sp.currency);
+    let units = catalog.minor_units(&sp.currency);
     let members = transaction::Entity::find()
         .filter(transaction::Column::StockpilingId.eq(sp.id))
         .order_by_asc(transaction::Column::Id)

@@ -88,6 +88,12 @@ impl Catalog {
         }
     }
 
+    /// Digits after the decimal point of a currency (2 for one the catalogue lacks,
+    /// which validation refuses before amounts are stored).
+    pub fn minor_units(&self, code: &str) -> u32 {
+        self.currency(code).map_or(2, |c| c.minor_units as u32)
+    }
+
     /// Whether `value` matches a withdrawal field's `pattern` (a full match).
     pub fn matches(&self, pattern: &str, value: &str) -> bool {
         self.patterns

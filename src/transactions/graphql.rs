@@ -23,10 +23,7 @@ use entity::{stockpiling, transaction};
 
 /// Minor units of a currency, from the in-memory catalogue.
 pub fn units(d: &Deps, currency: &str) -> u32 {
-    d.catalog
-        .currency(currency)
-        .map(|c| c.minor_units as u32)
-        .unwrap_or(2)
+    d.catalog.minor_units(currency)
 }
 
 fn internal(e: impl std::fmt::Display) -> async_graphql::Error {

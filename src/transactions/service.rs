@@ -146,11 +146,7 @@ fn validate(d: &Deps, index: usize, item: IngestItem) -> Result<Valid, Vec<UserE
         ));
         return Err(errors);
     }
-    let units = d
-        .catalog
-        .currency(&ps.currency)
-        .map(|c| c.minor_units as u32)
-        .unwrap_or(2);
+    let units = d.catalog.minor_units(&ps.currency);
     let amount_minor =
         money::positive_minor(item.amount, units).map_err(|e| money_error(&path("amount"), e));
     let commission_minor = money::non_negative_minor(item.commission.unwrap_or_default(), units)

@@ -67,11 +67,7 @@ fn check(d: &Deps, input: &NewWithdrawal) -> Result<Checked, Vec<UserError>> {
             format!("{} pays out in {}", ps.code, ps.currency),
         ));
     }
-    let units = d
-        .catalog
-        .currency(&ps.currency)
-        .map(|c| c.minor_units as u32)
-        .unwrap_or(2);
+    let units = d.catalog.minor_units(&ps.currency);
     let amount_minor = match money::positive_minor(input.amount, units) {
         Ok(m) => m,
         Err(e) => {
@@ -441,11 +437,7 @@ pub async fn set_status(
         );
     }
     release.exec(&txn).await?;
-    let units = d
-        .catalog
-        .currency(&w.currency)
-        .map(|c| c.minor_units as u32)
-        .unwrap_or(2);
+    let units = d.catalog.minor_units(&w.currency);
     let body = |postback_id: i64| {
         json!({
             "type": "withdrawal",
