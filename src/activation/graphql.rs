@@ -11,7 +11,7 @@ use crate::graphql::{actor, client_ip, deps, PageInfo};
 use crate::money::from_minor;
 use crate::pagination;
 use crate::transactions::graphql::{
-    units, Stockpiling, StockpilingProgress, StockpilingStatus, TimeRange,
+    clamp_count, units, Stockpiling, StockpilingProgress, StockpilingStatus, TimeRange,
 };
 use async_graphql::{
     ComplexObject, Context, Enum, ErrorExtensions, InputObject, Object, Result, ResultExt,
@@ -207,7 +207,7 @@ impl StockpilingConnection {
         let n = service::count_stockpilings(deps(ctx)?, actor(ctx)?, &self.filter)
             .await
             .extend()?;
-        Ok(n.min(i32::MAX as i64) as i32)
+        Ok(clamp_count(n))
     }
 }
 

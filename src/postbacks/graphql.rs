@@ -6,7 +6,7 @@ use crate::error::{AppError, UserError};
 use crate::graphql::scalars::DateTime;
 use crate::graphql::{actor, deps, PageInfo};
 use crate::pagination;
-use crate::transactions::graphql::{TimeRange, Transaction};
+use crate::transactions::graphql::{clamp_count, TimeRange, Transaction};
 use crate::transactions::loader::StockpilingTransactionsLoader;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{
@@ -205,7 +205,7 @@ impl PostbackConnection {
         let n = service::count(deps(ctx)?, tenant, &self.filter)
             .await
             .extend()?;
-        Ok(n.min(i32::MAX as i64) as i32)
+        Ok(clamp_count(n))
     }
 }
 

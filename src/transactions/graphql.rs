@@ -306,6 +306,24 @@ pub struct CurrencyTotal {
     pub count: i32,
 }
 
+impl CurrencyTotal {
+    /// From (currency, sum in minor units, row count) as the services give them.
+    pub fn from_sums(d: &Deps, sums: Vec<(String, i64, i64)>) -> Vec<CurrencyTotal> {
+        sums.into_iter()
+            .map(|(currency, sum, count)| CurrencyTotal {
+                amount: from_minor(sum, units(d, &currency)).into(),
+                currency,
+                count: clamp_count(count),
+            })
+            .collect()
+    }
+}
+
+/// A row count as GraphQL's `Int` (32 bits).
+pub fn clamp_count(n: i64) -> i32 {
+    n.min(i32::MAX as i64) as i32
+}
+
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct TransactionConnection {
@@ -325,21 +343,17 @@ impl TransactionConnection {
         let n = service::count(deps(ctx)?, self.tenant, &self.filter)
             .await
             .extend()?;
-        Ok(n.min(i32::MAX as i64) as i32)
+        Ok(clamp_count(n))
     }
     /// Sums of the rows matching the filter, one per currency (computed only when asked for).
     async fn totals(&self, ctx: &Context<'_>) -> Result<Vec<CurrencyTotal>> {
         let d = deps(ctx)?;
-        Ok(service::totals(d, self.tenant, &self.filter)
-            .await
-            .extend()?
-            .into_iter()
-            .map(|(currency, sum, count)| CurrencyTotal {
-                amount: from_minor(sum, units(d, &currency)).into(),
-                currency,
-                count: count.min(i32::MAX as i64) as i32,
-            })
-            .collect())
+        Ok(CurrencyTotal::from_sums(
+            d,
+            service::totals(d, self.tenant, &self.filter)
+                .await
+                .extend()?,
+        ))
     }
 }
 

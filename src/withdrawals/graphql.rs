@@ -9,7 +9,7 @@ use crate::graphql::scalars::{DateTime, Decimal};
 use crate::graphql::{actor, deps, PageInfo};
 use crate::money::from_minor;
 use crate::pagination::PageArgs;
-use crate::transactions::graphql::{units, CurrencyTotal, TimeRange};
+use crate::transactions::graphql::{clamp_count, units, CurrencyTotal, TimeRange};
 use crate::transactions::model::SortDirection;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{
@@ -207,23 +207,20 @@ pub struct WithdrawalConnection {
 #[ComplexObject]
 impl WithdrawalConnection {
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        Ok(service::count(deps(ctx)?, self.tenant, &self.filter)
-            .await
-            .extend()?
-            .min(i32::MAX as i64) as i32)
+        Ok(clamp_count(
+            service::count(deps(ctx)?, self.tenant, &self.filter)
+                .await
+                .extend()?,
+        ))
     }
     async fn totals(&self, ctx: &Context<'_>) -> Result<Vec<CurrencyTotal>> {
         let d = deps(ctx)?;
-        Ok(service::totals(d, self.tenant, &self.filter)
-            .await
-            .extend()?
-            .into_iter()
-            .map(|(currency, sum, count)| CurrencyTotal {
-                amount: from_minor(sum, units(d, &currency)).into(),
-                currency,
-                count: count.min(i32::MAX as i64) as i32,
-            })
-            .collect())
+        Ok(CurrencyTotal::from_sums(
+            d,
+            service::totals(d, self.tenant, &self.filter)
+                .await
+                .extend()?,
+        ))
     }
 }
 
