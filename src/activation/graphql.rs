@@ -65,15 +65,45 @@ pub enum ActivationRequestStatus {
 }
 
 /// One activation request made from the plugin.
-pub struct ActivationRequest(pub activation_request::Model);
+pub struct ActivationRequest {
+    pub request: activation_request::Model,
+    /// The settled transaction and its stockpiling, read once however many
+    /// of `amount`, `currency` and `stockpiling` are asked for.
+    outcome: tokio::sync::OnceCell<(
+        Option<entity::transaction::Model>,
+        Option<entity::stockpiling::Model>,
+    )>,
+}
+
+impl ActivationRequest {
+    pub fn new(request: activation_request::Model) -> Self {
+        ActivationRequest {
+            request,
+            outcome: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn outcome(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<&(
+        Option<entity::transaction::Model>,
+        Option<entity::stockpiling::Model>,
+    )> {
+        let d = deps(ctx)?;
+        self.outcome
+            .get_or_try_init(|| async { service::request_outcome(d, &self.request).await.extend() })
+            .await
+    }
+}
 
 #[Object]
 impl ActivationRequest {
     async fn ticket(&self) -> ID {
-        ID(self.0.ticket.clone())
+        ID(self.request.ticket.clone())
     }
     async fn status(&self) -> ActivationRequestStatus {
-        match self.0.status.as_str() {
+        match self.request.status.as_str() {
             "ACTIVATED" => ActivationRequestStatus::Activated,
             "EXPIRED" => ActivationRequestStatus::Expired,
             "REJECTED" => ActivationRequestStatus::Rejected,
@@ -83,37 +113,37 @@ impl ActivationRequest {
     async fn payment_system(&self, ctx: &Context<'_>) -> Result<PaymentSystem> {
         deps(ctx)?
             .catalog
-            .payment_system(&self.0.payment_system)
+            .payment_system(&self.request.payment_system)
             .cloned()
             .ok_or_else(|| AppError::NotFound.extend())
     }
     async fn transaction_number(&self) -> &str {
-        &self.0.transaction_number
+        &self.request.transaction_number
     }
     async fn created_at(&self) -> DateTime {
-        self.0.created_at.into()
+        self.request.created_at.into()
     }
     async fn expires_at(&self) -> DateTime {
-        self.0.expires_at.into()
+        self.request.expires_at.into()
     }
     async fn settled_at(&self) -> Option<DateTime> {
-        self.0.settled_at.map(Into::into)
+        self.request.settled_at.map(Into::into)
     }
     async fn amount(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
         let d = deps(ctx)?;
-        let (tx, _) = service::request_outcome(d, &self.0).await.extend()?;
-        Ok(tx.map(|t| from_minor(t.amount_minor, units(d, &t.currency)).into()))
+        let (tx, _) = self.outcome(ctx).await?;
+        Ok(tx
+            .as_ref()
+            .map(|t| from_minor(t.amount_minor, units(d, &t.currency)).into()))
     }
     async fn currency(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        let (tx, _) = service::request_outcome(deps(ctx)?, &self.0)
-            .await
-            .extend()?;
-        Ok(tx.map(|t| t.currency))
+        let (tx, _) = self.outcome(ctx).await?;
+        Ok(tx.as_ref().map(|t| t.currency.clone()))
     }
     async fn stockpiling(&self, ctx: &Context<'_>) -> Result<Option<StockpilingProgress>> {
         let d = deps(ctx)?;
-        let (_, sp) = service::request_outcome(d, &self.0).await.extend()?;
-        Ok(sp.map(|s| StockpilingProgress::of(d, &s)))
+        let (_, sp) = self.outcome(ctx).await?;
+        Ok(sp.as_ref().map(|s| StockpilingProgress::of(d, s)))
     }
 }
 
@@ -251,7 +281,7 @@ impl ActivationQuery {
         Ok(service::activation_request(deps(ctx)?, &ticket)
             .await
             .extend()?
-            .map(ActivationRequest))
+            .map(ActivationRequest::new))
     }
 
     /// The merchant's stockpilings (accumulations to the minimum deposit), newest first.

@@ -240,13 +240,14 @@ impl EventsSubscription {
         let expires_in = (current.expires_at - d.clock.now())
             .to_std()
             .unwrap_or_default();
-        let first =
-            futures_util::stream::once(futures_util::future::ready(ActivationRequest(current)));
+        let first = futures_util::stream::once(futures_util::future::ready(
+            ActivationRequest::new(current),
+        ));
         let wanted = ticket.clone();
         let updates = live.filter_map(move |e| {
             let out = match &*e {
                 Event::ActivationRequest { request, .. } if request.ticket == wanted => {
-                    Some(ActivationRequest(request.clone()))
+                    Some(ActivationRequest::new(request.clone()))
                 }
                 _ => None,
             };
@@ -259,7 +260,7 @@ impl EventsSubscription {
                 .await
                 .ok()
                 .flatten()
-                .map(ActivationRequest)
+                .map(ActivationRequest::new)
         })
         .filter_map(futures_util::future::ready);
         let tail = if settled {
@@ -276,7 +277,7 @@ impl EventsSubscription {
                     return None;
                 }
                 let r = all.next().await?;
-                let settled = r.0.status != "WAITING";
+                let settled = r.request.status != "WAITING";
                 Some((r, (all, settled)))
             },
         ))
