@@ -82,6 +82,12 @@ pub enum Admin {
         #[arg(long)]
         identifier: String,
     },
+    /// Recompute the dashboard's statistics from the raw rows → {"bucket_rows"}.
+    RebuildStats {
+        /// Only this merchant (default: all).
+        #[arg(long)]
+        merchant: Option<i64>,
+    },
 }
 
 fn emit(value: serde_json::Value) -> anyhow::Result<()> {
@@ -173,6 +179,10 @@ async fn admin_command(d: &app::Deps, admin: Admin) -> anyhow::Result<()> {
         } => {
             let w = catalog::create_wallet(d, merchant, &payment_system, &identifier).await?;
             emit(json!({ "id": w.id.to_string() }))
+        }
+        Admin::RebuildStats { merchant } => {
+            let rows = crate::stats::service::rebuild(d, &Actor::Cli, merchant).await?;
+            emit(json!({ "bucket_rows": rows }))
         }
     }
 }

@@ -41,6 +41,11 @@ impl ManualClock {
         let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
         *now += TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
     }
+
+    /// Sets the time, forwards or back (tests that place events on given days).
+    pub fn set(&self, to: DateTime<Utc>) {
+        *self.now.lock().unwrap_or_else(|p| p.into_inner()) = micros(to);
+    }
 }
 
 impl Clock for ManualClock {

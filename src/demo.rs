@@ -100,8 +100,43 @@ pub async fn load(d: &Deps) -> AppResult<DemoSummary> {
     let summary = load_accounts(d).await?;
     if summary.created {
         load_activity(d, summary.merchant_id).await?;
+        load_rates(d).await?;
+        crate::stats::service::rebuild(d, &Actor::Cli, Some(summary.merchant_id)).await?;
     }
     Ok(summary)
+}
+
+/// A week's exchange rates for every currency over the demo's days (and a
+/// week ahead), drifting a little, so the dashboard converts every day.
+pub async fn load_rates(d: &Deps) -> AppResult<()> {
+    use rust_decimal::Decimal;
+    let base: [(&str, i64, u32); 7] = [
+        ("INR", 1_190, 5),
+        ("BDT", 820, 5),
+        ("PKR", 3_580, 6),
+        ("MMK", 4_760, 7),
+        ("EUR", 10_830, 4),
+        ("JPY", 6_650, 6),
+        ("KWD", 32_540, 4),
+    ];
+    let today = d.clock.now().date_naive();
+    let mut rates = Vec::new();
+    for week in 0..=(DAYS / 7 + 2) {
+        let day = today - chrono::Days::new(DAYS as u64) + chrono::Days::new((week * 7) as u64);
+        for (i, (code, mantissa, scale)) in base.iter().enumerate() {
+            // ±2 % around the base, different for each currency and week
+            let drift = ((week * 7 + i as i64 * 3) % 9 - 4) * mantissa / 200;
+            rates.push((
+                code.to_string(),
+                day,
+                Decimal::new(mantissa + drift, *scale),
+            ));
+        }
+    }
+    crate::rates::service::set_rates(d, &Actor::Cli, rates)
+        .await?
+        .map_err(|e| AppError::Invalid(format!("demo rates: {:?}", e.first())))?;
+    Ok(())
 }
 
 /// Loads only the merchant, its users, wallets and keys (what most tests need).

@@ -56,6 +56,9 @@ pub enum AppError {
     Forbidden,
     #[error("{0}")]
     Invalid(String),
+    /// Bad input to a query, naming the argument at fault (`extensions.field`).
+    #[error("{1}")]
+    InvalidField(Vec<String>, String),
     #[error("not found")]
     NotFound,
     #[error("too many requests from this client; retry in a minute")]
@@ -75,7 +78,7 @@ impl AppError {
         match self {
             AppError::Unauthenticated => "UNAUTHENTICATED",
             AppError::Forbidden => "FORBIDDEN",
-            AppError::Invalid(_) => "INVALID",
+            AppError::Invalid(_) | AppError::InvalidField(..) => "INVALID",
             AppError::NotFound => "NOT_FOUND",
             AppError::RateLimited => "RATE_LIMITED",
             AppError::Internal(_) => "INTERNAL",
@@ -88,7 +91,12 @@ impl ErrorExtensions for AppError {
         if let AppError::Internal(cause) = self {
             tracing::error!(error = ?cause, "internal error");
         }
-        async_graphql::Error::new(self.to_string()).extend_with(|_, e| e.set("code", self.code()))
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
+            e.set("code", self.code());
+            if let AppError::InvalidField(field, _) = self {
+                e.set("field", field.clone());
+            }
+        })
     }
 }
 

@@ -47,6 +47,8 @@ pub mod postbacks;
 pub mod rates;
 /// The Settings page.
 pub mod settings;
+/// The dashboard and its pre-aggregated statistics.
+pub mod stats;
 /// Logs and metrics.
 pub mod telemetry;
 /// Ingestion and the Transactions page.

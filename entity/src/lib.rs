@@ -16,6 +16,7 @@ pub mod payment_system;
 pub mod postback;
 pub mod postback_attempt;
 pub mod session;
+pub mod stat_bucket;
 pub mod stockpiling;
 pub mod transaction;
 pub mod user;

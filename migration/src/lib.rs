@@ -8,6 +8,7 @@ mod m20261124_000001_foundation;
 mod m20261124_000002_transactions;
 mod m20261124_000003_activation_order;
 mod m20261124_000004_withdrawals;
+mod m20261124_000005_stats;
 mod sql;
 
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_transactions::Migration),
             Box::new(m20261124_000003_activation_order::Migration),
             Box::new(m20261124_000004_withdrawals::Migration),
+            Box::new(m20261124_000005_stats::Migration),
         ]
     }
 }

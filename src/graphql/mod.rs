@@ -14,6 +14,7 @@ use crate::events::graphql::EventsSubscription;
 use crate::postbacks::graphql::{PostbacksMutation, PostbacksQuery};
 use crate::rates::graphql::{RatesMutation, RatesQuery};
 use crate::settings::graphql::{SettingsMutation, SettingsQuery};
+use crate::stats::graphql::StatsQuery;
 use crate::transactions::graphql::{TransactionsMutation, TransactionsQuery};
 use crate::withdrawals::graphql::{WithdrawalsMutation, WithdrawalsQuery};
 use async_graphql::{
@@ -31,6 +32,7 @@ pub struct Query(
     RatesQuery,
     SettingsQuery,
     WithdrawalsQuery,
+    StatsQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -13,6 +13,7 @@ use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use crate::events::Event;
 use crate::money::{self, MoneyError};
 use crate::pagination::{self, Page, PageArgs, Sort};
+use crate::stats::buckets;
 use chrono::{DateTime, TimeZone, Utc};
 use entity::{transaction, wallet};
 use rust_decimal::Decimal;
@@ -678,6 +679,7 @@ pub async fn set_originality(
         )],
     )
     .await?;
+    buckets::transactions(&txn, buckets::Scope::Id(id), -1).await?;
     transaction::Entity::update_many()
         .col_expr(
             transaction::Column::Originality,
@@ -686,6 +688,7 @@ pub async fn set_originality(
         .filter(transaction::Column::Id.eq(id))
         .exec(&txn)
         .await?;
+    buckets::transactions(&txn, buckets::Scope::Id(id), 1).await?;
     // An activated deposit marked SCAM leaves the balance (its postback stays
     // sent); cleared again, it returns.
     if before.activated_at.is_some()

@@ -7,6 +7,7 @@ use crate::db::begin_write;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use crate::money::{self, from_minor};
 use crate::pagination::{self, Page, PageArgs, Sort};
+use crate::stats::buckets;
 use crate::transactions::model::Range;
 use chrono::{SecondsFormat, TimeDelta};
 use entity::{balance, idempotency_key, withdrawal};
@@ -422,6 +423,8 @@ pub async fn set_status(
         }));
     };
     let w = withdrawal::Model::from_query_result(&row, "")?;
+    // NEW was never counted; APPROVED is from now on
+    buckets::withdrawals(&txn, buckets::Scope::Id(w.id), 1).await?;
     use balance::Column as B;
     let mut release = balance::Entity::update_many()
         .col_expr(

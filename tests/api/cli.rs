@@ -321,6 +321,29 @@ async fn demo_is_idempotent_and_export_schema_prints_the_sdl() {
     assert_eq!(again.json()["created"], false);
     assert_eq!(again.json()["merchant_id"], first.json()["merchant_id"]);
 
+    // The demo's dashboard statistics come back the same from the raw rows,
+    // even after the table is emptied.
+    let rebuilt = kassa(&db, &["admin", "rebuild-stats"]);
+    assert!(rebuilt.ok, "{}", rebuilt.stderr);
+    let rows = rebuilt.json()["bucket_rows"].as_u64().unwrap();
+    assert!(rows > 1_000, "{rows}");
+    {
+        use sea_orm::ConnectionTrait;
+        let conn = sea_orm::Database::connect(db.as_str()).await.unwrap();
+        conn.execute_unprepared("DELETE FROM stat_buckets")
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    let merchant = first.json()["merchant_id"].to_string();
+    let again = kassa(&db, &["admin", "rebuild-stats", "--merchant", &merchant]);
+    assert!(again.ok, "{}", again.stderr);
+    assert_eq!(again.json()["bucket_rows"].as_u64(), Some(rows));
+    fails_with(
+        &kassa(&db, &["admin", "rebuild-stats", "--merchant", "999999"]),
+        "does not exist",
+    );
+
     let sdl = kassa(&db, &["export-schema"]);
     assert!(sdl.ok);
     assert_eq!(sdl.stdout, kassa::graphql::sdl());
