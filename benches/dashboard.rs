@@ -81,18 +81,18 @@ async fn main() -> anyhow::Result<()> {
         .expect("a merchant")
         .try_get("", "id")?
     } else {
-        let m = kassa::accounts::service::create_merchant(
-            &d,
-            "Bench Shop",
-            Some("Asia/Kolkata"),
-            None,
-        )
-        .await?;
+        let m =
+            kassa::accounts::service::create_merchant(&d, "Bench Shop", Some("Asia/Kolkata"), None)
+                .await?;
         let mut wallets = Vec::new();
         for (system, _, _) in SYSTEMS {
-            let w =
-                kassa::catalog::service::create_wallet(&d, m.id, system, &format!("bench-{system}"))
-                    .await?;
+            let w = kassa::catalog::service::create_wallet(
+                &d,
+                m.id,
+                system,
+                &format!("bench-{system}"),
+            )
+            .await?;
             wallets.push(w.id);
         }
         // Rates for every day of the year, for every currency shown.
@@ -120,8 +120,8 @@ async fn main() -> anyhow::Result<()> {
              SELECT {id}, 'payer-' || i, 'INR', 50000, 60000, \
              CASE WHEN i % 20 = 0 THEN 'IN_PROGRESS' ELSE 'COMPLETED' END, \
              CASE WHEN i % 20 = 0 THEN '{id}:INR:payer-' || i END, \
-             TIMESTAMPTZ '{start}' + (i * INTERVAL '1 second' * {secs} / {stockpilings}), \
-             CASE WHEN i % 20 = 0 THEN NULL ELSE TIMESTAMPTZ '{start}' + (i * INTERVAL '1 second' * {secs} / {stockpilings}) + INTERVAL '2 hours' END \
+             TIMESTAMPTZ '{start}' + ((i::bigint * {secs} / {stockpilings}) * INTERVAL '1 second'), \
+             CASE WHEN i % 20 = 0 THEN NULL ELSE TIMESTAMPTZ '{start}' + ((i::bigint * {secs} / {stockpilings}) * INTERVAL '1 second') + INTERVAL '2 hours' END \
              FROM generate_series(1, {stockpilings}) AS i",
             id = m.id,
             start = (now - TimeDelta::days(365)).to_rfc3339(),
@@ -163,17 +163,14 @@ async fn main() -> anyhow::Result<()> {
                  'AUTO', CASE WHEN i % 100 = 3 THEN 'SCAM' ELSE 'NORMAL' END, (ARRAY[{countries}])[1 + i % 7], \
                  CASE WHEN i % 5 = 0 OR i % 20 = 7 THEN NULL ELSE {first_sp} + (i / 10) % {stockpilings} END, \
                  'QUEUED' \
-                 FROM (SELECT i, TIMESTAMPTZ '{start}' + (i * INTERVAL '1 second' * {secs} / {total}) AS t \
+                 FROM (SELECT i, TIMESTAMPTZ '{start}' + ((i::bigint * {secs} / {total}) * INTERVAL '1 second') AS t \
                  FROM generate_series({from}, {to}) AS i) g",
                 id = m.id,
                 start = (now - TimeDelta::days(365)).to_rfc3339(),
                 secs = 365 * 86_400,
             ))
             .await?;
-            eprintln!(
-                "  {to} rows ({:.0} s)",
-                started.elapsed().as_secs_f64()
-            );
+            eprintln!("  {to} rows ({:.0} s)", started.elapsed().as_secs_f64());
             from = to + 1;
         }
         eprintln!(

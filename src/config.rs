@@ -17,6 +17,9 @@ pub struct Config {
     pub event_buffer: usize,
     /// `KASSA_BIND`: the address `serve` listens on.
     pub bind: SocketAddr,
+    /// `KASSA_PUBLIC_URL`: where browsers reach this server (file URLs and
+    /// the plugin snippet); default `http://<KASSA_BIND>`.
+    pub public_url: String,
     /// `KASSA_POSTBACK_RETRY_SCHEDULE`: delays between postback attempts.
     pub postback_retry_schedule: Vec<Duration>,
     /// `KASSA_POSTBACK_LEASE`: how long a worker's claim on a postback lasts; a
@@ -156,6 +159,9 @@ impl Config {
             event_buffer: number("KASSA_EVENT_BUFFER", 1024)? as usize,
             database_url,
             redis_url,
+            public_url: get("KASSA_PUBLIC_URL")
+                .map(|u| u.trim().trim_end_matches('/').to_string())
+                .unwrap_or_else(|| format!("http://{bind}")),
             bind,
             postback_retry_schedule,
             postback_lease: duration("KASSA_POSTBACK_LEASE", "60s")?,

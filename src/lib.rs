@@ -41,6 +41,8 @@ pub mod http;
 pub mod money;
 /// Page sizes and cursors.
 pub mod pagination;
+/// Plugin appearance, uploads and installation.
+pub mod plugin;
 /// Postbacks: the outbox, signing, the delivery worker, the delivery log.
 pub mod postbacks;
 /// Exchange rates.

@@ -194,6 +194,7 @@ impl AfterPaymentAction {
 #[derive(SimpleObject)]
 pub struct PluginPaymentSystem {
     pub payment_system: PaymentSystem,
+    pub prompt_image_url: Option<String>,
     pub minimum_deposit: Option<Decimal>,
 }
 
@@ -201,6 +202,7 @@ pub struct PluginPaymentSystem {
 pub struct PluginConfig {
     pub merchant_name: String,
     pub theme: PluginTheme,
+    pub custom_css_url: Option<String>,
     pub after_payment_action: AfterPaymentAction,
     pub success_url: Option<String>,
     pub fail_url: Option<String>,
@@ -251,9 +253,14 @@ impl ActivationQuery {
         let d = deps(ctx)?;
         let setup = service::plugin_config(d, &plugin_key).await.extend()?;
         let m = setup.merchant;
+        let look = crate::plugin::service::appearance_of(d, &m)
+            .await
+            .extend()?;
+        let url = |name: &str| crate::plugin::service::file_url(d, name);
         Ok(PluginConfig {
             merchant_name: m.name,
             theme: PluginTheme::from_db(&m.theme),
+            custom_css_url: look.custom_css.as_deref().map(url),
             after_payment_action: AfterPaymentAction::from_db(&m.after_payment_action),
             success_url: m.success_url,
             fail_url: m.fail_url,
@@ -263,8 +270,14 @@ impl ActivationQuery {
                 .filter_map(|(code, min)| {
                     let ps = d.catalog.payment_system(&code)?.clone();
                     let minimum_deposit = min.map(|m| from_minor(m, units(d, &ps.currency)).into());
+                    let prompt_image_url = look
+                        .prompts
+                        .iter()
+                        .find(|(c, _)| *c == code)
+                        .map(|(_, name)| url(name));
                     Some(PluginPaymentSystem {
                         payment_system: ps,
+                        prompt_image_url,
                         minimum_deposit,
                     })
                 })

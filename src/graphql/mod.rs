@@ -11,6 +11,7 @@ use crate::auth::model::Actor;
 use crate::catalog::graphql::CatalogQuery;
 use crate::error::AppError;
 use crate::events::graphql::EventsSubscription;
+use crate::plugin::graphql::{PluginMutation, PluginQuery};
 use crate::postbacks::graphql::{PostbacksMutation, PostbacksQuery};
 use crate::rates::graphql::{RatesMutation, RatesQuery};
 use crate::settings::graphql::{SettingsMutation, SettingsQuery};
@@ -33,6 +34,7 @@ pub struct Query(
     SettingsQuery,
     WithdrawalsQuery,
     StatsQuery,
+    PluginQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -45,6 +47,7 @@ pub struct Mutation(
     ActivationMutation,
     TransactionsMutation,
     WithdrawalsMutation,
+    PluginMutation,
 );
 
 pub type KassaSchema = Schema<Query, Mutation, EventsSubscription>;

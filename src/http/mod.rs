@@ -8,7 +8,8 @@ use crate::auth::service::authenticate;
 use crate::graphql::ClientIp;
 use async_graphql::http::{GraphiQLSource, MultipartOptions};
 use async_graphql::{ErrorExtensionValues, Response as GqlResponse, ServerError, Value};
-use axum::body::Bytes;
+use axum::body::Body;
+use axum::extract::Path;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -27,8 +28,42 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/files/{name}", get(files))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// Content types `POST /graphql` reads as JSON.
+const JSON_TYPES: [&str; 2] = ["application/json", "application/graphql-response+json"];
+
+/// `GET /files/<name>`: an uploaded stylesheet or picture, public (the plugin
+/// loads them on merchants' sites), with its own type and never sniffed.
+/// Names are random and a new upload gets a new name, so a file never changes.
+async fn files(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    match crate::plugin::service::file(&state.deps, &name).await {
+        Ok(Some(f)) => (
+            [
+                (header::CONTENT_TYPE, f.content_type),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+                (
+                    header::CACHE_CONTROL,
+                    "public, max-age=31536000, immutable".into(),
+                ),
+                (header::ETAG, format!("\"{}\"", f.name)),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'".into(),
+                ),
+            ],
+            f.data,
+        )
+            .into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "no such file").into_response(),
+        Err(e) => {
+            tracing::error!(error = ?e, "serving a file");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
 }
 
 /// A GraphQL-shaped error response for requests refused before execution.
@@ -62,7 +97,7 @@ async fn graphql_post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -75,6 +110,48 @@ async fn graphql_post(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
+    // Refuse what will not run before reading a byte of the body, then read
+    // it only up to its kind's limit: an oversized body is cut off, never held.
+    let multipart = essence == "multipart/form-data";
+    if multipart && !has_csrf_header(&headers) {
+        return refuse(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "CSRF",
+            "multipart requests need a non-empty x-kassa-csrf header",
+        );
+    }
+    if !multipart && !JSON_TYPES.contains(&essence.as_str()) {
+        return refuse(
+            &state,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send GraphQL as application/json (or multipart/form-data with x-kassa-csrf)",
+        );
+    }
+    let limit = if multipart {
+        crate::plugin::service::UPLOAD_BODY_MAX
+    } else {
+        state.deps.config.body_limit
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let too_large = || {
+        refuse(
+            &state,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "TOO_LARGE",
+            &format!("the request body is over its limit of {limit} bytes"),
+        )
+    };
+    if declared.is_some_and(|n| n > limit) {
+        return too_large();
+    }
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
+        return too_large();
+    };
     let request = match essence.as_str() {
         "application/json" | "application/graphql-response+json" => {
             let value: serde_json::Value = match serde_json::from_slice(&body) {
@@ -109,18 +186,12 @@ async fn graphql_post(
             }
         }
         "multipart/form-data" => {
-            if !has_csrf_header(&headers) {
-                return refuse(
-                    &state,
-                    StatusCode::BAD_REQUEST,
-                    "CSRF",
-                    "multipart requests need a non-empty x-kassa-csrf header",
-                );
-            }
             let parsed = async_graphql::http::receive_batch_body(
                 Some(content_type.as_str()),
-                futures_util::io::Cursor::new(body.to_vec()),
-                MultipartOptions::default(),
+                futures_util::io::Cursor::new(body),
+                MultipartOptions::default()
+                    .max_file_size(crate::plugin::service::GIF_MAX)
+                    .max_num_files(1),
             )
             .await;
             match parsed.map(|b| b.into_single()) {
@@ -133,6 +204,14 @@ async fn graphql_post(
                         "batched requests are not accepted: send one operation per request",
                     )
                 }
+                Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
+                    return refuse(
+                        &state,
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "TOO_LARGE",
+                        "an uploaded file is over 1 MiB",
+                    )
+                }
                 Err(_) => {
                     return refuse(
                         &state,
@@ -143,14 +222,7 @@ async fn graphql_post(
                 }
             }
         }
-        _ => {
-            return refuse(
-                &state,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UNSUPPORTED_MEDIA_TYPE",
-                "send GraphQL as application/json (or multipart/form-data with x-kassa-csrf)",
-            )
-        }
+        _ => unreachable!("content types were checked above"),
     };
 
     let actor = match authenticate(&state.deps, bearer(&headers).as_deref()).await {

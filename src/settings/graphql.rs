@@ -7,6 +7,7 @@ use crate::error::UserError;
 use crate::graphql::scalars::Decimal;
 use crate::graphql::{actor, deps};
 use crate::money::from_minor;
+use crate::plugin::graphql::PluginAppearance;
 use crate::transactions::graphql::units;
 use async_graphql::{Context, InputObject, Object, Result, ResultExt, SimpleObject};
 
@@ -39,6 +40,7 @@ pub struct SystemSettings {
 pub struct Settings {
     pub profile: ProfileSettings,
     pub system: SystemSettings,
+    pub plugin_appearance: PluginAppearance,
 }
 
 #[derive(InputObject)]
@@ -116,6 +118,13 @@ impl SettingsQuery {
                 language: me.language,
             },
             system: load_system(ctx).await?,
+            plugin_appearance: {
+                let d = deps(ctx)?;
+                let a = crate::plugin::service::appearance(d, actor(ctx)?)
+                    .await
+                    .extend()?;
+                PluginAppearance::new(d, a)
+            },
         })
     }
 }

@@ -9,6 +9,7 @@ mod dashboard;
 mod events;
 mod http_surface;
 mod playground;
+mod plugin;
 mod postbacks;
 mod rates;
 mod settings;

@@ -1,0 +1,191 @@
+//! GraphQL: plugin appearance, uploads and installation.
+
+use super::service::{self, Appearance};
+use crate::activation::graphql::PluginTheme;
+use crate::app::Deps;
+use crate::catalog::model::PaymentSystem;
+use crate::error::UserError;
+use crate::graphql::{actor, deps};
+use async_graphql::{Context, InputObject, Object, Result, ResultExt, SimpleObject, Upload};
+use std::io::Read;
+
+#[derive(SimpleObject, Clone)]
+pub struct PaymentSystemPrompt {
+    pub payment_system: PaymentSystem,
+    pub image_url: String,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct PluginAppearance {
+    pub theme: PluginTheme,
+    pub custom_css_url: Option<String>,
+    pub prompts: Vec<PaymentSystemPrompt>,
+}
+
+impl PluginAppearance {
+    pub fn new(d: &Deps, a: Appearance) -> Self {
+        PluginAppearance {
+            theme: PluginTheme::from_db(&a.theme),
+            custom_css_url: a.custom_css.map(|n| service::file_url(d, &n)),
+            prompts: a
+                .prompts
+                .into_iter()
+                .filter_map(|(code, name)| {
+                    Some(PaymentSystemPrompt {
+                        payment_system: d.catalog.payment_system(&code)?.clone(),
+                        image_url: service::file_url(d, &name),
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct PluginParameter {
+    pub name: String,
+    pub required: bool,
+    pub description: String,
+}
+
+#[derive(SimpleObject)]
+pub struct PluginInstallation {
+    /// The snippet to paste into the merchant's site.
+    pub snippet: String,
+    pub parameters: Vec<PluginParameter>,
+    pub plugin_key: String,
+}
+
+#[derive(InputObject)]
+pub struct UpdatePluginAppearanceInput {
+    pub theme: Option<PluginTheme>,
+    /// A stylesheet; needed when theme is CUSTOM and none was uploaded before.
+    pub custom_css: Option<Upload>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdatePluginAppearancePayload {
+    pub plugin_appearance: Option<PluginAppearance>,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct UploadPaymentSystemPromptPayload {
+    pub prompt: Option<PaymentSystemPrompt>,
+    pub errors: Vec<UserError>,
+}
+
+/// The bytes of an upload, reading at most `limit + 1` of them (the
+/// multipart parser already stopped anything over the request's own limit).
+fn read_upload(ctx: &Context<'_>, upload: &Upload, limit: usize) -> Result<Vec<u8>> {
+    let value = upload.value(ctx)?;
+    let mut data = Vec::new();
+    value
+        .content
+        .take(limit as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| crate::error::AppError::Internal(anyhow::Error::new(e)))
+        .extend()?;
+    Ok(data)
+}
+
+#[derive(Default)]
+pub struct PluginQuery;
+
+#[Object]
+impl PluginQuery {
+    /// What to paste into the merchant's site to install the plugin.
+    async fn plugin_installation(&self, ctx: &Context<'_>) -> Result<PluginInstallation> {
+        let d = deps(ctx)?;
+        let key = service::plugin_key(d, actor(ctx)?).await.extend()?;
+        Ok(PluginInstallation {
+            snippet: service::snippet(d, &key),
+            parameters: service::PARAMETERS
+                .iter()
+                .map(|p| PluginParameter {
+                    name: p.name.into(),
+                    required: p.required,
+                    description: p.description.into(),
+                })
+                .collect(),
+            plugin_key: key,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct PluginMutation;
+
+#[Object]
+impl PluginMutation {
+    /// Changes the plugin's theme and stylesheet (multipart upload). OWNER only.
+    async fn update_plugin_appearance(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdatePluginAppearanceInput,
+    ) -> Result<UpdatePluginAppearancePayload> {
+        let d = deps(ctx)?;
+        let a = actor(ctx)?;
+        a.user_with_role(&[crate::auth::model::Role::Owner])
+            .extend()?;
+        let css = match &input.custom_css {
+            Some(u) => Some(read_upload(ctx, u, service::CSS_MAX)?),
+            None => None,
+        };
+        let theme = input.theme.map(|t| match t {
+            PluginTheme::Dark => "DARK",
+            PluginTheme::Light => "LIGHT",
+            PluginTheme::WhiteGreen => "WHITE_GREEN",
+            PluginTheme::Custom => "CUSTOM",
+        });
+        Ok(
+            match service::update_appearance(d, a, theme, css)
+                .await
+                .extend()?
+            {
+                Ok(appearance) => UpdatePluginAppearancePayload {
+                    plugin_appearance: Some(PluginAppearance::new(d, appearance)),
+                    errors: vec![],
+                },
+                Err(errors) => UpdatePluginAppearancePayload {
+                    plugin_appearance: None,
+                    errors,
+                },
+            },
+        )
+    }
+
+    /// Uploads the prompt picture (GIF) the plugin shows for one payment system.
+    async fn upload_payment_system_prompt(
+        &self,
+        ctx: &Context<'_>,
+        payment_system: String,
+        file: Upload,
+    ) -> Result<UploadPaymentSystemPromptPayload> {
+        let d = deps(ctx)?;
+        let a = actor(ctx)?;
+        a.user_with_role(&[crate::auth::model::Role::Owner])
+            .extend()?;
+        let data = read_upload(ctx, &file, service::GIF_MAX)?;
+        Ok(
+            match service::upload_prompt(d, a, &payment_system, data)
+                .await
+                .extend()?
+            {
+                Ok(name) => UploadPaymentSystemPromptPayload {
+                    prompt: d.catalog.payment_system(&payment_system).map(|p| {
+                        PaymentSystemPrompt {
+                            payment_system: p.clone(),
+                            image_url: service::file_url(d, &name),
+                        }
+                    }),
+                    errors: vec![],
+                },
+                Err(e) => UploadPaymentSystemPromptPayload {
+                    prompt: None,
+                    errors: vec![e],
+                },
+            },
+        )
+    }
+}
