@@ -157,7 +157,7 @@ async fn main() -> anyhow::Result<()> {
                  ingested_at, label, activated_at, type, originality, country, stockpiling_id, postback_status) \
                  SELECT {id}, (ARRAY[{systems}])[1 + i % 7], (ARRAY[{wallet_ids}])[1 + i % 7], 'bench', \
                  CASE WHEN i % 20 = 7 THEN 'OUTGOING' ELSE 'INCOMING' END, \
-                 10000 + (i * 7919) % 900000, (ARRAY[{currencies}])[1 + i % 7], 0, 'B' || i, t, t, \
+                 10000 + (i::bigint * 7919) % 900000, (ARRAY[{currencies}])[1 + i % 7], 0, 'B' || i, t, t, \
                  'payer-' || (i / 10), \
                  CASE WHEN i % 5 = 0 OR i % 20 = 7 THEN NULL ELSE t + ((i % 7200) * INTERVAL '1 second') END, \
                  'AUTO', CASE WHEN i % 100 = 3 THEN 'SCAM' ELSE 'NORMAL' END, (ARRAY[{countries}])[1 + i % 7], \
@@ -296,7 +296,7 @@ async fn main() -> anyhow::Result<()> {
         let Some(id) = id else { continue };
         let txn = d.db.begin().await?;
         let t = Instant::now();
-        buckets::transactions(&txn, Scope::Id(id), 1).await?;
+        buckets::transactions(&txn, merchant_id, Scope::Id(id), 1).await?;
         one.push(t.elapsed().as_secs_f64() * 1000.0);
         let sp: Option<i64> = txn
             .query_one_raw(Statement::from_string(
@@ -307,8 +307,8 @@ async fn main() -> anyhow::Result<()> {
             .and_then(|r| r.try_get("", "stockpiling_id").ok());
         if let Some(sp) = sp {
             let t = Instant::now();
-            buckets::transactions(&txn, Scope::Stockpiling(sp), -1).await?;
-            buckets::transactions(&txn, Scope::Stockpiling(sp), 1).await?;
+            buckets::transactions(&txn, merchant_id, Scope::Stockpiling(sp), -1).await?;
+            buckets::transactions(&txn, merchant_id, Scope::Stockpiling(sp), 1).await?;
             three.push(t.elapsed().as_secs_f64() * 1000.0 + one.last().copied().unwrap_or(0.0));
         }
         txn.rollback().await?;

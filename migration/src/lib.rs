@@ -9,6 +9,7 @@ mod m20261124_000002_transactions;
 mod m20261124_000003_activation_order;
 mod m20261124_000004_withdrawals;
 mod m20261124_000005_stats;
+mod m20261124_000006_stat_days;
 mod sql;
 
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_activation_order::Migration),
             Box::new(m20261124_000004_withdrawals::Migration),
             Box::new(m20261124_000005_stats::Migration),
+            Box::new(m20261124_000006_stat_days::Migration),
         ]
     }
 }

@@ -157,11 +157,11 @@ async fn join_stockpiling(
         .filter(transaction::Column::Id.eq(tx.id))
         .exec(txn)
         .await?;
-    buckets::transactions(txn, Scope::Id(tx.id), 1).await?;
+    buckets::transactions(txn, tx.merchant_id, Scope::Id(tx.id), 1).await?;
 
     if sp.accumulated_minor >= sp.minimum_minor {
         // the members move from "in progress" to "completed" and gain a stockpiling-end day
-        buckets::transactions(txn, Scope::Stockpiling(sp.id), -1).await?;
+        buckets::transactions(txn, sp.merchant_id, Scope::Stockpiling(sp.id), -1).await?;
         stockpiling::Entity::update_many()
             .col_expr(S::Status, Expr::value("COMPLETED"))
             .col_expr(S::CompletedAt, Expr::value(Some(now)))
@@ -181,7 +181,7 @@ async fn join_stockpiling(
             .filter(transaction::Column::StockpilingId.eq(sp.id))
             .exec(txn)
             .await?;
-        buckets::transactions(txn, Scope::Stockpiling(sp.id), 1).await?;
+        buckets::transactions(txn, sp.merchant_id, Scope::Stockpiling(sp.id), 1).await?;
         queue_deposit_postback(txn, catalog, now, &sp, &tx.payment_system).await?;
     }
     Ok(sp)

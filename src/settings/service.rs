@@ -250,6 +250,13 @@ pub async fn update_system(
     if touched {
         row.exec(&txn).await?;
     }
+    if let Some(tz) = &changes.timezone {
+        // The dashboard's days follow the zone: rebuilt from the 15-minute
+        // buckets (never from the raw rows) in this transaction. The row
+        // update above waited for every writer that read the old zone.
+        let tz = tz.trim().parse().unwrap_or(chrono_tz::UTC);
+        crate::stats::buckets::rebuild_days(&txn, me.merchant_id, tz).await?;
+    }
     audit::record(
         &txn,
         now,

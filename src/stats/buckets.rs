@@ -7,7 +7,8 @@
 //! transaction. The same statements with scope `All` rebuild the table.
 
 use crate::error::AppResult;
-use sea_orm::{ConnectionTrait, DbBackend};
+use chrono_tz::Tz;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 /// Which transactions a maintenance statement counts.
 #[derive(Copy, Clone, Debug)]
@@ -29,6 +30,63 @@ fn bucket(backend: DbBackend, col: &str) -> String {
     }
 }
 
+/// The merchant's time zone, read so that a concurrent change of it waits
+/// for this transaction (PostgreSQL `FOR SHARE`; SQLite writes one at a time):
+/// the zone change then rebuilds the days with this transaction's rows in.
+async fn zone_of(conn: &impl ConnectionTrait, merchant_id: i64) -> AppResult<Tz> {
+    let lock = match conn.get_database_backend() {
+        DbBackend::Postgres => " FOR SHARE",
+        _ => "",
+    };
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            format!("SELECT timezone FROM merchants WHERE id = {merchant_id}{lock}"),
+        ))
+        .await?
+        .ok_or(crate::error::AppError::NotFound)?;
+    let name: String = row.try_get("", "timezone")?;
+    Ok(name.parse().unwrap_or(chrono_tz::UTC))
+}
+
+/// The same rows as `select`, rolled into the local days of `tz`.
+fn upsert_days(select: &str, sign: i64, tz: Tz) -> String {
+    format!(
+        "INSERT INTO stat_days (merchant_id, section, kind, day, payment_system, currency, \
+         country, completed, amount_minor, count) \
+         SELECT merchant_id, section, kind, day, payment_system, currency, country, completed, \
+         SUM(amount_minor) * {sign}, COUNT(*) * {sign} \
+         FROM (SELECT x.*, {} AS day FROM ({select}) x) y WHERE 1 = 1 \
+         GROUP BY merchant_id, section, kind, day, payment_system, currency, country, completed \
+         ORDER BY merchant_id, section, kind, day, payment_system, currency, country, completed \
+         ON CONFLICT (merchant_id, section, kind, day, payment_system, currency, country, completed) \
+         DO UPDATE SET amount_minor = stat_days.amount_minor + excluded.amount_minor, \
+         count = stat_days.count + excluded.count",
+        super::days::local_day_sql(tz)
+    )
+}
+
+/// Recomputes one merchant's days from its buckets, in `tz`.
+pub async fn rebuild_days(conn: &impl ConnectionTrait, merchant_id: i64, tz: Tz) -> AppResult<()> {
+    conn.execute_unprepared(&format!(
+        "DELETE FROM stat_days WHERE merchant_id = {merchant_id}"
+    ))
+    .await?;
+    conn.execute_unprepared(&format!(
+        "INSERT INTO stat_days (merchant_id, section, kind, day, payment_system, currency, \
+         country, completed, amount_minor, count) \
+         SELECT merchant_id, section, kind, day, payment_system, currency, country, completed, \
+         SUM(amount_minor), SUM(count) \
+         FROM (SELECT b.*, {} AS day FROM stat_buckets b WHERE b.merchant_id = {merchant_id}) y \
+         WHERE 1 = 1 \
+         GROUP BY merchant_id, section, kind, day, payment_system, currency, country, completed \
+         HAVING SUM(count) <> 0",
+        super::days::local_day_sql(tz)
+    ))
+    .await?;
+    Ok(())
+}
+
 fn upsert(select: &str, sign: i64) -> String {
     format!(
         "INSERT INTO stat_buckets (merchant_id, section, kind, bucket, payment_system, currency, \
@@ -47,8 +105,18 @@ fn upsert(select: &str, sign: i64) -> String {
 /// the transactions in `scope` as they stand now: INCOMING, activated and
 /// NORMAL, placed by activation, creation and (when completed) their
 /// stockpiling's end.
-pub async fn transactions(conn: &impl ConnectionTrait, scope: Scope, sign: i64) -> AppResult<()> {
-    let backend = conn.get_database_backend();
+pub async fn transactions(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    scope: Scope,
+    sign: i64,
+) -> AppResult<()> {
+    let select = transactions_select(conn.get_database_backend(), scope);
+    apply(conn, merchant_id, &select, sign).await
+}
+
+/// The counted rows of the transactions in `scope`, one per date kind.
+fn transactions_select(backend: DbBackend, scope: Scope) -> String {
     let scope = match scope {
         Scope::Id(id) => format!("t.id = {id}"),
         Scope::Stockpiling(id) => format!("t.stockpiling_id = {id}"),
@@ -69,7 +137,7 @@ pub async fn transactions(conn: &impl ConnectionTrait, scope: Scope, sign: i64) 
             bucket(backend, col)
         )
     };
-    let select = format!(
+    format!(
         "{} UNION ALL {} UNION ALL {}",
         part("ACTIVATION", "t.activated_at", ""),
         part("CREATION", "t.created_at", ""),
@@ -78,20 +146,28 @@ pub async fn transactions(conn: &impl ConnectionTrait, scope: Scope, sign: i64) 
             "s.completed_at",
             " AND s.completed_at IS NOT NULL"
         ),
-    );
-    conn.execute_unprepared(&upsert(&select, sign)).await?;
-    Ok(())
+    )
 }
 
 /// Adds or removes the contribution of APPROVED withdrawals in `scope`:
 /// placed by `processedAt` (kind ACTIVATION) and by `createdAt` (CREATION),
 /// in the country of their payment system.
-pub async fn withdrawals(conn: &impl ConnectionTrait, scope: Scope, sign: i64) -> AppResult<()> {
-    let backend = conn.get_database_backend();
+pub async fn withdrawals(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    scope: Scope,
+    sign: i64,
+) -> AppResult<()> {
+    let select = withdrawals_select(conn.get_database_backend(), scope);
+    apply(conn, merchant_id, &select, sign).await
+}
+
+/// The counted rows of the withdrawals in `scope`, one per date kind.
+fn withdrawals_select(backend: DbBackend, scope: Scope) -> String {
     let scope = match scope {
         Scope::Id(id) => format!("w.id = {id}"),
         Scope::Merchant(id) => format!("w.merchant_id = {id}"),
-        Scope::Stockpiling(_) => return Ok(()),
+        Scope::Stockpiling(_) => "1 = 0".into(),
         Scope::All => "1 = 1".into(),
     };
     let part = |kind: &str, col: &str| {
@@ -103,26 +179,53 @@ pub async fn withdrawals(conn: &impl ConnectionTrait, scope: Scope, sign: i64) -
             bucket(backend, col)
         )
     };
-    let select = format!(
+    format!(
         "{} UNION ALL {}",
         part("ACTIVATION", "w.processed_at"),
         part("CREATION", "w.created_at")
-    );
+    )
+}
+
+/// Moves the rows of `select` (one merchant's) into both tables.
+async fn apply(conn: &impl ConnectionTrait, merchant_id: i64, select: &str, sign: i64) -> AppResult<()> {
+    let select = format!("SELECT * FROM ({select}) z WHERE z.merchant_id = {merchant_id}");
     conn.execute_unprepared(&upsert(&select, sign)).await?;
+    let tz = zone_of(conn, merchant_id).await?;
+    conn.execute_unprepared(&upsert_days(&select, sign, tz))
+        .await?;
     Ok(())
 }
 
-/// Recomputes the buckets of one merchant (or all) from the raw rows, in
-/// the caller's transaction. Returns the number of bucket rows written.
+/// Recomputes the buckets and days of one merchant (or all) from the raw
+/// rows, in the caller's transaction. Returns the number of bucket rows written.
 pub async fn rebuild(conn: &impl ConnectionTrait, merchant_id: Option<i64>) -> AppResult<u64> {
-    let (scope, cond) = match merchant_id {
-        Some(id) => (Scope::Merchant(id), format!(" WHERE merchant_id = {id}")),
-        None => (Scope::All, String::new()),
+    let backend = conn.get_database_backend();
+    let merchants: Vec<(i64, String)> = conn
+        .query_all_raw(Statement::from_string(
+            backend,
+            match merchant_id {
+                Some(id) => format!("SELECT id, timezone FROM merchants WHERE id = {id}"),
+                None => "SELECT id, timezone FROM merchants ORDER BY id".into(),
+            },
+        ))
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("", "id")?, r.try_get("", "timezone")?)))
+        .collect::<Result<_, sea_orm::DbErr>>()?;
+    let cond = match merchant_id {
+        Some(id) => format!(" WHERE merchant_id = {id}"),
+        None => String::new(),
     };
     conn.execute_unprepared(&format!("DELETE FROM stat_buckets{cond}"))
         .await?;
-    transactions(conn, scope, 1).await?;
-    withdrawals(conn, scope, 1).await?;
+    for (id, zone) in merchants {
+        let scope = Scope::Merchant(id);
+        conn.execute_unprepared(&upsert(&transactions_select(backend, scope), 1))
+            .await?;
+        conn.execute_unprepared(&upsert(&withdrawals_select(backend, scope), 1))
+            .await?;
+        rebuild_days(conn, id, zone.parse().unwrap_or(chrono_tz::UTC)).await?;
+    }
     let rows = conn
         .query_one_raw(sea_orm::Statement::from_string(
             conn.get_database_backend(),

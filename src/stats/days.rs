@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Days, NaiveDate, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Seconds in a bucket.
 pub const BUCKET_SECONDS: i64 = 900;
@@ -41,8 +43,11 @@ pub fn day_start(tz: Tz, day: NaiveDate) -> i64 {
 /// stretch and its offset in buckets. Probes every 4 hours and bisects
 /// where the offset differs, so changes at least 4 hours apart are all found.
 pub fn segments(tz: Tz, from: i64, to: i64) -> Vec<(i64, i64)> {
+    segments_by(tz, from, to, 16)
+}
+
+fn segments_by(tz: Tz, from: i64, to: i64, step: i64) -> Vec<(i64, i64)> {
     let mut out = vec![(from, offset_at(tz, from))];
-    let step = 16;
     let mut prev = from;
     while prev < to - 1 {
         let probe = (prev + step).min(to - 1);
@@ -86,20 +91,42 @@ pub fn number_of(date: NaiveDate) -> i64 {
     (date - epoch).num_days()
 }
 
-/// A SQL expression giving the local day number of column `bucket`, for
-/// buckets in the stretches `segs` (integers only: nothing user-supplied).
-pub fn day_sql(segs: &[(i64, i64)]) -> String {
-    let offset = if segs.len() == 1 {
-        segs[0].1.to_string()
-    } else {
-        let mut case = String::from("CASE");
-        for pair in segs.windows(2) {
-            case.push_str(&format!(" WHEN bucket < {} THEN {}", pair[1].0, pair[0].1));
+/// A SQL expression giving the zone's offset (in buckets) at column
+/// `bucket`, for every change from 2000 to 2100 (outside it, the nearest
+/// stretch's): a balanced tree of CASEs, computed once per zone.
+pub fn offset_sql(tz: Tz) -> Arc<String> {
+    static CACHE: OnceLock<Mutex<HashMap<Tz, Arc<String>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(sql) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&tz) {
+        return sql.clone();
+    }
+    let from = bucket_of(Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap());
+    let to = bucket_of(Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap());
+    // Zones change their offset at most a few times a year: a daily probe finds each.
+    let segs = segments_by(tz, from, to, BUCKETS_PER_DAY);
+    fn tree(segs: &[(i64, i64)]) -> String {
+        if segs.len() == 1 {
+            return segs[0].1.to_string();
         }
-        case.push_str(&format!(" ELSE {} END", segs[segs.len() - 1].1));
-        case
-    };
-    format!("((bucket + {offset}) / {BUCKETS_PER_DAY})")
+        let mid = segs.len() / 2;
+        format!(
+            "CASE WHEN bucket < {} THEN {} ELSE {} END",
+            segs[mid].0,
+            tree(&segs[..mid]),
+            tree(&segs[mid..])
+        )
+    }
+    let sql = Arc::new(tree(&segs));
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(tz, sql.clone());
+    sql
+}
+
+/// A SQL expression giving the local day number in `tz` of column `bucket`.
+pub fn local_day_sql(tz: Tz) -> String {
+    format!("((bucket + {}) / {BUCKETS_PER_DAY})", offset_sql(tz))
 }
 
 #[cfg(test)]
@@ -133,6 +160,56 @@ mod tests {
         check(chrono_tz::America::New_York, "2026-03-01", "2026-11-15");
         check(chrono_tz::Australia::Lord_Howe, "2026-03-01", "2026-11-15");
         check(chrono_tz::America::Santiago, "2026-03-01", "2026-11-15");
+    }
+
+    /// The long-range expression agrees with the zone on every bucket of a year.
+    #[test]
+    fn the_zone_expression_matches_the_zone() {
+        for tz in [
+            chrono_tz::Europe::Berlin,
+            chrono_tz::Asia::Kathmandu,
+            chrono_tz::Pacific::Chatham,
+            chrono_tz::America::Santiago,
+        ] {
+            let sql = offset_sql(tz);
+            // evaluate the CASE tree by hand
+            fn eval(sql: &str, bucket: i64) -> i64 {
+                let sql = sql.trim();
+                if let Ok(n) = sql.parse() {
+                    return n;
+                }
+                let rest = sql.strip_prefix("CASE WHEN bucket < ").unwrap();
+                let (limit, rest) = rest.split_once(" THEN ").unwrap();
+                // split the two branches at the top-level ELSE
+                let body = rest.strip_suffix(" END").unwrap();
+                let mut depth = 0;
+                let bytes = body.as_bytes();
+                let mut split = None;
+                let mut i = 0;
+                while i < bytes.len() {
+                    if body[i..].starts_with("CASE ") {
+                        depth += 1;
+                    } else if body[i..].starts_with(" END") {
+                        depth -= 1;
+                    } else if depth == 0 && body[i..].starts_with(" ELSE ") {
+                        split = Some(i);
+                        break;
+                    }
+                    i += 1;
+                }
+                let i = split.unwrap();
+                let (then, other) = (&body[..i], &body[i + 6..]);
+                if bucket < limit.parse::<i64>().unwrap() {
+                    eval(then, bucket)
+                } else {
+                    eval(other, bucket)
+                }
+            }
+            let a = day_start(tz, date("2026-01-01"));
+            for bucket in (a..a + 366 * BUCKETS_PER_DAY).step_by(7) {
+                assert_eq!(eval(&sql, bucket), offset_at(tz, bucket), "{tz} {bucket}");
+            }
+        }
     }
 
     #[test]

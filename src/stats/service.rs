@@ -1,7 +1,7 @@
 //! The dashboard: validating the filter, reading the buckets as local days,
 //! converting into the display currency with the rate of each day.
 
-use super::days::{self, day_sql, segments};
+use super::days;
 use crate::app::Deps;
 use crate::auth::model::Actor;
 use crate::catalog::model::Catalog;
@@ -10,7 +10,7 @@ use crate::money::from_minor;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, TransactionTrait, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
 
@@ -158,19 +158,16 @@ impl Sql {
     }
 }
 
-/// Sums of one section over local days [from, to) of `tz`, read from the buckets.
+/// Sums of one section over local days [from, to) of the merchant's zone,
+/// read from the daily rollup.
 async fn fetch(
     db: &impl ConnectionTrait,
     merchant_id: i64,
-    tz: Tz,
     transactions: bool,
     f: &Filter,
     (from, to): (NaiveDate, NaiveDate),
 ) -> AppResult<Vec<Row>> {
-    let (a, b) = (days::day_start(tz, from), days::day_start(tz, to));
-    if a >= b {
-        return Ok(Vec::new());
-    }
+    let (a, b) = (days::number_of(from), days::number_of(to));
     let kind = match (transactions, f.date_kind) {
         (_, DateKind::Creation) => "CREATION",
         (true, DateKind::StockpilingEnd) => "STOCKPILING_END",
@@ -181,12 +178,11 @@ async fn fetch(
         text: String::new(),
         values: Vec::new(),
     };
-    let day = day_sql(&segments(tz, a, b));
     let head = format!(
-        "SELECT {day} AS day, payment_system, currency, \
+        "SELECT day, payment_system, currency, \
          CAST(SUM(amount_minor) AS BIGINT) AS amount_minor, CAST(SUM(count) AS BIGINT) AS n \
-         FROM stat_buckets WHERE merchant_id = {} AND section = {} AND kind = {} \
-         AND bucket >= {} AND bucket < {}",
+         FROM stat_days WHERE merchant_id = {} AND section = {} AND kind = {} \
+         AND day >= {} AND day < {}",
         q.bind(merchant_id),
         q.bind(if transactions { "T" } else { "W" }),
         q.bind(kind),
@@ -200,10 +196,9 @@ async fn fetch(
     if transactions && f.completed_only {
         q.text.push_str(" AND completed = 1");
     }
-    // buckets emptied again (a SCAM mark, a completion) leave zero rows behind
-    q.text.push_str(&format!(
-        " GROUP BY {day}, payment_system, currency HAVING SUM(count) <> 0"
-    ));
+    // rows emptied again (a SCAM mark, a completion) stay behind as zeros
+    q.text
+        .push_str(" GROUP BY day, payment_system, currency HAVING SUM(count) <> 0");
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(q.backend, q.text, q.values))
         .await?;
@@ -453,26 +448,40 @@ pub async fn rebuild(d: &Deps, actor: &Actor, merchant_id: Option<i64>) -> AppRe
 
 /// The dashboard of the caller's merchant.
 pub async fn dashboard(d: &Deps, actor: &Actor, f: Filter) -> AppResult<Dashboard> {
-    actor.reader()?;
+    let tenant = actor.reader()?;
     validate(&d.catalog, &f)?;
-    let merchant = crate::accounts::service::merchant(d, actor).await?;
+    // One snapshot: the zone and the days rolled up in it agree even while
+    // the zone is being changed.
+    let txn = match d.db.get_database_backend() {
+        DbBackend::Postgres => {
+            d.db.begin_with_config(
+                Some(sea_orm::IsolationLevel::RepeatableRead),
+                Some(sea_orm::AccessMode::ReadOnly),
+            )
+            .await?
+        }
+        _ => d.db.begin().await?,
+    };
+    let merchant = entity::merchant::Entity::find_by_id(tenant.merchant_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let tz: Tz = merchant.timezone.parse().unwrap_or(chrono_tz::UTC);
     let today = d.clock.now().with_timezone(&tz).date_naive();
     let range = (f.from, f.to.succ_opt().unwrap_or(f.to));
     let today_range = (today, today.succ_opt().unwrap_or(today));
     let m = merchant.id;
-    let (t, t_today, w, w_today) = tokio::try_join!(
-        fetch(&d.db, m, tz, true, &f, range),
-        fetch(&d.db, m, tz, true, &f, today_range),
-        fetch(&d.db, m, tz, false, &f, range),
-        fetch(&d.db, m, tz, false, &f, today_range),
-    )?;
+    let t = fetch(&txn, m, true, &f, range).await?;
+    let t_today = fetch(&txn, m, true, &f, today_range).await?;
+    let w = fetch(&txn, m, false, &f, range).await?;
+    let w_today = fetch(&txn, m, false, &f, today_range).await?;
     let mut currencies: BTreeSet<String> = [&t, &t_today, &w, &w_today]
         .iter()
         .flat_map(|rows| rows.iter().map(|r| r.currency.clone()))
         .collect();
     currencies.insert(f.display_currency.clone());
-    let rates = load_rates(&d.db, &currencies, today.max(f.to)).await?;
+    let rates = load_rates(&txn, &currencies, today.max(f.to)).await?;
+    txn.commit().await?;
     let mut missing = BTreeSet::new();
     let transactions = assemble(&d.catalog, &rates, &f, today, &t, &t_today, &mut missing);
     let withdrawals = assemble(&d.catalog, &rates, &f, today, &w, &w_today, &mut missing);

@@ -679,7 +679,7 @@ pub async fn set_originality(
         )],
     )
     .await?;
-    buckets::transactions(&txn, buckets::Scope::Id(id), -1).await?;
+    buckets::transactions(&txn, before.merchant_id, buckets::Scope::Id(id), -1).await?;
     transaction::Entity::update_many()
         .col_expr(
             transaction::Column::Originality,
@@ -688,7 +688,7 @@ pub async fn set_originality(
         .filter(transaction::Column::Id.eq(id))
         .exec(&txn)
         .await?;
-    buckets::transactions(&txn, buckets::Scope::Id(id), 1).await?;
+    buckets::transactions(&txn, before.merchant_id, buckets::Scope::Id(id), 1).await?;
     // An activated deposit marked SCAM leaves the balance (its postback stays
     // sent); cleared again, it returns.
     if before.activated_at.is_some()

@@ -424,7 +424,7 @@ pub async fn set_status(
     };
     let w = withdrawal::Model::from_query_result(&row, "")?;
     // NEW was never counted; APPROVED is from now on
-    buckets::withdrawals(&txn, buckets::Scope::Id(w.id), 1).await?;
+    buckets::withdrawals(&txn, w.merchant_id, buckets::Scope::Id(w.id), 1).await?;
     use balance::Column as B;
     let mut release = balance::Entity::update_many()
         .col_expr(

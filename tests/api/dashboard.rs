@@ -1062,13 +1062,37 @@ async fn the_buckets_agree_with_a_brute_force_count_for_random_data_zones_rates_
     }
     assert!(saw_missing, "some round should lack a PKR rate");
 
-    // A rebuild from the raw rows gives the same buckets.
+    // A rebuild from the raw rows gives the same buckets and days.
     let before = stat_rows(&app).await;
+    let days_before = day_rows(&app).await;
     kassa::stats::service::rebuild(&app.deps, &kassa::auth::model::Actor::Cli, None)
         .await
         .unwrap();
     assert_eq!(stat_rows(&app).await, before);
-    assert!(!before.is_empty());
+    assert_eq!(day_rows(&app).await, days_before);
+    assert!(!before.is_empty() && !days_before.is_empty());
+}
+
+/// The non-empty day rows, in key order.
+async fn day_rows(app: &TestApp) -> Vec<Vec<String>> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = &app.deps.db;
+    let mut rows: Vec<Vec<String>> = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT merchant_id, section, kind, day, payment_system, currency, country, completed, amount_minor, count FROM stat_days WHERE count <> 0",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let i = |c: &str| r.try_get::<i64>("", c).unwrap().to_string();
+            let s = |c: &str| r.try_get::<String>("", c).unwrap();
+            vec![i("merchant_id"), s("section"), s("kind"), i("day"), s("payment_system"), s("currency"), s("country"), r.try_get::<i32>("", "completed").unwrap().to_string(), i("amount_minor"), i("count")]
+        })
+        .collect();
+    rows.sort();
+    rows
 }
 
 /// The non-empty bucket rows, in key order.
