@@ -9,6 +9,9 @@ async fn every_playground_example_runs_against_the_demo() {
     kassa::demo::load_activity(&app.deps, 1)
         .await
         .expect("the demo's activity");
+    kassa::demo::load_rates(&app.deps)
+        .await
+        .expect("the demo's exchange rates");
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/playground");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
