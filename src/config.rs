@@ -119,6 +119,17 @@ impl Config {
                 "must start with sqlite: or postgres://",
             ));
         }
+        let public_url = get("KASSA_PUBLIC_URL").map(|u| u.trim().trim_end_matches('/').to_string());
+        if let Some(u) = &public_url {
+            let ok = url::Url::parse(u)
+                .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+            if !ok {
+                return Err(bad(
+                    "KASSA_PUBLIC_URL",
+                    "must be an http(s) URL such as https://pay.example.com",
+                ));
+            }
+        }
         let redis_url = get("REDIS_URL");
         if let Some(url) = &redis_url {
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
@@ -159,9 +170,7 @@ impl Config {
             event_buffer: number("KASSA_EVENT_BUFFER", 1024)? as usize,
             database_url,
             redis_url,
-            public_url: get("KASSA_PUBLIC_URL")
-                .map(|u| u.trim().trim_end_matches('/').to_string())
-                .unwrap_or_else(|| format!("http://{bind}")),
+            public_url: public_url.unwrap_or_else(|| format!("http://{bind}")),
             bind,
             postback_retry_schedule,
             postback_lease: duration("KASSA_POSTBACK_LEASE", "60s")?,
@@ -219,6 +228,8 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("REDIS_URL", "http://x"),
             ("KASSA_LOGIN_RATE", "-3"),
+            ("KASSA_PUBLIC_URL", "ftp://files.example"),
+            ("KASSA_PUBLIC_URL", "not a url"),
         ] {
             let err = with(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);

@@ -356,7 +356,7 @@ async fn uploads_need_the_csrf_header_the_owner_and_a_bounded_body() {
 
 #[tokio::test]
 async fn the_installation_snippet_carries_the_plugin_key_and_documents_its_parameters() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(&[("KASSA_PUBLIC_URL", "https://pay.example.com/")]).await;
     let viewer = app.login(VIEWER).await;
     let body = app
         .gql(
@@ -369,6 +369,7 @@ async fn the_installation_snippet_carries_the_plugin_key_and_documents_its_param
     assert_eq!(p["pluginKey"], kassa::demo::PLUGIN_KEY, "{body}");
     let snippet = p["snippet"].as_str().unwrap();
     assert!(snippet.contains(kassa::demo::PLUGIN_KEY), "{snippet}");
+    assert!(snippet.contains("src=\"https://pay.example.com/plugin?"), "{snippet}");
     assert!(
         snippet.contains("label=") && snippet.contains("order_id="),
         "{snippet}"
