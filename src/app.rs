@@ -88,6 +88,8 @@ pub struct AppState {
     pub deps: Deps,
     pub schema: KassaSchema,
     pub metrics: Arc<Metrics>,
+    /// Open sockets by session, closed when their session ends.
+    pub sessions: Arc<crate::http::sessions::SessionWatch>,
 }
 
 impl AppState {
@@ -95,6 +97,7 @@ impl AppState {
         Ok(AppState {
             schema: build_schema(deps.clone()),
             metrics: Arc::new(Metrics::new().context("registering metrics")?),
+            sessions: Default::default(),
             deps,
         })
     }
@@ -108,11 +111,17 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = state
-        .deps
-        .config
-        .postback_worker
-        .then(|| tokio::spawn(crate::postbacks::worker::run(state.deps.clone(), stop_rx)));
+    let worker = state.deps.config.postback_worker.then(|| {
+        tokio::spawn(crate::postbacks::worker::run(
+            state.deps.clone(),
+            stop_rx.clone(),
+        ))
+    });
+    let watcher = tokio::spawn(crate::http::sessions::run(
+        state.deps.clone(),
+        state.sessions.clone(),
+        stop_rx.clone(),
+    ));
     let router = crate::http::router(state);
     let served = axum::serve(
         listener,
@@ -124,6 +133,7 @@ pub async fn run(
     })
     .await
     .context("serving HTTP");
+    watcher.abort();
     if let Some(worker) = worker {
         // Attempts in flight finish and are recorded; nothing is cut midway.
         let _ = worker.await;

@@ -39,6 +39,8 @@ pub struct Config {
     pub session_idle: Duration,
     /// `KASSA_SESSION_MAX`: a session ends this long after sign-in, active or not.
     pub session_max: Duration,
+    /// `KASSA_SESSION_CHECK`: how often open sockets' sessions are checked for expiry.
+    pub session_check: Duration,
     /// `KASSA_PLAYGROUND=0` hides GraphiQL at `GET /graphql`.
     pub playground: bool,
     /// `KASSA_INTROSPECTION=0` turns schema introspection off.
@@ -119,7 +121,8 @@ impl Config {
                 "must start with sqlite: or postgres://",
             ));
         }
-        let public_url = get("KASSA_PUBLIC_URL").map(|u| u.trim().trim_end_matches('/').to_string());
+        let public_url =
+            get("KASSA_PUBLIC_URL").map(|u| u.trim().trim_end_matches('/').to_string());
         if let Some(u) = &public_url {
             let ok = url::Url::parse(u)
                 .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
@@ -180,6 +183,7 @@ impl Config {
             activation_ttl: duration("KASSA_ACTIVATION_TTL", "60m")?,
             session_idle,
             session_max,
+            session_check: duration("KASSA_SESSION_CHECK", "5s")?,
             playground: flag("KASSA_PLAYGROUND", true)?,
             introspection: flag("KASSA_INTROSPECTION", true)?,
             login_rate_per_minute: number("KASSA_LOGIN_RATE", 30)? as u32,

@@ -1,6 +1,7 @@
 //! The only axum code: routes, the CSRF and batch rules, credential
 //! extraction, health, metrics and the WebSocket upgrade (BEHAVIOUR §11).
 
+pub mod sessions;
 mod ws;
 
 use crate::app::AppState;

@@ -4,9 +4,9 @@
 
 use crate::app::AppState;
 use crate::auth::model::Actor;
-use crate::auth::service::{authenticate, session_alive};
+use crate::auth::service::authenticate;
 use crate::events::graphql::SocketControl;
-use crate::events::Event;
+use crate::http::sessions::Registration;
 use async_graphql::http::{
     WebSocket as GqlWebSocket, WebSocketProtocols, WsMessage, ALL_WEBSOCKET_PROTOCOLS,
 };
@@ -70,7 +70,7 @@ fn bearer_of(payload: &serde_json::Value) -> Option<String> {
 pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
 /// How long a client may take to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often the socket checks that its session is still open, and pings.
+/// How often the socket checks its init deadline and counts toward a keepalive.
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
 /// A keepalive message goes out every this many housekeeping ticks.
 const KEEPALIVE_TICKS: u32 = 6;
@@ -95,14 +95,15 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
         });
     let refused = Arc::new(AtomicBool::new(false));
     let initialised = Arc::new(AtomicBool::new(false));
-    let session: Arc<std::sync::Mutex<Option<i64>>> = Default::default();
+    let registration: Arc<std::sync::Mutex<Option<Registration>>> = Default::default();
     let control = SocketControl::default();
-    let (refused_in_init, initialised_in_init, session_in_init, control_in_init) = (
+    let (refused_in_init, initialised_in_init, registration_in_init, control_in_init) = (
         refused.clone(),
         initialised.clone(),
-        session.clone(),
+        registration.clone(),
         control.clone(),
     );
+    let watch = state.sessions.clone();
     let deps = state.deps.clone();
     let mut protocol_stream = GqlWebSocket::new(state.schema.clone(), input, protocol)
         .on_connection_init(move |payload| async move {
@@ -115,14 +116,17 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
                 Ok(actor) => actor,
             };
             if let Actor::User(u) = &actor {
-                *session_in_init.lock().unwrap_or_else(|p| p.into_inner()) = Some(u.session_id);
+                // the instance's watcher closes this socket when the session ends
+                *registration_in_init
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) =
+                    Some(watch.register(u.session_id, control_in_init.clone()));
             }
             let mut data = Data::default();
             data.insert(actor);
             data.insert(control_in_init);
             Ok(data)
         });
-    let mut bus = state.deps.bus.subscribe();
     let opened = tokio::time::Instant::now();
     let mut ticks = tokio::time::interval(HOUSEKEEPING);
     ticks.tick().await;
@@ -149,33 +153,11 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
                 closed = true;
                 close(code, reason)
             },
-            event = bus.recv() => {
-                let mine = *session.lock().unwrap_or_else(|p| p.into_inner());
-                match (event, mine) {
-                    (Ok(e), Some(id)) if matches!(&*e, Event::SessionsEnded { session_ids } if session_ids.contains(&id)) => {
-                        closed = true;
-                        close(CLOSE_UNAUTHORIZED, "the session ended")
-                    }
-                    _ => continue,
-                }
-            },
             _ = ticks.tick() => {
                 tick_count += 1;
                 if !initialised.load(Ordering::SeqCst) && opened.elapsed() >= INIT_TIMEOUT {
                     closed = true;
                     close(CLOSE_INIT_TIMEOUT, "connection_init timeout")
-                } else if let Some(id) = {
-                    let mine = *session.lock().unwrap_or_else(|p| p.into_inner());
-                    mine
-                } {
-                    if !session_alive(&state.deps, id).await.unwrap_or(true) {
-                        closed = true;
-                        close(CLOSE_UNAUTHORIZED, "the session ended")
-                    } else if tick_count.is_multiple_of(KEEPALIVE_TICKS) {
-                        keepalive(protocol)
-                    } else {
-                        continue;
-                    }
                 } else if tick_count.is_multiple_of(KEEPALIVE_TICKS) && initialised.load(Ordering::SeqCst) {
                     keepalive(protocol)
                 } else {

@@ -187,7 +187,12 @@ fn withdrawals_select(backend: DbBackend, scope: Scope) -> String {
 }
 
 /// Moves the rows of `select` (one merchant's) into both tables.
-async fn apply(conn: &impl ConnectionTrait, merchant_id: i64, select: &str, sign: i64) -> AppResult<()> {
+async fn apply(
+    conn: &impl ConnectionTrait,
+    merchant_id: i64,
+    select: &str,
+    sign: i64,
+) -> AppResult<()> {
     let select = format!("SELECT * FROM ({select}) z WHERE z.merchant_id = {merchant_id}");
     conn.execute_unprepared(&upsert(&select, sign)).await?;
     let tz = zone_of(conn, merchant_id).await?;

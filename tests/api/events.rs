@@ -250,6 +250,84 @@ async fn ending_a_session_closes_its_sockets_with_4401() {
 }
 
 #[tokio::test]
+async fn a_session_that_expires_closes_its_sockets_with_4401() {
+    let app = spawn_app_with(&[("KASSA_SESSION_CHECK", "100ms")]).await;
+    let token = app.login(VIEWER).await;
+    let mut ws = socket(&app, Some(&token)).await;
+    subscribe(&mut ws, "1", TX_EVENTS, json!({})).await;
+    // An open subscription is not activity: 15 idle minutes end the session.
+    app.clock.advance(Duration::from_secs(16 * 60));
+    assert_eq!(next(&mut ws).await, json!({ "close": 4401 }));
+}
+
+#[tokio::test]
+async fn an_event_made_in_one_server_process_reaches_a_subscriber_of_another() {
+    let Ok(redis) = std::env::var("KASSA_TEST_REDIS_URL") else {
+        // One instance: nothing to fan out (the PostgreSQL + Redis run covers it).
+        return;
+    };
+    let a = spawn_app().await;
+    // A second `kassa serve` process on the same database and Redis channel.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .arg("serve")
+        .env("DATABASE_URL", &a.database_url)
+        .env("REDIS_URL", &redis)
+        .env(
+            "KASSA_EVENTS_CHANNEL",
+            format!("kassa:test:{}", a.database_url),
+        )
+        .env("KASSA_BIND", "127.0.0.1:0")
+        .env("KASSA_POSTBACK_WORKER", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let started: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line}"));
+    let url = started["listening"]
+        .as_str()
+        .unwrap()
+        .replace("http://", "ws://");
+    // The process runs on the wall clock, the test server on its own: a
+    // MERCHANT key is valid on both.
+    let mut req = format!("{url}/graphql/ws").into_client_request().unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws.send(Message::text(json!({ "type": "connection_init", "payload": { "authorization": "Bearer kak_demo_merchant_key_do_not_use_in_production" } }).to_string())).await.unwrap();
+    assert_eq!(next(&mut ws).await["type"], "connection_ack");
+    subscribe(&mut ws, "1", TX_EVENTS, json!({})).await;
+    // The child subscribes to Redis as it starts; give it a moment.
+    let mut got = None;
+    for attempt in 0..20 {
+        ingest(&a, vec![paytm(&format!("PROCESS-{attempt}"), "9.00")]).await;
+        if let Ok(Some(Ok(Message::Text(t)))) =
+            tokio::time::timeout(Duration::from_millis(500), ws.next()).await
+        {
+            got = Some(serde_json::from_str::<Value>(&t).unwrap());
+            break;
+        }
+    }
+    let _ = child.kill();
+    let e = got.expect("an event from the other process");
+    assert_eq!(e["type"], "next", "{e}");
+    assert!(
+        e["payload"]["data"]["transactionEvents"]["transaction"]["transactionNumber"]
+            .as_str()
+            .unwrap()
+            .starts_with("PROCESS-")
+    );
+}
+
+#[tokio::test]
 async fn with_redis_unreachable_the_api_and_local_events_keep_working() {
     let app = spawn_app_with(&[("REDIS_URL", "redis://127.0.0.1:1")]).await;
     let owner = app.login(OWNER).await;

@@ -369,7 +369,10 @@ async fn the_installation_snippet_carries_the_plugin_key_and_documents_its_param
     assert_eq!(p["pluginKey"], kassa::demo::PLUGIN_KEY, "{body}");
     let snippet = p["snippet"].as_str().unwrap();
     assert!(snippet.contains(kassa::demo::PLUGIN_KEY), "{snippet}");
-    assert!(snippet.contains("src=\"https://pay.example.com/plugin?"), "{snippet}");
+    assert!(
+        snippet.contains("src=\"https://pay.example.com/plugin?"),
+        "{snippet}"
+    );
     assert!(
         snippet.contains("label=") && snippet.contains("order_id="),
         "{snippet}"
