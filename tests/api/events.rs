@@ -317,6 +317,7 @@ async fn an_event_made_in_one_server_process_reaches_a_subscriber_of_another() {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     let e = got.expect("an event from the other process");
     assert_eq!(e["type"], "next", "{e}");
     assert!(
