@@ -90,6 +90,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Open sockets by session, closed when their session ends.
     pub sessions: Arc<crate::http::sessions::SessionWatch>,
+    /// Subscriptions shared by sockets that ask for the same thing.
+    pub hub: Arc<crate::events::hub::Hub>,
 }
 
 impl AppState {
@@ -98,6 +100,7 @@ impl AppState {
             schema: build_schema(deps.clone()),
             metrics: Arc::new(Metrics::new().context("registering metrics")?),
             sessions: Default::default(),
+            hub: Default::default(),
             deps,
         })
     }

@@ -5,7 +5,8 @@
 use crate::app::AppState;
 use crate::auth::model::Actor;
 use crate::auth::service::authenticate;
-use crate::events::graphql::SocketControl;
+use crate::events::graphql::{SocketControl, CLOSE_TOO_SLOW};
+use crate::events::hub::{Key, Shared};
 use crate::http::sessions::Registration;
 use async_graphql::http::{
     WebSocket as GqlWebSocket, WebSocketProtocols, WsMessage, ALL_WEBSOCKET_PROTOCOLS,
@@ -16,10 +17,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::response::Response;
-use futures_util::{future, SinkExt, StreamExt};
+use futures_util::stream::{AbortHandle, SelectAll};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
 
 /// Close code for a missing, unknown or expired credential.
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
@@ -45,11 +49,12 @@ pub async fn upgrade(
             .into_response();
     };
     // Small buffers: an idle subscriber should cost kilobytes, not the
-    // 128 KiB read and write buffers tungstenite starts with; clients only
-    // ever send small protocol messages.
+    // 128 KiB read and write buffers tungstenite starts with. Clients only
+    // ever send small protocol messages (1 KiB reads, grown when needed), and
+    // every outgoing message is flushed at once anyway (no write buffer).
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
+        .write_buffer_size(0)
         .max_message_size(64 * 1024)
         .on_upgrade(move |socket| serve(socket, state, protocol))
 }
@@ -82,17 +87,63 @@ fn close(code: u16, reason: &str) -> Message {
     }))
 }
 
+/// Whether a request is a subscription to one merchant-scoped root field,
+/// which sockets can share (see `events::hub`).
+fn shareable(query: &str, operation: Option<&str>) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
+    if !doc.fragments.is_empty() {
+        return false;
+    }
+    let op = match (&doc.operations, operation) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
+            Some(op) => op,
+            None => return false,
+        },
+        (DocumentOperations::Multiple(_), None) => return false,
+    };
+    let items = &op.node.selection_set.node.items;
+    op.node.ty == OperationType::Subscription
+        && op.node.directives.is_empty()
+        && items.len() == 1
+        && matches!(&items[0].node, Selection::Field(f)
+            if f.node.alias.is_none()
+                && matches!(f.node.name.node.as_str(), "transactionEvents" | "withdrawalEvents"))
+}
+
+/// A graphql-transport-ws message for subscription `id`.
+fn frame(id: &str, kind: &str, payload: Option<&str>) -> Message {
+    let id = serde_json::to_string(id).unwrap_or_default();
+    Message::Text(
+        match payload {
+            Some(p) => format!(r#"{{"id":{id},"type":"{kind}","payload":{p}}}"#),
+            None => format!(r#"{{"id":{id},"type":"{kind}"}}"#),
+        }
+        .into(),
+    )
+}
+
+type MemberStream = futures_util::stream::BoxStream<'static, (String, Result<Shared, ()>)>;
+
 async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols) {
-    let (mut sink, stream) = socket.split();
-    let input = stream
-        .take_while(|m| future::ready(m.is_ok()))
-        .filter_map(|m| {
-            future::ready(match m {
-                Ok(Message::Text(t)) => Some(t.to_string()),
-                Ok(Message::Binary(b)) => String::from_utf8(b.to_vec()).ok(),
-                _ => None,
-            })
-        });
+    let (mut sink, mut socket_in) = socket.split();
+    // What the socket receives goes to async-graphql's protocol handler,
+    // except the shareable subscriptions, which this loop serves from the hub.
+    let (forward, forwarded) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let input = Box::pin(futures_util::stream::unfold(
+        forwarded,
+        |mut rx| async move { rx.recv().await.map(|t| (t, rx)) },
+    ));
+    let caller: Arc<std::sync::Mutex<Option<Actor>>> = Default::default();
+    let caller_in_init = caller.clone();
+    let mut members: SelectAll<MemberStream> = SelectAll::new();
+    // ids served here (with the handle that stops each) and ids handed on
+    let mut shared: HashMap<String, AbortHandle> = HashMap::new();
+    let mut handed_on: HashSet<String> = HashSet::new();
+    let shares = protocol == WebSocketProtocols::GraphQLWS;
     let refused = Arc::new(AtomicBool::new(false));
     let initialised = Arc::new(AtomicBool::new(false));
     let registration: Arc<std::sync::Mutex<Option<Registration>>> = Default::default();
@@ -115,6 +166,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
                 }
                 Ok(actor) => actor,
             };
+            *caller_in_init.lock().unwrap_or_else(|p| p.into_inner()) = Some(actor.clone());
             if let Actor::User(u) = &actor {
                 // the instance's watcher closes this socket when the session ends
                 *registration_in_init
@@ -134,8 +186,109 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
     let mut closed = false;
     loop {
         let out = tokio::select! {
+            incoming = socket_in.next() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(t))) => t.to_string(),
+                    Some(Ok(Message::Binary(b))) => match String::from_utf8(b.to_vec()) {
+                        Ok(t) => t,
+                        Err(_) => continue,
+                    },
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                    Some(Ok(_)) => continue,
+                };
+                if !shares {
+                    let _ = forward.send(text);
+                    continue;
+                }
+                let msg: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                let id = msg["id"].as_str().unwrap_or_default().to_string();
+                match msg["type"].as_str() {
+                    Some("subscribe") if !id.is_empty() => {
+                        if shared.contains_key(&id) || handed_on.contains(&id) {
+                            closed = true;
+                            close(4409, &format!("Subscriber for {id} already exists"))
+                        } else {
+                            let payload = &msg["payload"];
+                            let query = payload["query"].as_str().unwrap_or_default();
+                            let operation = payload["operationName"].as_str();
+                            let variables = if payload["variables"].is_null() {
+                                serde_json::json!({})
+                            } else {
+                                payload["variables"].clone()
+                            };
+                            let actor = caller.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                            let key = actor.as_ref().filter(|_| shareable(query, operation)).and_then(|a| {
+                                Key::of(a, query, &variables, operation).map(|k| (k, a.clone()))
+                            });
+                            match key {
+                                Some((key, actor)) => {
+                                    let member = state.hub.join(&state.schema, state.deps.config.event_buffer, key, &actor);
+                                    let updates = futures_util::stream::unfold(member, |mut m| async move {
+                                        match m.rx.recv().await {
+                                            Ok(s) => Some((Ok(s), m)),
+                                            Err(RecvError::Lagged(_)) => Some((Err(()), m)),
+                                            Err(RecvError::Closed) => None,
+                                        }
+                                    });
+                                    let (updates, stop) = futures_util::stream::abortable(updates);
+                                    let tag = id.clone();
+                                    members.push(updates.map(move |u| (tag.clone(), u)).boxed());
+                                    shared.insert(id, stop);
+                                }
+                                None => {
+                                    handed_on.insert(id);
+                                    let _ = forward.send(text);
+                                }
+                            }
+                            continue;
+                        }
+                    }
+                    Some("complete") => {
+                        if let Some(stop) = shared.remove(&id) {
+                            stop.abort();
+                        } else {
+                            handed_on.remove(&id);
+                            let _ = forward.send(text);
+                        }
+                        continue;
+                    }
+                    _ => {
+                        let _ = forward.send(text);
+                        continue;
+                    }
+                }
+            },
+            Some((id, update)) = members.next(), if !members.is_empty() => match update {
+                Ok(Shared::Next(payload)) => frame(&id, "next", Some(&payload)),
+                Ok(Shared::Error(errors)) => {
+                    if let Some(stop) = shared.remove(&id) { stop.abort(); }
+                    frame(&id, "error", Some(&errors))
+                }
+                Ok(Shared::Complete) => {
+                    if let Some(stop) = shared.remove(&id) { stop.abort(); }
+                    frame(&id, "complete", None)
+                }
+                Ok(Shared::Close(code, reason)) => {
+                    closed = true;
+                    close(code, reason)
+                }
+                Err(()) => {
+                    closed = true;
+                    close(CLOSE_TOO_SLOW, "subscriber too slow")
+                }
+            },
             msg = protocol_stream.next() => match msg {
-                Some(WsMessage::Text(t)) => Message::Text(t.into()),
+                Some(WsMessage::Text(t)) => {
+                    // a handed-on subscription that ended frees its id
+                    if t.contains("\"complete\"") || t.contains("\"error\"") {
+                        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&t) {
+                            if let Some(id) = v["id"].as_str() {
+                                handed_on.remove(id);
+                            }
+                        }
+                    }
+                    Message::Text(t.into())
+                }
                 Some(WsMessage::Close(code, reason)) => {
                     closed = true;
                     let code = if refused.load(Ordering::SeqCst) { CLOSE_UNAUTHORIZED } else { code };

@@ -84,6 +84,58 @@ async fn quiet(ws: &mut Ws) {
 const TX_EVENTS: &str = "subscription($f: TransactionEventFilter) { transactionEvents(filter: $f) { kind at transaction { transactionNumber amount status label postbackStatus paymentSystem { code } } } }";
 
 #[tokio::test]
+async fn sockets_asking_for_the_same_subscription_share_it_and_keep_their_own_ids() {
+    let app = spawn_app().await;
+    let (first, second) = (app.login(OWNER).await, app.login(OWNER).await);
+    let other = app.login(OTHER_OWNER).await;
+    let mut a = socket(&app, Some(&first)).await;
+    let mut b = socket(&app, Some(&second)).await;
+    let mut c = socket(&app, Some(&other)).await;
+    subscribe(&mut a, "a", TX_EVENTS, json!({})).await;
+    subscribe(&mut b, "b", TX_EVENTS, json!({})).await;
+    subscribe(&mut c, "c", TX_EVENTS, json!({})).await;
+    let number = |e: &Value| {
+        e["payload"]["data"]["transactionEvents"]["transaction"]["transactionNumber"].clone()
+    };
+    ingest(&app, vec![paytm("SHARED-1", "1.00")]).await;
+    let (ea, eb) = (next_for(&mut a, "a").await, next_for(&mut b, "b").await);
+    assert_eq!(
+        (number(&ea), number(&eb)),
+        (json!("SHARED-1"), json!("SHARED-1"))
+    );
+    assert_eq!(ea["type"], "next");
+    // The other merchant's identical subscription hears only its own.
+    ingest(&app, vec![json!({ "paymentSystem": "bkash", "walletIdentifier": "01799999999", "direction": "INCOMING",
+        "amount": "2.00", "currency": "BDT", "transactionNumber": "OTHER-1" })]).await;
+    assert_eq!(number(&next_for(&mut c, "c").await), "OTHER-1");
+    // One member completes; the other goes on; the id can be used again.
+    a.send(Message::text(
+        json!({ "id": "a", "type": "complete" }).to_string(),
+    ))
+    .await
+    .unwrap();
+    ingest(&app, vec![paytm("SHARED-2", "1.00")]).await;
+    assert_eq!(number(&next_for(&mut b, "b").await), "SHARED-2");
+    subscribe(&mut a, "a", TX_EVENTS, json!({})).await;
+    ingest(&app, vec![paytm("SHARED-3", "1.00")]).await;
+    assert_eq!(number(&next_for(&mut a, "a").await), "SHARED-3");
+    assert_eq!(number(&next_for(&mut b, "b").await), "SHARED-3");
+    // Bad input is an error for that id only.
+    subscribe(
+        &mut a,
+        "bad",
+        TX_EVENTS,
+        json!({ "f": { "kinds": ["NOPE"] } }),
+    )
+    .await;
+    let e = next_for(&mut a, "bad").await;
+    assert_eq!(e["type"], "error", "{e}");
+    // The same id twice: 4409.
+    subscribe(&mut b, "b", TX_EVENTS, json!({})).await;
+    assert_eq!(next_for(&mut b, "none").await, json!({ "close": 4409 }));
+}
+
+#[tokio::test]
 async fn transaction_events_reach_their_own_merchant_only() {
     let app = spawn_app().await;
     let owner = app.login(OWNER).await;

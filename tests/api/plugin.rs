@@ -48,8 +48,16 @@ async fn upload(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn prompt(app: &TestApp, token: &str, ps: &str, name: &str, bytes: Vec<u8>) -> Value {
-    let (status, body) = upload(
+/// Uploads a prompt picture for `ps`: (HTTP status, body).
+async fn send_prompt(
+    app: &TestApp,
+    token: &str,
+    ps: &str,
+    name: &str,
+    bytes: Vec<u8>,
+    csrf: bool,
+) -> (u16, Value) {
+    upload(
         app,
         token,
         UPLOAD_PROMPT,
@@ -58,9 +66,13 @@ async fn prompt(app: &TestApp, token: &str, ps: &str, name: &str, bytes: Vec<u8>
         name,
         "image/gif",
         bytes,
-        true,
+        csrf,
     )
-    .await;
+    .await
+}
+
+async fn prompt(app: &TestApp, token: &str, ps: &str, name: &str, bytes: Vec<u8>) -> Value {
+    let (status, body) = send_prompt(app, token, ps, name, bytes, true).await;
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -249,35 +261,13 @@ async fn uploads_need_the_csrf_header_the_owner_and_a_bounded_body() {
     let app = spawn_app().await;
     let owner = app.login(OWNER).await;
     // No CSRF header: refused before anything runs.
-    let (status, body) = upload(
-        &app,
-        &owner,
-        UPLOAD_PROMPT,
-        json!({ "ps": "paytm", "file": null }),
-        "variables.file",
-        "p.gif",
-        "image/gif",
-        GIF.to_vec(),
-        false,
-    )
-    .await;
+    let (status, body) = send_prompt(&app, &owner, "paytm", "p.gif", GIF.to_vec(), false).await;
     assert_eq!(status, 400);
     assert_eq!(error_code(&body), Some("CSRF"));
     // OPERATOR and VIEWER may not change the plugin.
     for who in [OPERATOR, VIEWER] {
         let token = app.login(who).await;
-        let (_, body) = upload(
-            &app,
-            &token,
-            UPLOAD_PROMPT,
-            json!({ "ps": "paytm", "file": null }),
-            "variables.file",
-            "p.gif",
-            "image/gif",
-            GIF.to_vec(),
-            true,
-        )
-        .await;
+        let (_, body) = send_prompt(&app, &token, "paytm", "p.gif", GIF.to_vec(), true).await;
         assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
         let body = app
             .gql(
@@ -291,18 +281,7 @@ async fn uploads_need_the_csrf_header_the_owner_and_a_bounded_body() {
     // A picture over 1 MiB.
     let mut big = GIF.to_vec();
     big.resize(1024 * 1024 + 10, 0);
-    let (status, body) = upload(
-        &app,
-        &owner,
-        UPLOAD_PROMPT,
-        json!({ "ps": "paytm", "file": null }),
-        "variables.file",
-        "big.gif",
-        "image/gif",
-        big,
-        true,
-    )
-    .await;
+    let (status, body) = send_prompt(&app, &owner, "paytm", "big.gif", big, true).await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(error_code(&body), Some("TOO_LARGE"));
     // A streamed body with no length, far over the limit: the server answers
