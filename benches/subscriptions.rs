@@ -106,39 +106,53 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!(e.message))?
         .token;
 
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
-        .env("DATABASE_URL", &url)
-        .env("REDIS_URL", &redis)
-        .env("KASSA_EVENTS_CHANNEL", "kassa:bench")
-        .env("KASSA_SESSION_MAX", "24h")
-        .env("KASSA_SESSION_IDLE", "24h")
-        .env("KASSA_BIND", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    let pid = server.id();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line)?;
-    let started: serde_json::Value = serde_json::from_str(&line)?;
-    let addr = started["listening"]
-        .as_str()
-        .unwrap_or_default()
-        .trim_start_matches("http://")
-        .to_string();
+    // KASSA_BENCH_INSTANCES servers on the same database and Redis channel;
+    // the subscribers are split between them.
+    let instances = env_or("KASSA_BENCH_INSTANCES", 1).max(1);
+    let mut servers = Vec::new();
+    let mut addrs = Vec::new();
+    for _ in 0..instances {
+        let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
+            .env("DATABASE_URL", &url)
+            .env("REDIS_URL", &redis)
+            .env("KASSA_EVENTS_CHANNEL", "kassa:bench")
+            .env("KASSA_SESSION_MAX", "24h")
+            .env("KASSA_SESSION_IDLE", "24h")
+            .env("KASSA_BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line)?;
+        let started: serde_json::Value = serde_json::from_str(&line)?;
+        addrs.push(
+            started["listening"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches("http://")
+                .to_string(),
+        );
+        servers.push(server);
+    }
+    let pids: Vec<u32> = servers.iter().map(|s| s.id()).collect();
+    let rss = || pids.iter().map(|p| proc_field(*p, "VmRSS:")).sum::<u64>();
+    let cpu = || pids.iter().map(|p| cpu_ticks(*p)).sum::<u64>();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_before = proc_field(pid, "VmRSS:");
+    let rss_before = rss();
 
     // Commit instants of the events, by sequence number.
     let committed: Arc<Mutex<Vec<Option<Instant>>>> =
         Arc::new(Mutex::new(vec![None; rate * seconds]));
-    let latencies: Arc<Mutex<Vec<f64>>> = Arc::new(Mutex::new(Vec::new()));
+    // (event, receipt instant): latencies are computed once every commit
+    // instant is known (a delivery can beat the ingest call's return).
+    let latencies: Arc<Mutex<Vec<(usize, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
     let ready = Arc::new(AtomicUsize::new(0));
     let closed = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
-    for _ in 0..subscribers {
+    for k in 0..subscribers {
         let (addr, token, committed, latencies, ready, closed) = (
-            addr.clone(),
+            addrs[k % instances].clone(),
             token.clone(),
             committed.clone(),
             latencies.clone(),
@@ -165,9 +179,7 @@ async fn main() -> anyhow::Result<()> {
                     Message::Text(t) => {
                         let now = Instant::now();
                         if let Some(i) = t.find("SUB").and_then(|i| t[i + 3..i + 11].parse::<usize>().ok()) {
-                            if let Some(Some(at)) = committed.lock().expect("lock").get(i) {
-                                mine.push(now.saturating_duration_since(*at).as_secs_f64());
-                            }
+                            mine.push((i, now));
                         }
                     }
                     Message::Close(_) => {
@@ -187,9 +199,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_idle = proc_field(pid, "VmRSS:");
+    let rss_idle = rss();
     println!(
-        "{} subscribers connected; server RSS {} MiB → {} MiB: {:.1} KiB per idle subscriber",
+        "{instances} instance(s), {} subscribers connected; server RSS {} MiB → {} MiB: {:.1} KiB per idle subscriber",
         ready.load(Ordering::SeqCst),
         rss_before / 1024,
         rss_idle / 1024,
@@ -197,7 +209,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // Events: one ingested transaction each, at `rate` per second.
-    let cpu_start = cpu_ticks(pid);
+    let cpu_start = cpu();
     let wall = Instant::now();
     let total = rate * seconds;
     let period = Duration::from_secs_f64(1.0 / rate as f64);
@@ -222,17 +234,28 @@ async fn main() -> anyhow::Result<()> {
     }
     // Let deliveries drain.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let cpu = (cpu_ticks(pid) - cpu_start) as f64 / 100.0;
+    let cpu = (cpu() - cpu_start) as f64 / 100.0;
     let elapsed = wall.elapsed().as_secs_f64();
     let closed_early = closed.load(Ordering::SeqCst);
-    let _ = server.kill();
-    let _ = server.wait();
+    for mut server in servers {
+        let _ = server.kill();
+        let _ = server.wait();
+    }
     for c in clients {
         let _ = tokio::time::timeout(Duration::from_secs(5), c).await;
     }
-    let mut lat = latencies.lock().expect("lock").clone();
+    let committed = committed.lock().expect("lock").clone();
+    let mut lat: Vec<f64> = latencies
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|(i, got)| {
+            let at = committed.get(*i).copied().flatten()?;
+            Some(got.saturating_duration_since(at).as_secs_f64())
+        })
+        .collect();
     println!(
-        "{total} events at {rate}/s to {subscribers} subscribers: {} deliveries of {} expected; commit → receipt p50 {:.1} ms, p99 {:.1} ms; {} sockets closed early; server CPU {:.0}% of one core over {:.1} s",
+        "{total} events at {rate}/s to {subscribers} subscribers: {} deliveries of {} expected; commit → receipt p50 {:.1} ms, p99 {:.1} ms; {} sockets closed early; servers' CPU {:.0}% of one core over {:.1} s",
         lat.len(),
         total * subscribers,
         pct(&mut lat, 0.5) * 1e3,
