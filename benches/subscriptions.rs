@@ -151,10 +151,9 @@ async fn main() -> anyhow::Result<()> {
     let closed = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for k in 0..subscribers {
-        let (addr, token, committed, latencies, ready, closed) = (
+        let (addr, token, latencies, ready, closed) = (
             addrs[k % instances].clone(),
             token.clone(),
-            committed.clone(),
             latencies.clone(),
             ready.clone(),
             closed.clone(),
