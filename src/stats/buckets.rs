@@ -193,9 +193,11 @@ async fn apply(
     select: &str,
     sign: i64,
 ) -> AppResult<()> {
+    // The zone first: a transaction never waits for the merchant row while
+    // holding statistics rows a zone change needs (no deadlock between them).
+    let tz = zone_of(conn, merchant_id).await?;
     let select = format!("SELECT * FROM ({select}) z WHERE z.merchant_id = {merchant_id}");
     conn.execute_unprepared(&upsert(&select, sign)).await?;
-    let tz = zone_of(conn, merchant_id).await?;
     conn.execute_unprepared(&upsert_days(&select, sign, tz))
         .await?;
     Ok(())

@@ -1073,6 +1073,60 @@ async fn the_buckets_agree_with_a_brute_force_count_for_random_data_zones_rates_
     assert!(!before.is_empty() && !days_before.is_empty());
 }
 
+#[tokio::test]
+async fn time_zone_changes_racing_activations_leave_the_days_as_a_rebuild_makes_them() {
+    let app = spawn_app().await;
+    let mut c = Ctx::new(&app).await;
+    let created = at("2026-11-23T20:00:00Z");
+    let mut numbers = Vec::new();
+    for i in 0..24 {
+        let (_, n) = c.ingest(i % 3, "INCOMING", "10.00", created).await;
+        numbers.push((i % 3, n));
+    }
+    let mut work = Vec::new();
+    let shared = &app;
+    for (k, (system, number)) in numbers.into_iter().enumerate() {
+        let app = shared;
+        work.push(Box::pin(async move {
+            let body = app
+                .gql(
+                    None,
+                    ACTIVATE,
+                    json!({ "i": { "pluginKey": kassa::demo::PLUGIN_KEY, "paymentSystem": SYSTEMS[system].0,
+                    "transactionNumber": number, "label": format!("racer-{}", k % 4) } }),
+                )
+                .await;
+            assert_eq!(body["data"]["activateDeposit"]["outcome"], "ACTIVATED", "{body}");
+        }) as std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>);
+        if k % 6 == 0 {
+            let zone = [
+                "Asia/Kathmandu",
+                "America/New_York",
+                "Pacific/Chatham",
+                "UTC",
+            ][k / 6];
+            let (app, owner) = (shared, c.owner.clone());
+            work.push(Box::pin(async move {
+                let body = app
+                    .gql(Some(&owner), SETTINGS, json!({ "i": { "timezone": zone } }))
+                    .await;
+                assert_eq!(
+                    body["data"]["updateSystemSettings"]["errors"],
+                    json!([]),
+                    "{body}"
+                );
+            }));
+        }
+    }
+    futures_util::future::join_all(work).await;
+    let kept = day_rows(&app).await;
+    kassa::stats::service::rebuild(&app.deps, &kassa::auth::model::Actor::Cli, None)
+        .await
+        .unwrap();
+    assert_eq!(day_rows(&app).await, kept);
+    assert!(!kept.is_empty());
+}
+
 /// The non-empty day rows, in key order.
 async fn day_rows(app: &TestApp) -> Vec<Vec<String>> {
     use sea_orm::{ConnectionTrait, Statement};
