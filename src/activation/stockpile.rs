@@ -157,11 +157,22 @@ async fn join_stockpiling(
         .filter(transaction::Column::Id.eq(tx.id))
         .exec(txn)
         .await?;
-    buckets::transactions(txn, tx.merchant_id, Scope::Id(tx.id), 1).await?;
+    let completes = sp.accumulated_minor >= sp.minimum_minor;
+    if !completes {
+        buckets::transactions(txn, tx.merchant_id, Scope::Id(tx.id), 1).await?;
+    } else if sp.accumulated_minor != tx.amount_minor {
+        // the earlier members move from "in progress" to "completed" (and
+        // gain a stockpiling-end day); this one is counted once, below
+        buckets::transactions(
+            txn,
+            sp.merchant_id,
+            Scope::StockpilingExcept(sp.id, tx.id),
+            -1,
+        )
+        .await?;
+    }
 
-    if sp.accumulated_minor >= sp.minimum_minor {
-        // the members move from "in progress" to "completed" and gain a stockpiling-end day
-        buckets::transactions(txn, sp.merchant_id, Scope::Stockpiling(sp.id), -1).await?;
+    if completes {
         stockpiling::Entity::update_many()
             .col_expr(S::Status, Expr::value("COMPLETED"))
             .col_expr(S::CompletedAt, Expr::value(Some(now)))

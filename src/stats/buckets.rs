@@ -17,6 +17,8 @@ pub enum Scope {
     Id(i64),
     /// The members of one stockpiling.
     Stockpiling(i64),
+    /// The members of one stockpiling but one transaction.
+    StockpilingExcept(i64, i64),
     /// One merchant's rows.
     Merchant(i64),
     /// Every row.
@@ -120,6 +122,7 @@ fn transactions_select(backend: DbBackend, scope: Scope) -> String {
     let scope = match scope {
         Scope::Id(id) => format!("t.id = {id}"),
         Scope::Stockpiling(id) => format!("t.stockpiling_id = {id}"),
+        Scope::StockpilingExcept(sp, id) => format!("t.stockpiling_id = {sp} AND t.id <> {id}"),
         Scope::Merchant(id) => format!("t.merchant_id = {id}"),
         Scope::All => "1 = 1".into(),
     };
@@ -167,7 +170,7 @@ fn withdrawals_select(backend: DbBackend, scope: Scope) -> String {
     let scope = match scope {
         Scope::Id(id) => format!("w.id = {id}"),
         Scope::Merchant(id) => format!("w.merchant_id = {id}"),
-        Scope::Stockpiling(_) => "1 = 0".into(),
+        Scope::Stockpiling(_) | Scope::StockpilingExcept(..) => "1 = 0".into(),
         Scope::All => "1 = 1".into(),
     };
     let part = |kind: &str, col: &str| {
