@@ -19,7 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 /// WebSocket layer; absent over other transports).
 #[derive(Clone, Default)]
 pub struct SocketControl {
-    pub close: Arc<std::sync::Mutex<Option<(u16, &'static str)>>>,
+    close: Arc<std::sync::Mutex<Option<(u16, &'static str)>>>,
     pub wake: Arc<tokio::sync::Notify>,
 }
 
@@ -34,6 +34,16 @@ impl SocketControl {
         let mut slot = self.close.lock().unwrap_or_else(|p| p.into_inner());
         slot.get_or_insert((code, reason));
         self.wake.notify_one();
+    }
+
+    /// The close asked for, if any (taking it).
+    pub fn asked(&self) -> Option<(u16, &'static str)> {
+        self.close.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// The close asked for; a plain 1000 when woken without one.
+    pub fn asked_or_normal(&self) -> (u16, &'static str) {
+        self.asked().unwrap_or((1000, "closing"))
     }
 }
 

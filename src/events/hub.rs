@@ -123,16 +123,6 @@ impl Hub {
         groups.insert(key, Arc::downgrade(&group));
         Membership { rx, _group: group }
     }
-
-    /// How many shared subscriptions run (for tests and metrics).
-    pub fn groups(&self) -> usize {
-        self.groups
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .filter(|w| w.strong_count() > 0)
-            .count()
-    }
 }
 
 /// Executes the subscription once and hands each response to the members.
@@ -167,8 +157,7 @@ async fn run(schema: KassaSchema, key: Key, actor: Actor, tx: broadcast::Sender<
                 }
                 None => {
                     // A stream ended by a close request (resync, too slow) closes the sockets.
-                    let asked = control.close.lock().unwrap_or_else(|p| p.into_inner()).take();
-                    let _ = tx.send(match asked {
+                    let _ = tx.send(match control.asked() {
                         Some((code, reason)) => Shared::Close(code, reason),
                         None => Shared::Complete,
                     });
@@ -176,12 +165,7 @@ async fn run(schema: KassaSchema, key: Key, actor: Actor, tx: broadcast::Sender<
                 }
             },
             _ = control.wake.notified() => {
-                let (code, reason) = control
-                    .close
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take()
-                    .unwrap_or((1000, "closing"));
+                let (code, reason) = control.asked_or_normal();
                 let _ = tx.send(Shared::Close(code, reason));
                 return;
             }

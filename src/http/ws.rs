@@ -297,12 +297,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
                 None => break,
             },
             _ = control.wake.notified() => {
-                let (code, reason) = control
-                    .close
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take()
-                    .unwrap_or((1000, "closing"));
+                let (code, reason) = control.asked_or_normal();
                 closed = true;
                 close(code, reason)
             },
