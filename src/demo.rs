@@ -101,7 +101,6 @@ pub async fn load(d: &Deps) -> AppResult<DemoSummary> {
     if summary.created {
         load_activity(d, summary.merchant_id).await?;
         load_rates(d).await?;
-        crate::stats::service::rebuild(d, &Actor::Cli, Some(summary.merchant_id)).await?;
     }
     Ok(summary)
 }
