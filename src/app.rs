@@ -52,6 +52,11 @@ pub struct Deps {
     pub postbacks_due: Arc<Notify>,
     /// Live events: in-process, or fanned out through Redis.
     pub bus: Arc<crate::events::Bus>,
+    /// argon2 computations allowed at once (`KASSA_ARGON2_SLOTS`).
+    pub argon2: crate::auth::password::Slots,
+    /// Passwords checked against their hash (sign-ins and password
+    /// changes): at /metrics, and what the lockout tests count.
+    pub password_checks: Arc<AtomicU64>,
 }
 
 /// Connects, migrates and loads the catalogue: the state a server or a
@@ -72,6 +77,8 @@ pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
     };
     Ok(Deps {
         limits: Arc::new(RateLimits::new(&config)),
+        argon2: Arc::new(tokio::sync::Semaphore::new(config.argon2_slots)),
+        password_checks: Arc::new(AtomicU64::new(0)),
         db,
         clock,
         config: Arc::new(config),
@@ -92,6 +99,8 @@ pub struct AppState {
     pub sessions: Arc<crate::http::sessions::SessionWatch>,
     /// Subscriptions shared by sockets that ask for the same thing.
     pub hub: Arc<crate::events::hub::Hub>,
+    /// Open sockets per caller.
+    pub seats: Arc<crate::http::sessions::Seats>,
 }
 
 impl AppState {
@@ -101,6 +110,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new().context("registering metrics")?),
             sessions: Default::default(),
             hub: Default::default(),
+            seats: Default::default(),
             deps,
         })
     }

@@ -69,7 +69,8 @@ pub enum Admin {
         /// INGEST, PLATFORM or MERCHANT.
         #[arg(long)]
         scope: String,
-        /// Needed for MERCHANT keys.
+        /// The merchant the key is bound to: needed for MERCHANT keys; an
+        /// INGEST or PLATFORM key with it acts on that merchant's rows only.
         #[arg(long)]
         merchant: Option<i64>,
     },
@@ -166,9 +167,6 @@ async fn admin_command(d: &app::Deps, admin: Admin) -> anyhow::Result<()> {
                 .to_uppercase()
                 .parse()
                 .map_err(|_| anyhow!("--scope must be INGEST, PLATFORM or MERCHANT"))?;
-            if scope != Scope::Merchant && merchant.is_some() {
-                return Err(anyhow!("--merchant is only for MERCHANT keys"));
-            }
             let (id, key) = auth::create_api_key(d, scope, merchant).await?;
             emit(json!({ "id": id.to_string(), "key": key }))
         }

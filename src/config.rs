@@ -51,6 +51,20 @@ pub struct Config {
     pub activation_rate_per_minute: u32,
     /// `KASSA_BODY_LIMIT`: largest JSON request body, in bytes.
     pub body_limit: usize,
+    /// `KASSA_RESPONSE_LIMIT`: largest JSON response, in bytes.
+    pub response_limit: usize,
+    /// `KASSA_PURGE_EVERY`: how often expired sign-in failure rows are deleted.
+    pub purge_every: Duration,
+    /// `KASSA_TRUSTED_PROXIES`: comma list of CIDRs whose `X-Forwarded-For`
+    /// is believed (rate limits, audit addresses); empty by default.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `KASSA_METRICS_TOKEN`: when set, `/metrics` needs `Authorization: Bearer <it>`.
+    pub metrics_token: Option<String>,
+    /// `KASSA_WS_PER_CLIENT`: open WebSockets per session, plugin key, API key
+    /// or (without credential) client address.
+    pub ws_per_client: usize,
+    /// `KASSA_ARGON2_SLOTS`: password hashes computed at once (default: cores, at least 2).
+    pub argon2_slots: usize,
 }
 
 /// A configuration value that cannot be used; names the variable.
@@ -160,6 +174,24 @@ impl Config {
                 )
             })?;
 
+        let trusted_proxies = match get("KASSA_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(raw) => raw
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse::<ipnet::IpNet>()
+                        .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| {
+                            bad(
+                                "KASSA_TRUSTED_PROXIES",
+                                format!("`{p}` is not a CIDR like 10.0.0.0/8 or an address"),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         let session_idle = duration("KASSA_SESSION_IDLE", "15m")?;
         let session_max = duration("KASSA_SESSION_MAX", "12h")?;
         if session_idle > session_max {
@@ -189,6 +221,15 @@ impl Config {
             login_rate_per_minute: number("KASSA_LOGIN_RATE", 30)? as u32,
             activation_rate_per_minute: number("KASSA_ACTIVATION_RATE", 60)? as u32,
             body_limit: number("KASSA_BODY_LIMIT", 1024 * 1024)? as usize,
+            response_limit: number("KASSA_RESPONSE_LIMIT", 8 * 1024 * 1024)? as usize,
+            purge_every: duration("KASSA_PURGE_EVERY", "60s")?,
+            trusted_proxies,
+            metrics_token: get("KASSA_METRICS_TOKEN").map(|t| t.trim().to_string()),
+            ws_per_client: number("KASSA_WS_PER_CLIENT", 20)? as usize,
+            argon2_slots: number(
+                "KASSA_ARGON2_SLOTS",
+                crate::auth::password::default_slots() as u64,
+            )? as usize,
         })
     }
 
@@ -234,6 +275,8 @@ mod tests {
             ("KASSA_LOGIN_RATE", "-3"),
             ("KASSA_PUBLIC_URL", "ftp://files.example"),
             ("KASSA_PUBLIC_URL", "not a url"),
+            ("KASSA_TRUSTED_PROXIES", "10.0.0.0/8,nowhere"),
+            ("KASSA_WS_PER_CLIENT", "0"),
         ] {
             let err = with(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);

@@ -26,22 +26,11 @@ pub const USERS: [(&str, &str, Role); 3] = [
     ("viewer@demo", "DemoViewer2026", Role::Viewer),
 ];
 
-/// Demo API keys, for trying the platform-side operations in the playground.
-/// They exist only in a database the demo was loaded into.
-pub const KEYS: [(Scope, &str); 3] = [
-    (
-        Scope::Merchant,
-        "kak_demo_merchant_key_do_not_use_in_production",
-    ),
-    (
-        Scope::Ingest,
-        "kak_demo_ingest_key_do_not_use_in_production",
-    ),
-    (
-        Scope::Platform,
-        "kak_demo_platform_key_do_not_use_in_production",
-    ),
-];
+/// The scopes of the demo's API keys, for trying the platform-side
+/// operations in the playground. Each key is random per database, bound to
+/// the demo merchant (it can touch nothing else), and printed once, when the
+/// demo is loaded: no key value is ever in the source tree (BEHAVIOUR §13).
+pub const KEY_SCOPES: [Scope; 3] = [Scope::Merchant, Scope::Ingest, Scope::Platform];
 
 const WALLETS: [(&str, &str); 7] = [
     ("paytm", "9876500001"),
@@ -67,10 +56,12 @@ pub struct DemoSummary {
     pub merchant_id: i64,
     pub plugin_key: &'static str,
     pub logins: Vec<DemoLogin>,
-    pub api_keys: Vec<(String, &'static str)>,
+    /// (scope, key) of the keys made by this load; empty when the demo was
+    /// already there (a key is shown once, then only its hash is kept).
+    pub api_keys: Vec<(String, String)>,
 }
 
-fn summary(created: bool, merchant_id: i64) -> DemoSummary {
+fn summary(created: bool, merchant_id: i64, api_keys: Vec<(String, String)>) -> DemoSummary {
     DemoSummary {
         created,
         merchant_id,
@@ -83,10 +74,7 @@ fn summary(created: bool, merchant_id: i64) -> DemoSummary {
                 role: role.as_str(),
             })
             .collect(),
-        api_keys: KEYS
-            .iter()
-            .map(|(scope, key)| (scope.as_str().to_string(), *key))
-            .collect(),
+        api_keys,
     }
 }
 
@@ -145,7 +133,7 @@ pub async fn load_accounts(d: &Deps) -> AppResult<DemoSummary> {
         .one(&d.db)
         .await?
     {
-        return Ok(summary(false, m.id));
+        return Ok(summary(false, m.id, Vec::new()));
     }
     let m = accounts::create_merchant(
         d,
@@ -172,11 +160,12 @@ pub async fn load_accounts(d: &Deps) -> AppResult<DemoSummary> {
     for (system, identifier) in WALLETS {
         catalog::create_wallet(d, m.id, system, identifier).await?;
     }
-    for (scope, key) in KEYS {
-        let merchant = (scope == Scope::Merchant).then_some(m.id);
-        auth::create_api_key_with(d, scope, merchant, key.to_string()).await?;
+    let mut api_keys = Vec::new();
+    for scope in KEY_SCOPES {
+        let (_, key) = auth::create_api_key(d, scope, Some(m.id)).await?;
+        api_keys.push((scope.as_str().to_string(), key));
     }
-    Ok(summary(true, m.id))
+    Ok(summary(true, m.id, api_keys))
 }
 
 /// Payers of the demo merchant (labels).

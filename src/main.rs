@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    kassa::auth::password::give_memory_back();
     let _ = dotenvy::dotenv();
     kassa::telemetry::init_tracing();
     match kassa::cli::run(kassa::cli::Cli::parse()).await {

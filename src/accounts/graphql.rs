@@ -192,6 +192,7 @@ impl AccountsQuery {
     }
 
     /// Who did what, newest first. OWNER only.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, None, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
@@ -233,6 +234,17 @@ impl AccountsMutation {
         ctx: &Context<'_>,
         input: CreateUserInput,
     ) -> Result<CreateUserPayload> {
+        // Logins are unique across merchants (sign-in takes only login and
+        // password), so `DUPLICATE` tells an owner a login exists somewhere:
+        // the sign-in limit per client keeps that from becoming a fast probe.
+        if deps(ctx)?
+            .limits
+            .login
+            .check_key(&crate::graphql::client_ip(ctx))
+            .is_err()
+        {
+            return Err(AppError::RateLimited.extend());
+        }
         let outcome = service::create_user(
             deps(ctx)?,
             actor(ctx)?,

@@ -128,12 +128,11 @@ pub async fn create_user(
         )));
     }
     if let Err(e) =
-        auth::check_new_password(&d.db, None, &login, &input.password, &["input", "password"])
-            .await?
+        auth::check_new_password(d, None, &login, &input.password, &["input", "password"]).await?
     {
         return Ok(Err(e));
     }
-    let phc = password::hash_blocking(input.password.clone()).await?;
+    let phc = password::hash_blocking(&d.argon2, input.password.clone()).await?;
     let now = d.clock.now();
     let txn = begin_write(&d.db).await?;
     if merchant::Entity::find_by_id(merchant_id)

@@ -298,6 +298,7 @@ impl ActivationQuery {
     }
 
     /// The merchant's stockpilings (accumulations to the minimum deposit), newest first.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, None, child_complexity)")]
     async fn stockpilings(
         &self,
         ctx: &Context<'_>,

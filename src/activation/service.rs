@@ -420,11 +420,14 @@ pub async fn set_delayed_auto_activation(
     merchant_id: &str,
     enabled: bool,
 ) -> AppResult<Result<merchant::Model, UserError>> {
-    actor.key_with_scope(Scope::Platform)?;
+    let reach = actor.key_with_scope(Scope::Platform)?;
     let not_found = || UserError::new(&["merchantId"], ErrorCode::NotFound, "no such merchant");
     let Ok(id) = merchant_id.trim().parse::<i64>() else {
         return Ok(Err(not_found()));
     };
+    if !reach.covers(id) {
+        return Ok(Err(not_found()));
+    }
     let now = d.clock.now();
     let txn = begin_write(&d.db).await?;
     let updated = merchant::Entity::update_many()

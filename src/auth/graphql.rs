@@ -66,10 +66,15 @@ impl AuthMutation {
         old_password: String,
         new_password: String,
     ) -> Result<ChangePasswordPayload> {
-        let outcome =
-            service::change_password(deps(ctx)?, actor(ctx)?, &old_password, &new_password)
-                .await
-                .extend()?;
+        let d = deps(ctx)?;
+        // The same per-client limit as `login`: a wrong old password is a
+        // guess like any other.
+        if d.limits.login.check_key(&client_ip(ctx)).is_err() {
+            return Err(AppError::RateLimited.extend());
+        }
+        let outcome = service::change_password(d, actor(ctx)?, &old_password, &new_password)
+            .await
+            .extend()?;
         Ok(match outcome {
             Ok(_ended) => ChangePasswordPayload {
                 ok: true,

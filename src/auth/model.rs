@@ -54,8 +54,38 @@ pub struct UserActor {
 pub struct KeyActor {
     pub key_id: i64,
     pub scope: Scope,
-    /// Set for MERCHANT keys: the merchant the key acts for.
+    /// The merchant the key is bound to: always set for MERCHANT keys; set
+    /// for an INGEST or PLATFORM key made with `--merchant`, which then
+    /// touches that merchant's rows only.
     pub merchant_id: Option<i64>,
+}
+
+/// What a platform-side credential may touch.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum KeyReach {
+    /// Every merchant: an unbound key, or the command line.
+    Everything,
+    /// One merchant's rows only: a key made with `--merchant`.
+    Merchant(i64),
+}
+
+impl KeyReach {
+    /// Whether a row of `merchant_id` is within reach.
+    pub fn covers(self, merchant_id: i64) -> bool {
+        match self {
+            KeyReach::Everything => true,
+            KeyReach::Merchant(m) => m == merchant_id,
+        }
+    }
+
+    /// Operations over every merchant at once (exchange rates, a full
+    /// rebuild) need an unbound key.
+    pub fn everything(self) -> Result<(), AppError> {
+        match self {
+            KeyReach::Everything => Ok(()),
+            KeyReach::Merchant(_) => Err(AppError::Forbidden),
+        }
+    }
 }
 
 /// The caller of one request.
@@ -123,11 +153,16 @@ impl Actor {
         }
     }
 
-    /// An API key of `scope`, or the operator at the command line.
-    pub fn key_with_scope(&self, scope: Scope) -> Result<(), AppError> {
+    /// An API key of `scope`, or the operator at the command line. Returns
+    /// the merchant the key is bound to (`None`: every merchant), which the
+    /// caller must apply to every row it reads or writes.
+    pub fn key_with_scope(&self, scope: Scope) -> Result<KeyReach, AppError> {
         match self {
-            Actor::Key(k) if k.scope == scope => Ok(()),
-            Actor::Cli => Ok(()),
+            Actor::Key(k) if k.scope == scope => Ok(match k.merchant_id {
+                Some(m) => KeyReach::Merchant(m),
+                None => KeyReach::Everything,
+            }),
+            Actor::Cli => Ok(KeyReach::Everything),
             Actor::Key(_) | Actor::User(_) => Err(AppError::Forbidden),
             Actor::Anonymous | Actor::Invalid => Err(AppError::Unauthenticated),
         }

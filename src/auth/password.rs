@@ -1,10 +1,14 @@
 //! Password hashing (argon2id, OWASP parameters) and the password policy (PCI DSS 8.3).
 
+use crate::error::AppError;
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::Semaphore;
 
 /// argon2id with the crate defaults, which are OWASP's: 19 MiB, 2 passes, 1 lane.
 fn hasher() -> Argon2<'static> {
@@ -37,16 +41,65 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash("kassa-dummy-password-0").unwrap_or_default())
 }
 
-/// Hashes on the blocking pool.
-pub async fn hash_blocking(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash(&password)).await?
+/// Makes argon2's 19 MiB working memory go back to the system when a hash
+/// is done. glibc otherwise raises its mmap threshold after the first free
+/// and keeps such blocks in per-thread arenas: with the blocking pool's many
+/// threads, a sign-in flood left hundreds of MiB resident for good. A fixed
+/// threshold keeps every large block mmapped, so it is unmapped on free.
+pub fn give_memory_back() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called at start-up.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+    }
 }
 
-/// Verifies on the blocking pool.
-pub async fn verify_blocking(phc: String, password: String) -> bool {
-    tokio::task::spawn_blocking(move || verify(&phc, &password))
-        .await
-        .unwrap_or(false)
+/// How long a request waits for a free argon2 slot before `RATE_LIMITED`.
+const SLOT_WAIT: Duration = Duration::from_secs(2);
+
+/// argon2 runs at most this many at once per instance by default (one per
+/// core, at least two): each takes 19 MiB, so a flood of sign-ins costs a
+/// bounded amount of memory and queues instead of multiplying it (120
+/// concurrent logins once took 2.25 GB).
+pub fn default_slots() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2)
+}
+
+/// The instance's argon2 slots (`Deps::argon2`).
+pub type Slots = Arc<Semaphore>;
+
+/// A turn at argon2: waits up to two seconds for a free slot, else
+/// `RATE_LIMITED` (the client retries later; nothing was counted).
+pub async fn permit(slots: &Slots) -> Result<OwnedSemaphorePermit, AppError> {
+    match tokio::time::timeout(SLOT_WAIT, slots.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(AppError::RateLimited),
+    }
+}
+
+/// Hashes on the blocking pool, within an argon2 slot.
+pub async fn hash_blocking(slots: &Slots, password: String) -> Result<String, AppError> {
+    let permit = permit(slots).await?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        hash(&password)
+    })
+    .await
+    .map_err(anyhow::Error::new)?
+    .map_err(AppError::Internal)
+}
+
+/// Verifies on the blocking pool in the slot already taken.
+pub async fn verify_with(permit: OwnedSemaphorePermit, phc: String, password: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        verify(&phc, &password)
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Passwords everyone tries first; a password whose letters are one of these

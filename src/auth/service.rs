@@ -8,7 +8,7 @@ use crate::db::begin_write;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::{api_key, login_failure, password_history, session, user};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionTrait,
@@ -43,22 +43,42 @@ pub fn normalize_login(login: &str) -> String {
 }
 
 /// Exchanges login and password for a session. Unknown login and wrong
-/// password answer alike (`WRONG_CREDENTIALS`) after the same argon2 work;
-/// every failure counts in the database, and the sixth in a row locks the
-/// login for 30 minutes (`LOCKED`, even with the right password).
+/// password answer alike (`WRONG_CREDENTIALS`) after the same argon2 work.
+/// Each attempt is counted in the database *before* the password is checked
+/// (`reserve_attempt`), so however many arrive together, at most
+/// `MAX_FAILURES` in a row are ever checked against the hash; the sixth
+/// failure locks the login for 30 minutes (`LOCKED`, even with the right
+/// password), on every instance.
 #[tracing::instrument(skip(d, password))]
 pub async fn login(
     d: &Deps,
     login: &str,
     password: &str,
 ) -> AppResult<Result<SignedIn, UserError>> {
+    // No login is over 64 characters and no password over 256: longer ones
+    // are refused before any database or argon2 work.
+    if login.chars().count() > 64 {
+        return Ok(Err(UserError::new(
+            &["login"],
+            ErrorCode::Invalid,
+            "a login has at most 64 characters",
+        )));
+    }
+    if password.chars().count() > 256 {
+        return Ok(Err(UserError::new(
+            &["password"],
+            ErrorCode::Invalid,
+            "a password has at most 256 characters",
+        )));
+    }
     let key = normalize_login(login);
+    // The verification slot first: a request turned away for load must not
+    // count as a failed attempt.
+    let permit = password::permit(&d.argon2).await?;
     let now = d.clock.now();
-    let locked = login_failure::Entity::find_by_id(key.clone())
-        .one(&d.db)
-        .await?
-        .and_then(|f| f.locked_until)
-        .is_some_and(|until| until > now);
+    if let Attempt::Locked = reserve_attempt(d, &key, now).await? {
+        return Ok(Err(locked()));
+    }
     let found = user::Entity::find()
         .filter(user::Column::Login.eq(key.clone()))
         .one(&d.db)
@@ -67,24 +87,14 @@ pub async fn login(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| password::dummy_hash().to_string());
-    let matches = password::verify_blocking(phc, password.to_string()).await;
-    if locked {
-        return Ok(Err(UserError::new(
-            &[],
-            ErrorCode::Locked,
-            "too many failed sign-ins: this login is locked for 30 minutes",
-        )));
-    }
+    d.password_checks
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let matches = password::verify_with(permit, phc, password.to_string()).await;
     let user = match found {
         Some(u) if matches && !u.disabled => u,
         _ => {
-            let failures = count_failure(d, &key, now).await?;
-            return Ok(Err(if failures >= MAX_FAILURES {
-                UserError::new(
-                    &[],
-                    ErrorCode::Locked,
-                    "too many failed sign-ins: this login is locked for 30 minutes",
-                )
+            return Ok(Err(if record_failure(d, &key, now).await? {
+                locked()
             } else {
                 UserError::new(&[], ErrorCode::WrongCredentials, "wrong login or password")
             }));
@@ -137,40 +147,120 @@ pub async fn login(
     }))
 }
 
-/// Adds one failure for `key` atomically and returns the count; at
-/// `MAX_FAILURES` the login is locked and the count starts again.
-async fn count_failure(d: &Deps, key: &str, now: DateTime<Utc>) -> AppResult<i32> {
-    use login_failure::Column as C;
-    let upsert = Query::insert()
-        .into_table(login_failure::Entity)
-        .columns([C::Login, C::Failures, C::UpdatedAt])
-        .values_panic([key.into(), 1.into(), now.into()])
-        .on_conflict(
-            OnConflict::column(C::Login)
-                .value(
-                    C::Failures,
-                    Expr::col((login_failure::Entity, C::Failures)).add(1),
-                )
-                .value(C::UpdatedAt, now)
-                .to_owned(),
-        )
-        .returning_col(C::Failures)
-        .to_owned();
-    let row =
-        d.db.query_one(&upsert)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("upsert returned no row"))?;
-    let failures: i32 = row.try_get("", "failures")?;
-    if failures >= MAX_FAILURES {
+fn locked() -> UserError {
+    UserError::new(
+        &[],
+        ErrorCode::Locked,
+        "too many failed sign-ins: this login is locked for 30 minutes",
+    )
+}
+
+/// Whether a password check may go ahead for a login.
+enum Attempt {
+    /// Counted; the password may be checked.
+    Go,
+    /// Locked, or as many attempts as allowed are already being checked.
+    Locked,
+}
+
+/// Counts one attempt for `key` in one database step (a row lock on
+/// PostgreSQL, the single writer on SQLite): an expired lock is cleared, the
+/// count goes up, and an attempt beyond `MAX_FAILURES` locks the login at
+/// once without being checked. A success deletes the row again.
+async fn reserve_attempt(d: &Deps, key: &str, now: DateTime<Utc>) -> AppResult<Attempt> {
+    let txn = begin_write(&d.db).await?;
+    crate::db::lock_keys(&txn, &[format!("login:{key}")]).await?;
+    let row = login_failure::Entity::find_by_id(key.to_string())
+        .one(&txn)
+        .await?;
+    let (mut failures, mut locked_until) = row
+        .as_ref()
+        .map(|r| (r.failures, r.locked_until))
+        .unwrap_or((0, None));
+    if locked_until.is_some_and(|until| until > now) {
+        txn.commit().await?;
+        return Ok(Attempt::Locked);
+    }
+    if locked_until.is_some() {
+        // the lock ran out: a fresh start
+        failures = 0;
+        locked_until = None;
+    }
+    failures += 1;
+    let over = failures > MAX_FAILURES;
+    if over {
+        locked_until = Some(now + LOCK_FOR);
+        tracing::warn!(login = key, "login locked: too many attempts at once");
+    }
+    let active = login_failure::ActiveModel {
+        login: Set(key.to_string()),
+        failures: Set(failures),
+        locked_until: Set(locked_until),
+        updated_at: Set(now),
+    };
+    if row.is_some() {
+        active.update(&txn).await?;
+    } else {
+        active.insert(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(if over { Attempt::Locked } else { Attempt::Go })
+}
+
+/// Records that a reserved attempt failed; returns whether the login is now
+/// locked (the attempt that reached `MAX_FAILURES` in a row locks it).
+async fn record_failure(d: &Deps, key: &str, now: DateTime<Utc>) -> AppResult<bool> {
+    let txn = begin_write(&d.db).await?;
+    crate::db::lock_keys(&txn, &[format!("login:{key}")]).await?;
+    let Some(row) = login_failure::Entity::find_by_id(key.to_string())
+        .one(&txn)
+        .await?
+    else {
+        // a concurrent success cleared the count; this failure starts a new one
+        login_failure::ActiveModel {
+            login: Set(key.to_string()),
+            failures: Set(1),
+            locked_until: Set(None),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        return Ok(false);
+    };
+    if row.locked_until.is_some_and(|until| until > now) {
+        txn.commit().await?;
+        return Ok(true);
+    }
+    let lock = row.failures >= MAX_FAILURES;
+    if lock {
         login_failure::Entity::update_many()
-            .col_expr(C::Failures, Expr::value(0))
-            .col_expr(C::LockedUntil, Expr::value(Some(now + LOCK_FOR)))
-            .filter(C::Login.eq(key))
-            .exec(&d.db)
+            .col_expr(
+                login_failure::Column::LockedUntil,
+                Expr::value(Some(now + LOCK_FOR)),
+            )
+            .col_expr(login_failure::Column::UpdatedAt, Expr::value(now))
+            .filter(login_failure::Column::Login.eq(key))
+            .exec(&txn)
             .await?;
         tracing::warn!(login = key, "login locked after repeated failures");
     }
-    Ok(failures)
+    txn.commit().await?;
+    Ok(lock)
+}
+
+/// Deletes failure counts whose window has passed (no lock in force and no
+/// attempt for `LOCK_FOR`), so junk logins leave nothing behind for long.
+pub async fn purge_login_failures(d: &Deps) -> AppResult<u64> {
+    use login_failure::Column as C;
+    let cutoff = d.clock.now() - LOCK_FOR;
+    let now = d.clock.now();
+    let gone = login_failure::Entity::delete_many()
+        .filter(C::UpdatedAt.lt(cutoff))
+        .filter(C::LockedUntil.is_null().or(C::LockedUntil.lt(now)))
+        .exec(&d.db)
+        .await?;
+    Ok(gone.rows_affected)
 }
 
 /// Turns an `Authorization: Bearer …` credential into the caller. No
@@ -307,7 +397,7 @@ pub async fn logout(d: &Deps, actor: &Actor) -> AppResult<()> {
 
 /// Checks a new password against the policy and the user's recent passwords.
 pub async fn check_new_password(
-    conn: &impl ConnectionTrait,
+    d: &Deps,
     user_id: Option<i64>,
     login: &str,
     new_password: &str,
@@ -324,10 +414,12 @@ pub async fn check_new_password(
             .order_by_desc(password_history::Column::Id)
             .limit(PASSWORD_HISTORY)
             .into_tuple()
-            .all(conn)
+            .all(&d.db)
             .await?;
         let candidate = new_password.to_string();
+        let permit = password::permit(&d.argon2).await?;
         let reused = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             recent.iter().any(|phc| password::verify(phc, &candidate))
         })
         .await
@@ -356,19 +448,43 @@ pub async fn change_password(
         .one(&d.db)
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    if !password::verify_blocking(u.password_hash.clone(), old_password.to_string()).await {
+    // The old password is checked like a sign-in: counted first, refused
+    // when the login is locked, and a wrong one counts toward the lockout,
+    // so a stolen session is no password oracle.
+    let permit = password::permit(&d.argon2).await?;
+    let key = normalize_login(&u.login);
+    if let Attempt::Locked = reserve_attempt(d, &key, d.clock.now()).await? {
         return Ok(Err(UserError::new(
             &["oldPassword"],
-            ErrorCode::WrongPassword,
-            "the current password is wrong",
+            ErrorCode::Locked,
+            "too many failed attempts: this login is locked for 30 minutes",
         )));
     }
+    d.password_checks
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if !password::verify_with(permit, u.password_hash.clone(), old_password.to_string()).await {
+        let locked = record_failure(d, &key, d.clock.now()).await?;
+        return Ok(Err(if locked {
+            UserError::new(
+                &["oldPassword"],
+                ErrorCode::Locked,
+                "too many failed attempts: this login is locked for 30 minutes",
+            )
+        } else {
+            UserError::new(
+                &["oldPassword"],
+                ErrorCode::WrongPassword,
+                "the current password is wrong",
+            )
+        }));
+    }
+    login_failure::Entity::delete_by_id(key).exec(&d.db).await?;
     if let Err(e) =
-        check_new_password(&d.db, Some(u.id), &u.login, new_password, &["newPassword"]).await?
+        check_new_password(d, Some(u.id), &u.login, new_password, &["newPassword"]).await?
     {
         return Ok(Err(e));
     }
-    let phc = password::hash_blocking(new_password.to_string()).await?;
+    let phc = password::hash_blocking(&d.argon2, new_password.to_string()).await?;
     let now = d.clock.now();
     let txn = begin_write(&d.db).await?;
     user::Entity::update_many()
@@ -415,28 +531,15 @@ pub async fn change_password(
     Ok(Ok(ended))
 }
 
-/// Creates an API key (command line only). MERCHANT keys need a merchant.
+/// Creates an API key (command line only) and returns it: it is shown once
+/// and stored only as a hash. MERCHANT keys need a merchant; INGEST and
+/// PLATFORM keys may name one, and then act on that merchant's rows only.
 pub async fn create_api_key(
     d: &Deps,
     scope: Scope,
     merchant_id: Option<i64>,
 ) -> AppResult<(i64, String)> {
-    create_api_key_with(
-        d,
-        scope,
-        merchant_id,
-        tokens::generate(tokens::API_KEY_PREFIX),
-    )
-    .await
-}
-
-/// Stores `key` (already generated) as an API key; the demo uses fixed keys.
-pub async fn create_api_key_with(
-    d: &Deps,
-    scope: Scope,
-    merchant_id: Option<i64>,
-    key: String,
-) -> AppResult<(i64, String)> {
+    let key = tokens::generate(tokens::API_KEY_PREFIX);
     if scope == Scope::Merchant && merchant_id.is_none() {
         return Err(AppError::Invalid("a MERCHANT key needs --merchant".into()));
     }

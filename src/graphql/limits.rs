@@ -1,5 +1,6 @@
-//! Refuses alias floods before anything runs (depth and complexity limits are
-//! async-graphql's own).
+//! What a query may cost, all judged before anything runs: aliases (here),
+//! depth and complexity (async-graphql's own, with list fields costing their
+//! page size times what each item selects).
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
@@ -70,6 +71,177 @@ impl Extension for AliasLimitExtension {
                 .get_or_insert_with(Default::default)
                 .set("code", "TOO_MANY_ALIASES");
             return Err(err);
+        }
+        Ok(doc)
+    }
+}
+
+/// The page size a connection is charged for: `first` or `last` as asked
+/// (default 50, at most 500; a larger one is refused when the field runs).
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
+    let size = first
+        .or(last)
+        .unwrap_or(crate::pagination::DEFAULT_PAGE as i32)
+        .clamp(1, crate::pagination::MAX_PAGE as i32) as usize;
+    size.saturating_mul(child).saturating_add(1)
+}
+
+/// Default and largest size of a list nested in an object (a stockpiling's
+/// deposits, a postback's attempts).
+pub const NESTED_DEFAULT: usize = 20;
+pub const NESTED_MAX: usize = 100;
+
+/// What a nested list is charged for: its size as asked (default 20).
+pub fn nested_cost(first: Option<i32>, child: usize) -> usize {
+    let size = first
+        .map(|n| n.clamp(1, NESTED_MAX as i32) as usize)
+        .unwrap_or(NESTED_DEFAULT);
+    size.saturating_mul(child).saturating_add(1)
+}
+
+/// How many items of a nested list to return; `INVALID` outside 0..=100.
+pub fn nested_take(first: Option<i32>) -> async_graphql::Result<usize> {
+    use async_graphql::ErrorExtensions;
+    match first {
+        None => Ok(NESTED_DEFAULT),
+        Some(n) if (0..=NESTED_MAX as i32).contains(&n) => Ok(n as usize),
+        Some(_) => Err(crate::error::AppError::InvalidField(
+            vec!["first".into()],
+            format!("`first` is 0 to {NESTED_MAX}"),
+        )
+        .extend()),
+    }
+}
+
+/// Longest string any argument, input field or variable may carry, in
+/// characters. Nothing in the API needs more (URLs stop at 2,048, the
+/// stylesheet comes as an upload); checked before any resolver or database
+/// work, so a 900 KB login or filter is refused for free.
+pub const MAX_STRING: usize = 4096;
+
+/// Refuses any string value over `.0` characters (`INVALID`, naming where).
+pub struct StringLimit(pub usize);
+
+impl ExtensionFactory for StringLimit {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(StringLimitExtension(self.0))
+    }
+}
+
+struct StringLimitExtension(usize);
+
+/// The path of the first string over `max` characters inside `value`.
+fn long_const(value: &async_graphql::Value, max: usize, path: &mut Vec<String>) -> bool {
+    use async_graphql::Value as V;
+    match value {
+        V::String(s) => s.len() > max && s.chars().count() > max,
+        V::List(items) => items.iter().enumerate().any(|(i, v)| {
+            path.push(i.to_string());
+            let found = long_const(v, max, path);
+            if !found {
+                path.pop();
+            }
+            found
+        }),
+        V::Object(fields) => fields.iter().any(|(k, v)| {
+            path.push(k.to_string());
+            let found = long_const(v, max, path);
+            if !found {
+                path.pop();
+            }
+            found
+        }),
+        _ => false,
+    }
+}
+
+fn long_literal(value: &async_graphql_value::Value, max: usize, path: &mut Vec<String>) -> bool {
+    use async_graphql_value::Value as V;
+    match value {
+        V::String(s) => s.len() > max && s.chars().count() > max,
+        V::List(items) => items.iter().enumerate().any(|(i, v)| {
+            path.push(i.to_string());
+            let found = long_literal(v, max, path);
+            if !found {
+                path.pop();
+            }
+            found
+        }),
+        V::Object(fields) => fields.iter().any(|(k, v)| {
+            path.push(k.to_string());
+            let found = long_literal(v, max, path);
+            if !found {
+                path.pop();
+            }
+            found
+        }),
+        _ => false,
+    }
+}
+
+fn long_in_set(set: &SelectionSet, max: usize) -> Option<Vec<String>> {
+    for item in &set.items {
+        let found = match &item.node {
+            Selection::Field(f) => {
+                let mut hit = None;
+                for (name, value) in &f.node.arguments {
+                    let mut path = vec![f.node.name.node.to_string(), name.node.to_string()];
+                    if long_literal(&value.node, max, &mut path) {
+                        hit = Some(path);
+                        break;
+                    }
+                }
+                hit.or_else(|| long_in_set(&f.node.selection_set.node, max))
+            }
+            Selection::InlineFragment(i) => long_in_set(&i.node.selection_set.node, max),
+            Selection::FragmentSpread(_) => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+fn too_long(field: Vec<String>, max: usize) -> ServerError {
+    let mut err = ServerError::new(
+        format!("`{}` is longer than {max} characters", field.join(".")),
+        None,
+    );
+    let ext = err.extensions.get_or_insert_with(Default::default);
+    ext.set("code", "INVALID");
+    ext.set("field", field);
+    err
+}
+
+#[async_trait::async_trait]
+impl Extension for StringLimitExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let max = self.0;
+        for (name, value) in variables.iter() {
+            let mut path = vec!["variables".to_string(), name.to_string()];
+            if long_const(value, max, &mut path) {
+                return Err(too_long(path, max));
+            }
+        }
+        let doc = next.run(ctx, query, variables).await?;
+        let sets: Vec<&SelectionSet> = match &doc.operations {
+            DocumentOperations::Single(op) => vec![&op.node.selection_set.node],
+            DocumentOperations::Multiple(ops) => {
+                ops.values().map(|op| &op.node.selection_set.node).collect()
+            }
+        };
+        let fragments = doc.fragments.values().map(|f| &f.node.selection_set.node);
+        for set in sets.into_iter().chain(fragments) {
+            if let Some(path) = long_in_set(set, max) {
+                return Err(too_long(path, max));
+            }
         }
         Ok(doc)
     }

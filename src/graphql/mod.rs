@@ -54,8 +54,12 @@ pub type KassaSchema = Schema<Query, Mutation, EventsSubscription>;
 
 /// Deepest query accepted (the contract's deepest useful query is about 8).
 pub const MAX_DEPTH: usize = 12;
-/// Most fields (each counting 1) a query may select.
-pub const MAX_COMPLEXITY: usize = 2_000;
+/// Most a query may cost: every field counts 1, and a list field counts its
+/// page size (`first`/`last`, default 50) times what each item selects, at
+/// every level. A full 500-row Transactions page with every column is about
+/// 17,000; thirty of them, or one with every nested list, are refused before
+/// anything runs.
+pub const MAX_COMPLEXITY: usize = 25_000;
 /// Most aliases a query may carry, so one request cannot fan out into hundreds of calls.
 pub const MAX_ALIASES: usize = 30;
 
@@ -66,6 +70,7 @@ fn builder() -> SchemaBuilder<Query, Mutation, EventsSubscription> {
         .limit_recursive_depth(32)
         .limit_directives(10)
         .extension(limits::AliasLimit(MAX_ALIASES))
+        .extension(limits::StringLimit(limits::MAX_STRING))
 }
 
 /// The schema the server runs, with its shared dependencies.

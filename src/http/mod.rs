@@ -17,7 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// Builds the router over `state`.
@@ -75,6 +75,37 @@ fn refuse(state: &AppState, status: StatusCode, code: &str, message: &str) -> Re
     ext.set("code", code);
     err.extensions = Some(ext);
     (status, Json(GqlResponse::from_errors(vec![err]))).into_response()
+}
+
+/// The client's address: the peer, unless the peer is a trusted proxy
+/// (`KASSA_TRUSTED_PROXIES`); then the nearest address in `X-Forwarded-For`
+/// that is not itself a trusted proxy. Without trusted proxies the header
+/// is never believed, so no client can choose its own rate-limit bucket.
+pub fn client_addr(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let trusted = &state.deps.config.trusted_proxies;
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let peer = peer.ip().to_canonical();
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .collect();
+    // Nearest first: each proxy appends the address it heard from.
+    hops.reverse();
+    let mut client = peer;
+    for hop in hops {
+        client = hop;
+        if !is_trusted(&hop) {
+            break;
+        }
+    }
+    client
 }
 
 /// The bearer credential of `Authorization`, if any.
@@ -243,18 +274,50 @@ async fn graphql_post(
         .clone()
         .or_else(|| named_operation(&request.query));
     let request = crate::graphql::with_loaders(
-        request.data(actor).data(ClientIp(peer.ip())),
+        request
+            .data(actor)
+            .data(ClientIp(client_addr(&state, peer, &headers))),
         &state.deps.db,
     );
     let started = Instant::now();
     let mut response = state.schema.execute(request).await;
-    let codes = tag_errors(&mut response);
+    let mut codes = tag_errors(&mut response);
+    // A response is bounded in bytes too: past the limit the client gets an
+    // error asking for a smaller page instead of megabytes.
+    let body = match serde_json::to_vec(&response) {
+        Ok(b) if b.len() <= state.deps.config.response_limit => b,
+        Ok(b) => {
+            tracing::warn!(bytes = b.len(), "response over its limit refused");
+            codes.push("RESPONSE_TOO_LARGE".into());
+            drop(b);
+            let mut err = ServerError::new(
+                format!(
+                    "the response is over {} bytes: ask for smaller pages or fewer fields",
+                    state.deps.config.response_limit
+                ),
+                None,
+            );
+            err.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "RESPONSE_TOO_LARGE");
+            serde_json::to_vec(&GqlResponse::from_errors(vec![err])).unwrap_or_default()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "serializing a response");
+            return refuse(
+                &state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error",
+            );
+        }
+    };
     state.metrics.observe(
         operation.as_deref(),
         started.elapsed().as_secs_f64(),
         &codes,
     );
-    Json(response).into_response()
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// The name of the document's only operation, for metrics when the client
@@ -285,7 +348,7 @@ fn tag_errors(response: &mut GqlResponse) -> Vec<String> {
                 "QUERY_TOO_DEEP"
             } else if e.message.contains("too complex") || e.message.contains("too many directives")
             {
-                "QUERY_TOO_COMPLEX"
+                "TOO_COMPLEX"
             } else {
                 "BAD_REQUEST"
             };
@@ -333,11 +396,38 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /metrics`: Prometheus text.
-async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+/// `GET /metrics`: Prometheus text; with `KASSA_METRICS_TOKEN` set, only for
+/// `Authorization: Bearer <token>` (compared in constant time).
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &state.deps.config.metrics_token {
+        use subtle::ConstantTimeEq;
+        let given = bearer(&headers).unwrap_or_default();
+        let ok: bool = crate::auth::tokens::digest(&given)
+            .as_bytes()
+            .ct_eq(crate::auth::tokens::digest(expected).as_bytes())
+            .into();
+        if !ok {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "metrics need Authorization: Bearer <KASSA_METRICS_TOKEN>",
+            )
+                .into_response();
+        }
+    }
+    let mut text = state.metrics.render();
+    let checks = state
+        .deps
+        .password_checks
+        .load(std::sync::atomic::Ordering::Relaxed);
+    text.push_str(&format!(
+        "# HELP kassa_password_checks_total Passwords checked against their argon2 hash.\n\
+         # TYPE kassa_password_checks_total counter\n\
+         kassa_password_checks_total {checks}\n\
+         # HELP kassa_password_slots_free argon2 slots free right now.\n\
+         # TYPE kassa_password_slots_free gauge\n\
+         kassa_password_slots_free {}\n",
+        state.deps.argon2.available_permits()
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -96,6 +96,13 @@ pub async fn run(d: Deps, watch: Arc<SessionWatch>, mut stop: watch::Receiver<bo
     let mut bus = d.bus.subscribe();
     let mut tick = tokio::time::interval(d.config.session_check);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Expired sign-in failure counts are swept now and then, so a flood of
+    // made-up logins leaves nothing behind once its window has passed.
+    let mut sweep = tokio::time::interval_at(
+        tokio::time::Instant::now() + d.config.purge_every,
+        d.config.purge_every,
+    );
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             event = bus.recv() => match event {
@@ -121,7 +128,55 @@ pub async fn run(d: Deps, watch: Arc<SessionWatch>, mut stop: watch::Receiver<bo
                     Err(e) => tracing::warn!(error = %e, "checking open sessions"),
                 }
             },
+            _ = sweep.tick() => {
+                match crate::auth::service::purge_login_failures(&d).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(rows = n, "purged expired sign-in failures"),
+                    Err(e) => tracing::warn!(error = %e, "purging sign-in failures"),
+                }
+            },
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Open sockets per owner (session, key or client address), so that one
+/// caller cannot hold an unbounded number of them (`KASSA_WS_PER_CLIENT`).
+#[derive(Default)]
+pub struct Seats {
+    taken: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+}
+
+/// One socket's place in its owner's share; given back on drop.
+pub struct Seat {
+    owner: String,
+    taken: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+}
+
+impl Seats {
+    /// A seat for `owner` if it holds fewer than `max`.
+    pub fn take(&self, owner: String, max: usize) -> Option<Seat> {
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        let n = taken.entry(owner.clone()).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Seat {
+            owner,
+            taken: self.taken.clone(),
+        })
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = taken.get_mut(&self.owner) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                taken.remove(&self.owner);
+            }
         }
     }
 }

@@ -13,13 +13,14 @@ use async_graphql::http::{
 };
 use async_graphql::Data;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::response::Response;
 use futures_util::stream::{AbortHandle, SelectAll};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,11 +30,21 @@ use tokio::sync::broadcast::error::RecvError;
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 const UNAUTHORIZED: &str = "Unauthorized";
 
+/// Most subscriptions (and operations in flight) one socket may hold.
+pub const MAX_SUBSCRIPTIONS: usize = 50;
+/// Close code when a caller already holds its share of sockets.
+pub const CLOSE_TOO_MANY_SOCKETS: u16 = 4429;
+/// Client messages waiting for the protocol handler; a client that floods
+/// past this is closed (1008) rather than buffered without bound.
+const INBOUND_QUEUE: usize = 256;
+
 pub async fn upgrade(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let client = super::client_addr(&state, peer, &headers);
     // The first sub-protocol we speak, as the client listed them.
     let protocol = headers
         .get_all("sec-websocket-protocol")
@@ -56,7 +67,7 @@ pub async fn upgrade(
         .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| serve(socket, state, protocol))
+        .on_upgrade(move |socket| serve(socket, state, protocol, client))
 }
 
 fn bearer_of(payload: &serde_json::Value) -> Option<String> {
@@ -128,16 +139,43 @@ fn frame(id: &str, kind: &str, payload: Option<&str>) -> Message {
 
 type MemberStream = futures_util::stream::BoxStream<'static, (String, Result<Shared, ()>)>;
 
-async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols) {
+/// Whose share of sockets a socket counts against: its session, API key,
+/// plugin key, or (without a credential) its client address.
+fn owner_of(actor: &Actor, client: IpAddr) -> String {
+    match actor {
+        Actor::User(u) => format!("session:{}", u.session_id),
+        Actor::Key(k) => format!("api-key:{}", k.key_id),
+        _ => format!("address:{client}"),
+    }
+}
+
+/// An error message for operation `id`, in the socket's protocol.
+fn refuse_operation(protocol: WebSocketProtocols, id: &str, message: &str) -> Message {
+    let error = serde_json::json!({ "message": message, "extensions": { "code": "TOO_MANY_SUBSCRIPTIONS" } });
+    let payload = match protocol {
+        WebSocketProtocols::GraphQLWS => serde_json::json!([error]),
+        WebSocketProtocols::SubscriptionsTransportWS => error,
+    };
+    frame(id, "error", Some(&payload.to_string()))
+}
+
+async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols, client: IpAddr) {
     let (mut sink, mut socket_in) = socket.split();
     // What the socket receives goes to async-graphql's protocol handler,
     // except the shareable subscriptions, which this loop serves from the hub.
-    let (forward, forwarded) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (forward, forwarded) = tokio::sync::mpsc::channel::<String>(INBOUND_QUEUE);
     let input = Box::pin(futures_util::stream::unfold(
         forwarded,
         |mut rx| async move { rx.recv().await.map(|t| (t, rx)) },
     ));
     let caller: Arc<std::sync::Mutex<Option<Actor>>> = Default::default();
+    // This socket's place in its owner's share, given back when it ends.
+    let seat: Arc<std::sync::Mutex<Option<crate::http::sessions::Seat>>> = Default::default();
+    let seat_in_init = seat.clone();
+    let seats = state.seats.clone();
+    let per_client = state.deps.config.ws_per_client;
+    let too_many = Arc::new(AtomicBool::new(false));
+    let too_many_in_init = too_many.clone();
     let caller_in_init = caller.clone();
     let mut members: SelectAll<MemberStream> = SelectAll::new();
     // ids served here (with the handle that stops each) and ids handed on
@@ -166,6 +204,17 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
                 }
                 Ok(actor) => actor,
             };
+            match seats.take(owner_of(&actor, client), per_client) {
+                Some(s) => {
+                    *seat_in_init.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
+                }
+                None => {
+                    too_many_in_init.store(true, Ordering::SeqCst);
+                    return Err(async_graphql::Error::new(
+                        "too many open sockets for this caller",
+                    ));
+                }
+            }
             *caller_in_init.lock().unwrap_or_else(|p| p.into_inner()) = Some(actor.clone());
             if let Actor::User(u) = &actor {
                 // the instance's watcher closes this socket when the session ends
@@ -177,6 +226,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
             let mut data = Data::default();
             data.insert(actor);
             data.insert(control_in_init);
+            data.insert(crate::graphql::ClientIp(client));
             Ok(data)
         });
     let opened = tokio::time::Instant::now();
@@ -184,6 +234,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
     ticks.tick().await;
     let mut tick_count = 0u32;
     let mut closed = false;
+    let mut return_close: Option<Message> = None;
     loop {
         let out = tokio::select! {
             incoming = socket_in.next() => {
@@ -196,12 +247,28 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                     Some(Ok(_)) => continue,
                 };
-                if !shares {
-                    let _ = forward.send(text);
-                    continue;
-                }
                 let msg: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
                 let id = msg["id"].as_str().unwrap_or_default().to_string();
+                let starts = matches!(msg["type"].as_str(), Some("subscribe" | "start")) && !id.is_empty();
+                if starts
+                    && !shared.contains_key(&id)
+                    && !handed_on.contains(&id)
+                    && shared.len() + handed_on.len() >= MAX_SUBSCRIPTIONS
+                {
+                    refuse_operation(protocol, &id, &format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket: complete one first"))
+                } else if !shares {
+                    match msg["type"].as_str() {
+                        Some("start") if !id.is_empty() => { handed_on.insert(id); }
+                        Some("stop") => { handed_on.remove(&id); }
+                        _ => {}
+                    }
+                    if forward.try_send(text).is_err() {
+                        closed = true;
+                        close(1008, "too many messages in flight")
+                    } else {
+                        continue;
+                    }
+                } else {
                 match msg["type"].as_str() {
                     Some("subscribe") if !id.is_empty() => {
                         if shared.contains_key(&id) || handed_on.contains(&id) {
@@ -237,25 +304,40 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
                                 }
                                 None => {
                                     handed_on.insert(id);
-                                    let _ = forward.send(text);
+                                    if forward.try_send(text).is_err() {
+                                        closed = true;
+                                        return_close = Some(close(1008, "too many messages in flight"));
+                                    }
                                 }
                             }
-                            continue;
+                            match return_close.take() {
+                                Some(m) => m,
+                                None => continue,
+                            }
                         }
                     }
                     Some("complete") => {
                         if let Some(stop) = shared.remove(&id) {
                             stop.abort();
-                        } else {
-                            handed_on.remove(&id);
-                            let _ = forward.send(text);
+                            continue;
                         }
-                        continue;
+                        handed_on.remove(&id);
+                        if forward.try_send(text).is_err() {
+                            closed = true;
+                            close(1008, "too many messages in flight")
+                        } else {
+                            continue;
+                        }
                     }
                     _ => {
-                        let _ = forward.send(text);
-                        continue;
+                        if forward.try_send(text).is_err() {
+                            closed = true;
+                            close(1008, "too many messages in flight")
+                        } else {
+                            continue;
+                        }
                     }
+                }
                 }
             },
             Some((id, update)) = members.next(), if !members.is_empty() => match update {
@@ -291,7 +373,13 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
                 }
                 Some(WsMessage::Close(code, reason)) => {
                     closed = true;
-                    let code = if refused.load(Ordering::SeqCst) { CLOSE_UNAUTHORIZED } else { code };
+                    let code = if too_many.load(Ordering::SeqCst) {
+                        CLOSE_TOO_MANY_SOCKETS
+                    } else if refused.load(Ordering::SeqCst) {
+                        CLOSE_UNAUTHORIZED
+                    } else {
+                        code
+                    };
                     close(code, &reason)
                 }
                 None => break,
@@ -317,10 +405,15 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols)
             return;
         }
     }
-    if refused.load(Ordering::SeqCst) {
+    if too_many.load(Ordering::SeqCst) {
+        let _ = sink
+            .send(close(CLOSE_TOO_MANY_SOCKETS, "too many open sockets"))
+            .await;
+    } else if refused.load(Ordering::SeqCst) {
         // The legacy protocol reports the refusal as a message; close after it.
         let _ = sink.send(close(CLOSE_UNAUTHORIZED, UNAUTHORIZED)).await;
     }
+    drop(seat);
 }
 
 fn keepalive(protocol: WebSocketProtocols) -> Message {

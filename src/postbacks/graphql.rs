@@ -118,7 +118,19 @@ impl Postback {
             self.0.last_error.as_deref()
         }
     }
-    async fn attempts(&self, ctx: &Context<'_>) -> Result<Vec<PostbackAttempt>> {
+    /// How many delivery attempts were made.
+    async fn attempt_count(&self) -> i32 {
+        self.0.attempt_count
+    }
+    /// Delivery attempts, oldest first: the first `first` (default 20, at
+    /// most 100); `attemptCount` says how many there were.
+    #[graphql(complexity = "crate::graphql::limits::nested_cost(first, child_complexity)")]
+    async fn attempts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> Result<Vec<PostbackAttempt>> {
+        let take = crate::graphql::limits::nested_take(first)?;
         let loader = ctx.data::<DataLoader<AttemptsLoader>>()?;
         Ok(loader
             .load_one(self.0.id)
@@ -126,6 +138,7 @@ impl Postback {
             .map_err(internal)?
             .unwrap_or_default()
             .into_iter()
+            .take(take)
             .map(|a| PostbackAttempt {
                 at: a.at.into(),
                 response_status: a.response_status,
@@ -158,8 +171,15 @@ impl Postback {
                 .map(crate::withdrawals::graphql::Withdrawal),
         )
     }
-    /// The deposits it reports (a DEPOSIT postback's stockpiling).
-    async fn transactions(&self, ctx: &Context<'_>) -> Result<Vec<Transaction>> {
+    /// The deposits it reports (a DEPOSIT postback's stockpiling), oldest
+    /// first: the first `first` (default 20, at most 100).
+    #[graphql(complexity = "crate::graphql::limits::nested_cost(first, child_complexity)")]
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> Result<Vec<Transaction>> {
+        let take = crate::graphql::limits::nested_take(first)?;
         let Some(sp) = self.0.stockpiling_id else {
             return Ok(vec![]);
         };
@@ -170,6 +190,7 @@ impl Postback {
             .map_err(internal)?
             .unwrap_or_default()
             .into_iter()
+            .take(take)
             .map(Transaction)
             .collect())
     }
@@ -228,6 +249,7 @@ pub struct PostbacksQuery;
 #[Object]
 impl PostbacksQuery {
     /// Delivery log of postbacks (webhooks) sent to the merchant's server.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, None, child_complexity)")]
     async fn postbacks(
         &self,
         ctx: &Context<'_>,

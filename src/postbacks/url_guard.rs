@@ -17,6 +17,7 @@ fn v4_is_public(ip: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64.0.0/10
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast (deprecated)
         || (a == 198 && (18..20).contains(&b)) // benchmarking
         || a >= 240) // reserved
 }
@@ -26,6 +27,16 @@ fn v6_is_public(ip: Ipv6Addr) -> bool {
         return v4_is_public(v4);
     }
     let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    // 6to4 (2002::/16) carries an IPv4 address in bits 16..48: judged by it.
+    if s[0] == 0x2002 {
+        return v4_is_public(v4(s[1], s[2]));
+    }
+    // Teredo (2001::/32) carries the server's IPv4 address and the client's
+    // (inverted): both must be public.
+    if s[0] == 0x2001 && s[1] == 0 {
+        return v4_is_public(v4(s[2], s[3])) && v4_is_public(v4(!s[6], !s[7]));
+    }
     // NAT64 (64:ff9b::/96) and IPv4-compatible (::a.b.c.d) carry an IPv4 address.
     if (s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0]) || s[..6] == [0, 0, 0, 0, 0, 0] {
         let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
@@ -36,6 +47,7 @@ fn v6_is_public(ip: Ipv6Addr) -> bool {
         || ip.is_multicast()
         || (s[0] & 0xfe00) == 0xfc00 // unique local
         || (s[0] & 0xffc0) == 0xfe80 // link-local
+        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated, still routed privately)
         || (s[0] == 0x2001 && s[1] == 0x0db8)) // documentation
 }
 
@@ -172,6 +184,14 @@ mod tests {
             "http://[fe80::1]/",
             "http://[fd00::1]/",
             "http://[64:ff9b::7f00:1]/",
+            "http://[2002:7f00:1::1]/",
+            "http://[2002:a00:1::]/",
+            "http://[2002:c0a8:101::1]/",
+            "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", // client 127.0.0.1
+            "http://[2001:0:a00:1:8000:63bf:3fff:fdd2]/",     // server 10.0.0.1
+            "http://[fec0::1]/",
+            "http://[fed0::1]/",
+            "http://192.88.99.1/",
             "ftp://example.com/",
             "file:///etc/passwd",
             "http://user:pw@example.com/",
@@ -181,6 +201,10 @@ mod tests {
         }
         assert!(check("https://93.184.215.14/hook", false).await.is_ok());
         assert!(check("http://[2606:4700::1111]/hook", false).await.is_ok());
+        // 6to4 of a public address is judged by that address
+        assert!(check("http://[2002:5db8:d70e::1]/hook", false)
+            .await
+            .is_ok());
         assert!(check("http://127.0.0.1:9000/x", true).await.is_ok());
         assert!(check("ftp://127.0.0.1/", true).await.is_err());
     }

@@ -33,6 +33,9 @@ pub fn client(allow_private: bool) -> anyhow::Result<reqwest::Client> {
     let mut b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(TIMEOUT)
+        // HTTP(S)_PROXY / ALL_PROXY in the environment must not carry
+        // deliveries past the address checks (the proxy would connect).
+        .no_proxy()
         .user_agent("Kassa-Postbacks/1");
     if !allow_private {
         b = b.dns_resolver(Arc::new(PublicOnlyResolver));
@@ -214,15 +217,15 @@ async fn deliver(
     record(d, me, &p, &url, at, started.elapsed(), outcome).await
 }
 
-fn describe(e: &reqwest::Error) -> String {
+/// What an attempt that got no answer records: a fixed sentence per kind.
+pub fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out after 10 s".into()
     } else if e.is_connect() {
-        let mut cause: &dyn std::error::Error = e;
-        while let Some(next) = cause.source() {
-            cause = next;
-        }
-        format!("could not connect: {cause}")
+        // One sentence for every way a connection fails (refused, reset, no
+        // public address, DNS): the log must not map the network behind the
+        // endpoint for whoever reads it.
+        "could not connect to the endpoint".into()
     } else {
         "the request failed".into()
     }

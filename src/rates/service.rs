@@ -22,7 +22,8 @@ pub async fn set_rates(
     actor: &Actor,
     rates: Vec<(String, NaiveDate, Decimal)>,
 ) -> AppResult<Result<Vec<(String, NaiveDate, Decimal)>, Vec<UserError>>> {
-    actor.key_with_scope(Scope::Platform)?;
+    // Rates are global: a key bound to one merchant may not set them.
+    actor.key_with_scope(Scope::Platform)?.everything()?;
     let mut errors = Vec::new();
     if rates.len() > MAX_RATES {
         errors.push(UserError::new(

@@ -414,7 +414,12 @@ fn assemble(
 /// one write transaction; concurrent writers wait for it, so no change is
 /// counted twice or lost.
 pub async fn rebuild(d: &Deps, actor: &Actor, merchant_id: Option<i64>) -> AppResult<u64> {
-    actor.key_with_scope(crate::auth::model::Scope::Platform)?;
+    let reach = actor.key_with_scope(crate::auth::model::Scope::Platform)?;
+    match merchant_id {
+        Some(id) if !reach.covers(id) => return Err(AppError::Forbidden),
+        None => reach.everything()?,
+        Some(_) => {}
+    }
     if let Some(id) = merchant_id {
         if entity::merchant::Entity::find_by_id(id)
             .one(&d.db)

@@ -186,7 +186,15 @@ impl Stockpiling {
     async fn completed_at(&self) -> Option<DateTime> {
         self.0.completed_at.map(Into::into)
     }
-    async fn transactions(&self, ctx: &Context<'_>) -> Result<Vec<Transaction>> {
+    /// The deposits that make it up, oldest first: the first `first`
+    /// (default 20, at most 100). `transactionCount` says how many there are.
+    #[graphql(complexity = "crate::graphql::limits::nested_cost(first, child_complexity)")]
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> Result<Vec<Transaction>> {
+        let take = crate::graphql::limits::nested_take(first)?;
         let loader = ctx.data::<DataLoader<StockpilingTransactionsLoader>>()?;
         Ok(loader
             .load_one(self.0.id)
@@ -194,8 +202,18 @@ impl Stockpiling {
             .map_err(internal)?
             .unwrap_or_default()
             .into_iter()
+            .take(take)
             .map(Transaction)
             .collect())
+    }
+    /// How many deposits make it up.
+    async fn transaction_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let loader = ctx.data::<DataLoader<StockpilingTransactionsLoader>>()?;
+        Ok(loader
+            .load_one(self.0.id)
+            .await
+            .map_err(internal)?
+            .map_or(0, |t| t.len() as i32))
     }
 }
 
@@ -421,6 +439,7 @@ impl TransactionsQuery {
 
     /// Payments → Transactions → Transactions. Newest first unless orderBy says otherwise.
     #[allow(clippy::too_many_arguments)] // the contract's arguments
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, last, child_complexity)")]
     async fn transactions(
         &self,
         ctx: &Context<'_>,

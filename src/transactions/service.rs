@@ -206,7 +206,7 @@ pub async fn ingest(
     actor: &Actor,
     items: Vec<IngestItem>,
 ) -> AppResult<Vec<IngestResult>> {
-    actor.key_with_scope(Scope::Ingest)?;
+    let reach = actor.key_with_scope(Scope::Ingest)?;
     if items.len() > MAX_BATCH {
         return Err(AppError::Invalid(format!(
             "at most {MAX_BATCH} transactions per call; this one has {}",
@@ -244,7 +244,8 @@ pub async fn ingest(
     let mut keyed: Vec<(usize, Valid, wallet::Model)> = Vec::new();
     for (i, v) in valid {
         match wallets.get(&(v.item.payment_system.clone(), v.wallet_identifier.clone())) {
-            Some(w) if w.active => keyed.push((i, v, w.clone())),
+            // A key bound to a merchant sees no other merchant's wallet.
+            Some(w) if w.active && reach.covers(w.merchant_id) => keyed.push((i, v, w.clone())),
             _ => {
                 results[i] = Some(IngestResult::rejected(vec![UserError {
                     field: vec!["input".into(), i.to_string(), "walletIdentifier".into()],
@@ -293,9 +294,14 @@ pub async fn ingest(
             } else {
                 IngestOutcome::Conflict
             };
+            // The stored row is shown only to a caller that could have made
+            // it: same merchant as the wallet named now, within the key's
+            // reach. Another merchant's number answers CONFLICT and nothing
+            // more (BEHAVIOUR §13).
+            let visible = t.merchant_id == w.merchant_id && reach.covers(t.merchant_id);
             results[*i] = Some(IngestResult {
                 outcome,
-                transaction: Some(t.clone()),
+                transaction: visible.then(|| t.clone()),
                 activated: false,
                 errors: vec![],
             });
@@ -661,14 +667,18 @@ pub async fn set_originality(
     id: &str,
     originality: Originality,
 ) -> AppResult<Result<transaction::Model, UserError>> {
-    actor.key_with_scope(Scope::Platform)?;
+    let reach = actor.key_with_scope(Scope::Platform)?;
     let not_found = || UserError::new(&["id"], ErrorCode::NotFound, "no such transaction");
     let Ok(id) = id.trim().parse::<i64>() else {
         return Ok(Err(not_found()));
     };
     let now = d.clock.now();
     let txn = begin_write(&d.db).await?;
-    let Some(before) = transaction::Entity::find_by_id(id).one(&txn).await? else {
+    let Some(before) = transaction::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .filter(|t| reach.covers(t.merchant_id))
+    else {
         return Ok(Err(not_found()));
     };
     lock_keys(

@@ -293,6 +293,7 @@ impl WithdrawalsQuery {
 
     /// Payments → Withdrawals. Newest first unless orderBy says otherwise.
     #[allow(clippy::too_many_arguments)] // the contract's arguments
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, last, child_complexity)")]
     async fn withdrawals(
         &self,
         ctx: &Context<'_>,

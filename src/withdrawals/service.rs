@@ -374,7 +374,7 @@ pub async fn set_status(
     approve: Option<bool>,
     comment: Option<String>,
 ) -> AppResult<Result<withdrawal::Model, UserError>> {
-    actor.key_with_scope(Scope::Platform)?;
+    let reach = actor.key_with_scope(Scope::Platform)?;
     let Ok(id) = id.trim().parse::<i64>() else {
         return Ok(Err(err(
             &["input", "id"],
@@ -405,10 +405,13 @@ pub async fn set_status(
         .values(values)
         .and_where(W::Id.eq(id))
         .and_where(W::Status.eq("NEW"))
+        .and_where(reach_filter(reach))
         .returning_all()
         .to_owned();
     let Some(row) = txn.query_one(&decide).await? else {
+        // Another merchant's withdrawal, for a bound key, is a missing one.
         let exists = withdrawal::Entity::find_by_id(id)
+            .filter(reach_filter(reach))
             .one(&txn)
             .await?
             .is_some();
@@ -638,4 +641,12 @@ pub async fn get_in(d: &Deps, merchant_id: i64, id: i64) -> AppResult<Option<wit
         .filter(withdrawal::Column::MerchantId.eq(merchant_id))
         .one(&d.db)
         .await?)
+}
+
+/// Rows a platform key may decide: all, or its merchant's.
+fn reach_filter(reach: crate::auth::model::KeyReach) -> sea_orm::sea_query::SimpleExpr {
+    match reach {
+        crate::auth::model::KeyReach::Everything => sea_orm::sea_query::Expr::value(true),
+        crate::auth::model::KeyReach::Merchant(m) => withdrawal::Column::MerchantId.eq(m),
+    }
 }

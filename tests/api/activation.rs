@@ -1,5 +1,5 @@
 use crate::support::*;
-use crate::transactions::{ingest, paytm, PLATFORM_KEY};
+use crate::transactions::{ingest, paytm};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -45,7 +45,7 @@ async fn a_payer_activates_a_deposit_once_and_only_incoming_normal_ones() {
         )
         .await["data"]["transactions"]["nodes"][0]["id"]
         .clone();
-    let marked = app.gql(Some(PLATFORM_KEY), "mutation($id: ID!) { setTransactionOriginality(id: $id, originality: SCAM) { transaction { originality } errors { code } } }", json!({ "id": scam_id })).await;
+    let marked = app.gql(Some(app.keys.platform.as_str()), "mutation($id: ID!) { setTransactionOriginality(id: $id, originality: SCAM) { transaction { originality } errors { code } } }", json!({ "id": scam_id })).await;
     assert_eq!(
         marked["data"]["setTransactionOriginality"]["transaction"]["originality"], "SCAM",
         "{marked}"
@@ -87,7 +87,7 @@ async fn a_payer_activates_a_deposit_once_and_only_incoming_normal_ones() {
     // Only the platform marks originality.
     let body = app.gql(Some(&owner), "mutation($id: ID!) { setTransactionOriginality(id: $id, originality: NORMAL) { errors { code } } }", json!({ "id": scam_id })).await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"));
-    let body = app.gql(Some(PLATFORM_KEY), "mutation { setTransactionOriginality(id: \"424242\", originality: NORMAL) { errors { code field } } }", json!({})).await;
+    let body = app.gql(Some(app.keys.platform.as_str()), "mutation { setTransactionOriginality(id: \"424242\", originality: NORMAL) { errors { code field } } }", json!({})).await;
     assert_eq!(
         body["data"]["setTransactionOriginality"]["errors"][0]["code"],
         "NOT_FOUND"
@@ -357,7 +357,7 @@ async fn delayed_activation_waits_for_the_money_and_settles_inside_the_ingest() 
     assert_eq!(error_code(&body), Some("FORBIDDEN"));
     let body = app
         .gql(
-            Some(PLATFORM_KEY),
+            Some(app.keys.platform.as_str()),
             DELAYED,
             json!({ "m": "999999", "e": true }),
         )
@@ -368,7 +368,7 @@ async fn delayed_activation_waits_for_the_money_and_settles_inside_the_ingest() 
     );
     let body = app
         .gql(
-            Some(PLATFORM_KEY),
+            Some(app.keys.platform.as_str()),
             DELAYED,
             json!({ "m": merchant, "e": true }),
         )
@@ -430,7 +430,7 @@ async fn an_expired_request_is_not_matched() {
     let app = spawn_app_with(&[("KASSA_ACTIVATION_TTL", "10m")]).await;
     let merchant = demo_merchant_id(&app).await;
     app.gql(
-        Some(PLATFORM_KEY),
+        Some(app.keys.platform.as_str()),
         DELAYED,
         json!({ "m": merchant, "e": true }),
     )

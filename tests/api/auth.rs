@@ -271,7 +271,11 @@ async fn password_changes_refuse_weak_and_reused_passwords_and_end_other_session
 #[tokio::test]
 async fn api_keys_act_within_their_scope() {
     let app = spawn_app().await;
-    let [merchant_key, ingest_key, platform_key] = kassa::demo::KEYS.map(|(_, k)| k);
+    let (merchant_key, ingest_key, platform_key) = (
+        app.keys.merchant.as_str(),
+        app.keys.ingest.as_str(),
+        app.keys.platform.as_str(),
+    );
     let body = app
         .gql(
             Some(merchant_key),

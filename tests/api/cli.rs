@@ -228,6 +228,20 @@ async fn every_admin_command_prints_json_and_refuses_bad_arguments() {
         &kassa(&db, &["admin", "create-api-key", "--scope", "GOD"]),
         "--scope",
     );
+    // An INGEST key may be bound to one merchant; then to an existing one only.
+    let bound = kassa(
+        &db,
+        &[
+            "admin",
+            "create-api-key",
+            "--scope",
+            "INGEST",
+            "--merchant",
+            &id,
+        ],
+    );
+    assert!(bound.ok, "{}", bound.stderr);
+    assert!(bound.json()["key"].as_str().unwrap().starts_with("kak_"));
     fails_with(
         &kassa(
             &db,
@@ -235,12 +249,12 @@ async fn every_admin_command_prints_json_and_refuses_bad_arguments() {
                 "admin",
                 "create-api-key",
                 "--scope",
-                "INGEST",
+                "PLATFORM",
                 "--merchant",
-                &id,
+                "999999",
             ],
         ),
-        "only for MERCHANT",
+        "does not exist",
     );
 
     let w = kassa(

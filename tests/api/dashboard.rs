@@ -1,5 +1,5 @@
 use crate::support::*;
-use crate::transactions::{INGEST, INGEST_KEY, PLATFORM_KEY};
+use crate::transactions::INGEST;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use rand::rngs::StdRng;
@@ -57,7 +57,7 @@ impl<'a> Ctx<'a> {
         let body = self
             .app
             .gql(
-                Some(INGEST_KEY),
+                Some(self.app.keys.ingest.as_str()),
                 INGEST,
                 json!({ "i": [{ "paymentSystem": ps, "walletIdentifier": wallet, "direction": direction,
                 "amount": amount, "currency": currency, "transactionNumber": number,
@@ -115,7 +115,11 @@ impl<'a> Ctx<'a> {
     async fn rates(&self, rates: Value) {
         let body = self
             .app
-            .gql(Some(PLATFORM_KEY), SET_RATES, json!({ "i": rates }))
+            .gql(
+                Some(self.app.keys.platform.as_str()),
+                SET_RATES,
+                json!({ "i": rates }),
+            )
             .await;
         assert_eq!(
             body["data"]["setExchangeRates"]["errors"],
@@ -405,7 +409,7 @@ async fn only_activated_normal_incoming_transactions_count_and_each_filter_narro
     let scam = c.deposit(0, "4000.00", created, activated).await;
     let marked = app
         .gql(
-            Some(PLATFORM_KEY),
+            Some(app.keys.platform.as_str()),
             "mutation($id: ID!) { setTransactionOriginality(id: $id, originality: SCAM) { errors { code } } }",
             json!({ "id": scam }),
         )
@@ -457,7 +461,7 @@ async fn only_activated_normal_incoming_transactions_count_and_each_filter_narro
     assert_eq!(period(&b), p("3.00", 2));
     // The SCAM mark cleared again: it counts.
     app.gql(
-        Some(PLATFORM_KEY),
+        Some(app.keys.platform.as_str()),
         "mutation($id: ID!) { setTransactionOriginality(id: $id, originality: NORMAL) { errors { code } } }",
         json!({ "id": scam }),
     )
@@ -525,7 +529,7 @@ async fn approved_withdrawals_are_counted_by_their_processing_day() {
             let status = if approve { "APPROVED" } else { "REJECTED" };
             let body = app
                 .gql(
-                    Some(PLATFORM_KEY),
+                    Some(app.keys.platform.as_str()),
                     "mutation($i: SetWithdrawalStatusInput!) { setWithdrawalStatus(input: $i) { errors { code } } }",
                     json!({ "i": { "id": id, "status": status } }),
                 )
@@ -835,7 +839,7 @@ async fn the_buckets_agree_with_a_brute_force_count_for_random_data_zones_rates_
     app.clock.set(now);
     for (_, _, _, _, id) in activations.iter().filter(|_| rng.gen_bool(0.12)) {
         app.gql(
-            Some(PLATFORM_KEY),
+            Some(app.keys.platform.as_str()),
             "mutation($id: ID!) { setTransactionOriginality(id: $id, originality: SCAM) { errors { code } } }",
             json!({ "id": id }),
         )
@@ -859,7 +863,7 @@ async fn the_buckets_agree_with_a_brute_force_count_for_random_data_zones_rates_
                     .advance(std::time::Duration::from_secs(rng.gen_range(60..200_000)));
                 let status = if k % 3 == 0 { "APPROVED" } else { "REJECTED" };
                 app.gql(
-                    Some(PLATFORM_KEY),
+                    Some(app.keys.platform.as_str()),
                     "mutation($i: SetWithdrawalStatusInput!) { setWithdrawalStatus(input: $i) { errors { code } } }",
                     json!({ "i": { "id": id, "status": status } }),
                 )

@@ -1,16 +1,16 @@
 use crate::support::*;
-use crate::transactions::{ingest, paytm, PLATFORM_KEY};
+use crate::transactions::{ingest, paytm};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws =
+pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A graphql-transport-ws client, initialised with `token` (if any).
-async fn socket(app: &TestApp, token: Option<&str>) -> Ws {
+pub async fn socket(app: &TestApp, token: Option<&str>) -> Ws {
     let mut req = format!("ws://{}/graphql/ws", app.addr)
         .into_client_request()
         .unwrap();
@@ -33,7 +33,7 @@ async fn socket(app: &TestApp, token: Option<&str>) -> Ws {
     ws
 }
 
-async fn subscribe(ws: &mut Ws, id: &str, query: &str, variables: Value) {
+pub async fn subscribe(ws: &mut Ws, id: &str, query: &str, variables: Value) {
     ws.send(Message::text(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }).to_string()))
         .await
         .unwrap();
@@ -42,7 +42,7 @@ async fn subscribe(ws: &mut Ws, id: &str, query: &str, variables: Value) {
 }
 
 /// The next JSON message (keepalive pings skipped); a close frame as {"close": code}.
-async fn next(ws: &mut Ws) -> Value {
+pub async fn next(ws: &mut Ws) -> Value {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await
@@ -63,7 +63,7 @@ async fn next(ws: &mut Ws) -> Value {
 }
 
 /// The next message of subscription `id` (others skipped).
-async fn next_for(ws: &mut Ws, id: &str) -> Value {
+pub async fn next_for(ws: &mut Ws, id: &str) -> Value {
     loop {
         let v = next(ws).await;
         if v["id"] == id || v.get("close").is_some() {
@@ -142,7 +142,7 @@ async fn transaction_events_reach_their_own_merchant_only() {
     let other = app.login(OTHER_OWNER).await;
     let mut mine = socket(&app, Some(&owner)).await;
     let mut theirs = socket(&app, Some(&other)).await;
-    let mut activations = socket(&app, Some(kassa::demo::KEYS[0].1)).await;
+    let mut activations = socket(&app, Some(&app.keys.merchant)).await;
     subscribe(&mut mine, "1", TX_EVENTS, json!({})).await;
     subscribe(&mut theirs, "1", TX_EVENTS, json!({})).await;
     subscribe(
@@ -183,7 +183,7 @@ async fn transaction_events_reach_their_own_merchant_only() {
         .gql(Some(&owner), "{ transactions { nodes { id } } }", json!({}))
         .await["data"]["transactions"]["nodes"][0]["id"]
         .clone();
-    app.gql(Some(PLATFORM_KEY), "mutation($id: ID!) { setTransactionOriginality(id: $id, originality: SCAM) { errors { code } } }", json!({ "id": id })).await;
+    app.gql(Some(app.keys.platform.as_str()), "mutation($id: ID!) { setTransactionOriginality(id: $id, originality: SCAM) { errors { code } } }", json!({ "id": id })).await;
     assert_eq!(
         next(&mut mine).await["payload"]["data"]["transactionEvents"]["kind"],
         "ORIGINALITY_CHANGED"
@@ -214,7 +214,7 @@ async fn subscriptions_need_a_credential_and_an_activation_request_can_be_follow
         )
         .await["data"]["merchant"]["id"]
         .clone();
-    app.gql(Some(PLATFORM_KEY), "mutation($m: ID!) { setDelayedAutoActivation(merchantId: $m, enabled: true) { errors { code } } }", json!({ "m": merchant })).await;
+    app.gql(Some(app.keys.platform.as_str()), "mutation($m: ID!) { setDelayedAutoActivation(merchantId: $m, enabled: true) { errors { code } } }", json!({ "m": merchant })).await;
     let waiting = app.gql(None, "mutation { activateDeposit(input: { pluginKey: \"kpk_demo_shop_public_key_0001\", paymentSystem: \"paytm\", transactionNumber: \"FOLLOW-1\", label: \"kim\" }) { ticket } }", json!({})).await;
     let ticket = waiting["data"]["activateDeposit"]["ticket"]
         .as_str()
@@ -265,7 +265,7 @@ async fn withdrawal_events_follow_creation_and_decision() {
         created["payload"]["data"]["withdrawalEvents"]["kind"],
         "CREATED"
     );
-    app.gql(Some(PLATFORM_KEY), "mutation($id: ID!) { setWithdrawalStatus(input: { id: $id, status: APPROVED }) { errors { code } } }", json!({ "id": id })).await;
+    app.gql(Some(app.keys.platform.as_str()), "mutation($id: ID!) { setWithdrawalStatus(input: { id: $id, status: APPROVED }) { errors { code } } }", json!({ "id": id })).await;
     let changed = next(&mut ws).await;
     assert_eq!(
         changed["payload"]["data"]["withdrawalEvents"]["kind"],
@@ -354,7 +354,7 @@ async fn an_event_made_in_one_server_process_reaches_a_subscriber_of_another() {
         "graphql-transport-ws".parse().unwrap(),
     );
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    ws.send(Message::text(json!({ "type": "connection_init", "payload": { "authorization": "Bearer kak_demo_merchant_key_do_not_use_in_production" } }).to_string())).await.unwrap();
+    ws.send(Message::text(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", a.keys.merchant) } }).to_string())).await.unwrap();
     assert_eq!(next(&mut ws).await["type"], "connection_ack");
     subscribe(&mut ws, "1", TX_EVENTS, json!({})).await;
     // The child subscribes to Redis as it starts; give it a moment.

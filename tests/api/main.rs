@@ -12,6 +12,7 @@ mod playground;
 mod plugin;
 mod postbacks;
 mod rates;
+mod security;
 mod settings;
 mod support;
 mod transactions;

@@ -1,5 +1,4 @@
 use crate::support::*;
-use crate::transactions::PLATFORM_KEY;
 use serde_json::json;
 
 const SET: &str = "mutation($i: [ExchangeRateInput!]!) { setExchangeRates(input: $i) { rates { currency date usd } errors { code field } } }";
@@ -11,7 +10,7 @@ async fn rates_are_published_by_the_platform_and_the_latest_on_or_before_a_day_i
     let owner = app.login(OWNER).await;
     let body = app
         .gql(
-            Some(PLATFORM_KEY),
+            Some(app.keys.platform.as_str()),
             SET,
             json!({ "i": [
         { "currency": "INR", "date": "2026-11-01", "usd": "0.011900" },
@@ -69,7 +68,7 @@ async fn rates_are_published_by_the_platform_and_the_latest_on_or_before_a_day_i
     );
     // A later publication for the same day replaces it.
     app.gql(
-        Some(PLATFORM_KEY),
+        Some(app.keys.platform.as_str()),
         SET,
         json!({ "i": [{ "currency": "INR", "date": "2026-11-20", "usd": "0.0121" }] }),
     )
@@ -97,7 +96,7 @@ async fn bad_rates_change_nothing_and_only_the_platform_publishes() {
     ] {
         let body = app
             .gql(
-                Some(PLATFORM_KEY),
+                Some(app.keys.platform.as_str()),
                 SET,
                 json!({ "i": [{ "currency": "BDT", "date": "2026-11-01", "usd": "0.008" }, rate] }),
             )
@@ -110,7 +109,7 @@ async fn bad_rates_change_nothing_and_only_the_platform_publishes() {
     }
     let body = app
         .gql(
-            Some(PLATFORM_KEY),
+            Some(app.keys.platform.as_str()),
             SET,
             json!({ "i": [{ "currency": "INR", "date": "2026-13-01", "usd": "1" }] }),
         )

@@ -19,6 +19,20 @@ pub const VIEWER: (&str, &str) = ("viewer@demo", "DemoViewer2026");
 /// The second tenant, for isolation tests.
 pub const OTHER_OWNER: (&str, &str) = ("owner@other", "OtherOwner2026x");
 
+/// API keys of a test server, made at start-up (random, like every key).
+#[allow(dead_code)]
+pub struct Keys {
+    /// The demo merchant's MERCHANT key.
+    pub merchant: String,
+    /// An unbound INGEST key: a payment-system integration for every merchant.
+    pub ingest: String,
+    /// An unbound PLATFORM key: the platform operator.
+    pub platform: String,
+    /// The demo's own INGEST and PLATFORM keys, bound to the demo merchant.
+    pub demo_ingest: String,
+    pub demo_platform: String,
+}
+
 #[allow(dead_code)] // later capabilities reach into deps and the database
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -28,6 +42,7 @@ pub struct TestApp {
     pub database_url: String,
     pub http: reqwest::Client,
     pub other_merchant_id: i64,
+    pub keys: Keys,
     _shutdown: oneshot::Sender<()>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -97,7 +112,31 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let deps = app::deps(config(&database_url, overrides), clock.clone())
         .await
         .expect("start-up");
-    kassa::demo::load_accounts(&deps).await.expect("demo data");
+    let demo = kassa::demo::load_accounts(&deps).await.expect("demo data");
+    let demo_key = |scope: &str| {
+        demo.api_keys
+            .iter()
+            .find(|(s, _)| s == scope)
+            .map(|(_, k)| k.clone())
+            .expect("the demo made its keys")
+    };
+    let unbound = |scope| {
+        let deps = deps.clone();
+        async move {
+            kassa::auth::service::create_api_key(&deps, scope, None)
+                .await
+                .expect("an API key")
+                .1
+        }
+    };
+    use kassa::auth::model::Scope;
+    let keys = Keys {
+        merchant: demo_key("MERCHANT"),
+        ingest: unbound(Scope::Ingest).await,
+        platform: unbound(Scope::Platform).await,
+        demo_ingest: demo_key("INGEST"),
+        demo_platform: demo_key("PLATFORM"),
+    };
     let other =
         kassa::accounts::service::create_merchant(&deps, "Other Shop", Some("Asia/Dhaka"), None)
             .await
@@ -135,6 +174,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         database_url,
         http: reqwest::Client::new(),
         other_merchant_id: other.id,
+        keys,
         _shutdown: tx,
         _dir: dir,
     }

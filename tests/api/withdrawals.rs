@@ -1,15 +1,14 @@
 use crate::support::*;
-use crate::transactions::{ingest, paytm, PLATFORM_KEY};
+use crate::transactions::{ingest, paytm};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-const CREATE: &str = "mutation($i: CreateWithdrawalInput!) { createWithdrawal(input: $i) { withdrawal { id amount currency status requestKind postbackStatus recipient label comment fields { name value } createdBy { login } processedAt paymentSystem { code } } errors { code field message } } }";
+pub const CREATE: &str = "mutation($i: CreateWithdrawalInput!) { createWithdrawal(input: $i) { withdrawal { id amount currency status requestKind postbackStatus recipient label comment fields { name value } createdBy { login } processedAt paymentSystem { code } } errors { code field message } } }";
 const DECIDE: &str = "mutation($i: SetWithdrawalStatusInput!) { setWithdrawalStatus(input: $i) { withdrawal { id status processedAt comment } errors { code field } } }";
-const MERCHANT_KEY: &str = "kak_demo_merchant_key_do_not_use_in_production";
 static NUMBER: AtomicUsize = AtomicUsize::new(0);
 
 /// Credits the demo merchant's INR balance with `amount` less `commission`.
-async fn fund(app: &TestApp, amount: &str, commission: &str) {
+pub async fn fund(app: &TestApp, amount: &str, commission: &str) {
     let n = format!("FUND-{}", NUMBER.fetch_add(1, Ordering::SeqCst));
     let mut item = paytm(&n, amount);
     item["commission"] = json!(commission);
@@ -21,7 +20,7 @@ async fn fund(app: &TestApp, amount: &str, commission: &str) {
     );
 }
 
-fn paytm_out(amount: &str) -> Value {
+pub fn paytm_out(amount: &str) -> Value {
     json!({ "i": { "paymentSystem": "paytm", "amount": amount, "recipient": "9876543210" } })
 }
 
@@ -170,7 +169,7 @@ async fn the_balance_follows_deposits_commission_withdrawals_and_decisions() {
     );
     let body = app
         .gql(
-            Some(PLATFORM_KEY),
+            Some(app.keys.platform.as_str()),
             DECIDE,
             json!({ "i": { "id": a_id, "status": "APPROVED" } }),
         )
@@ -188,7 +187,7 @@ async fn the_balance_follows_deposits_commission_withdrawals_and_decisions() {
         balance(&app, &owner).await,
         ("579.50".into(), "100.50".into())
     );
-    app.gql(Some(PLATFORM_KEY), DECIDE, json!({ "i": { "id": b["data"]["createWithdrawal"]["withdrawal"]["id"], "status": "REJECTED", "comment": "wrong account" } })).await;
+    app.gql(Some(app.keys.platform.as_str()), DECIDE, json!({ "i": { "id": b["data"]["createWithdrawal"]["withdrawal"]["id"], "status": "REJECTED", "comment": "wrong account" } })).await;
     assert_eq!(
         balance(&app, &owner).await,
         ("680.00".into(), "0.00".into()),
@@ -203,7 +202,7 @@ async fn the_balance_follows_deposits_commission_withdrawals_and_decisions() {
         )
         .await["data"]["transactions"]["nodes"][0]["id"]
         .clone();
-    let marked = app.gql(Some(PLATFORM_KEY), "mutation($id: ID!) { setTransactionOriginality(id: $id, originality: SCAM) { transaction { originality } errors { code } } }", json!({ "id": id })).await;
+    let marked = app.gql(Some(app.keys.platform.as_str()), "mutation($id: ID!) { setTransactionOriginality(id: $id, originality: SCAM) { transaction { originality } errors { code } } }", json!({ "id": id })).await;
     assert_eq!(
         marked["data"]["setTransactionOriginality"]["transaction"]["originality"], "SCAM",
         "{marked}"
@@ -212,7 +211,7 @@ async fn the_balance_follows_deposits_commission_withdrawals_and_decisions() {
         balance(&app, &owner).await,
         ("-300.00".into(), "0.00".into())
     );
-    app.gql(Some(PLATFORM_KEY), "mutation($id: ID!) { setTransactionOriginality(id: $id, originality: NORMAL) { errors { code } } }", json!({ "id": id })).await;
+    app.gql(Some(app.keys.platform.as_str()), "mutation($id: ID!) { setTransactionOriginality(id: $id, originality: NORMAL) { errors { code } } }", json!({ "id": id })).await;
     assert_eq!(
         balance(&app, &owner).await,
         ("680.00".into(), "0.00".into())
@@ -262,7 +261,7 @@ async fn forty_concurrent_withdrawals_never_overdraw() {
             .collect();
         for id in ids {
             app.gql(
-                Some(PLATFORM_KEY),
+                Some(app.keys.platform.as_str()),
                 DECIDE,
                 json!({ "i": { "id": id, "status": "APPROVED" } }),
             )
@@ -328,14 +327,19 @@ async fn roles_and_scopes_for_withdrawals() {
         Some("FORBIDDEN")
     );
     assert_eq!(
-        error_code(&app.gql(Some(PLATFORM_KEY), CREATE, paytm_out("1")).await),
+        error_code(
+            &app.gql(Some(app.keys.platform.as_str()), CREATE, paytm_out("1"))
+                .await
+        ),
         Some("FORBIDDEN")
     );
     assert_eq!(
         error_code(&app.gql(None, CREATE, paytm_out("1")).await),
         Some("UNAUTHENTICATED")
     );
-    let body = app.gql(Some(MERCHANT_KEY), CREATE, paytm_out("10")).await;
+    let body = app
+        .gql(Some(app.keys.merchant.as_str()), CREATE, paytm_out("10"))
+        .await;
     let w = &body["data"]["createWithdrawal"]["withdrawal"];
     assert_eq!(w["requestKind"], "API", "{body}");
     assert!(w["createdBy"].is_null());
@@ -355,7 +359,7 @@ async fn roles_and_scopes_for_withdrawals() {
     assert_eq!(
         error_code(
             &app.gql(
-                Some(MERCHANT_KEY),
+                Some(app.keys.merchant.as_str()),
                 DECIDE,
                 json!({ "i": { "id": id, "status": "APPROVED" } })
             )
@@ -392,7 +396,7 @@ async fn a_withdrawal_is_decided_once_and_its_postback_reaches_the_merchant() {
 
     let body = app
         .gql(
-            Some(PLATFORM_KEY),
+            Some(app.keys.platform.as_str()),
             DECIDE,
             json!({ "i": { "id": a_id, "status": "NEW" } }),
         )
@@ -403,7 +407,7 @@ async fn a_withdrawal_is_decided_once_and_its_postback_reaches_the_merchant() {
     );
     let body = app
         .gql(
-            Some(PLATFORM_KEY),
+            Some(app.keys.platform.as_str()),
             DECIDE,
             json!({ "i": { "id": a_id, "status": "APPROVED" } }),
         )
@@ -413,7 +417,7 @@ async fn a_withdrawal_is_decided_once_and_its_postback_reaches_the_merchant() {
     assert_eq!(w["processedAt"], "2026-11-24T10:00:00Z");
     let body = app
         .gql(
-            Some(PLATFORM_KEY),
+            Some(app.keys.platform.as_str()),
             DECIDE,
             json!({ "i": { "id": a_id, "status": "REJECTED" } }),
         )
@@ -424,7 +428,7 @@ async fn a_withdrawal_is_decided_once_and_its_postback_reaches_the_merchant() {
     );
     let body = app
         .gql(
-            Some(PLATFORM_KEY),
+            Some(app.keys.platform.as_str()),
             DECIDE,
             json!({ "i": { "id": "424242", "status": "REJECTED" } }),
         )
@@ -448,7 +452,7 @@ async fn a_withdrawal_is_decided_once_and_its_postback_reaches_the_merchant() {
     // Withdrawal postbacks prefer their own URL.
     app.gql(Some(&owner), "mutation($u: String) { updateSystemSettings(input: { withdrawalPostbackUrl: $u }) { errors { code } } }", json!({ "u": special.url })).await;
     app.gql(
-        Some(PLATFORM_KEY),
+        Some(app.keys.platform.as_str()),
         DECIDE,
         json!({ "i": { "id": b_id, "status": "REJECTED" } }),
     )
@@ -515,7 +519,7 @@ async fn every_filter_and_order_of_the_withdrawals_page() {
     }
     for (k, status) in [(0, "APPROVED"), (1, "APPROVED"), (2, "REJECTED")] {
         app.gql(
-            Some(PLATFORM_KEY),
+            Some(app.keys.platform.as_str()),
             DECIDE,
             json!({ "i": { "id": ids[k], "status": status } }),
         )
