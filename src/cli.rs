@@ -234,6 +234,14 @@ async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
             ));
         }
         banner.push_str("  then send the token as the header  Authorization: Bearer <token>\n");
+        if !demo.api_keys.is_empty() {
+            banner.push_str(
+                "  demo API keys (bound to the demo merchant; shown this once, keep them):\n",
+            );
+            for (scope, key) in &demo.api_keys {
+                banner.push_str(&format!("    {scope:<9} {key}\n"));
+            }
+        }
     }
     let _ = writeln!(std::io::stderr(), "{banner}");
     let state = AppState::new(d)?;

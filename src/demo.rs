@@ -415,8 +415,46 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
                 .await?;
         }
     }
+    // Postbacks part-way through their schedule: two failed attempts, the
+    // next one hours away.
+    let later = Some(now + TimeDelta::hours(10));
+    for chunk in retrying_ids.chunks(500) {
+        postback::Entity::update_many()
+            .col_expr(postback::Column::Status, Expr::value("RETRYING"))
+            .col_expr(postback::Column::AttemptCount, Expr::value(2))
+            .col_expr(postback::Column::LastOutcome, Expr::value(Some("ERROR")))
+            .col_expr(postback::Column::NextAttemptAt, Expr::value(later))
+            .col_expr(postback::Column::Url, Expr::value(url))
+            .filter(postback::Column::Id.is_in(chunk.to_vec()))
+            .exec(&txn)
+            .await?;
+    }
+    for chunk in retrying_sps.chunks(500) {
+        transaction::Entity::update_many()
+            .col_expr(
+                transaction::Column::PostbackStatus,
+                Expr::value("ERROR_SENDING"),
+            )
+            .filter(transaction::Column::StockpilingId.is_in(chunk.to_vec()))
+            .exec(&txn)
+            .await?;
+    }
     txn.commit().await?;
     load_withdrawals(d, merchant_id, &mut rng).await?;
+    // Demo postbacks are history (BEHAVIOUR §13): none is due, so a fresh
+    // start makes no outgoing request and a new merchant's first postback
+    // never waits behind hundreds bound for the demo's made-up host.
+    postback::Entity::update_many()
+        .col_expr(postback::Column::NextAttemptAt, Expr::value(later))
+        .filter(postback::Column::MerchantId.eq(merchant_id))
+        .filter(postback::Column::Status.is_in(["PENDING", "RETRYING"]))
+        .filter(
+            sea_orm::Condition::any()
+                .add(postback::Column::NextAttemptAt.is_null())
+                .add(postback::Column::NextAttemptAt.lt(later)),
+        )
+        .exec(&d.db)
+        .await?;
     let txn = begin_write(&d.db).await?;
     // A few payers are waiting for deposits the payment system has not reported yet.
     for k in 0..5 {

@@ -1,19 +1,20 @@
 //! The only axum code: routes, the CSRF and batch rules, credential
 //! extraction, health, metrics and the WebSocket upgrade (BEHAVIOUR §11).
 
+mod playground;
 pub mod sessions;
 mod ws;
 
 use crate::app::AppState;
 use crate::auth::service::authenticate;
 use crate::graphql::ClientIp;
-use async_graphql::http::{GraphiQLSource, MultipartOptions};
+use async_graphql::http::MultipartOptions;
 use async_graphql::{ErrorExtensionValues, Response as GqlResponse, ServerError, Value};
 use axum::body::Body;
 use axum::extract::Path;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/files/{name}", get(files))
+        .route("/playground/assets/{name}", get(playground::asset))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
@@ -374,14 +376,7 @@ async fn graphql_get(
     if !state.deps.config.playground {
         return (StatusCode::NOT_FOUND, "the playground is turned off").into_response();
     }
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("Kassa API playground")
-            .finish(),
-    )
-    .into_response()
+    playground::render()
 }
 
 /// `GET /readyz`: the database answers and every migration is applied.

@@ -407,6 +407,46 @@ async fn serve_starts_on_an_empty_directory_with_no_configuration_and_serves_the
         json!({ "login": "owner@demo", "password": "DemoOwner2026", "role": "OWNER" })
     );
     assert!(dir.path().join("kassa.db").exists());
+    // The demo's keys are printed once, random, and work for the demo only.
+    let keys = started["demo"]["api_keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 3, "{started}");
+    for k in &keys {
+        assert!(k[1].as_str().unwrap().starts_with("kak_"), "{k}");
+    }
+    // Demo postbacks are history: every delivery state, none of them due.
+    {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let db = sea_orm::Database::connect(format!(
+            "sqlite://{}?mode=ro",
+            dir.path().join("kassa.db").display()
+        ))
+        .await
+        .unwrap();
+        use entity::postback::{Column as P, Entity as Postbacks};
+        for status in ["PENDING", "RETRYING", "DELIVERED", "FAILED"] {
+            let n = Postbacks::find()
+                .filter(P::Status.eq(status))
+                .count(&db)
+                .await
+                .unwrap();
+            if status != "PENDING" {
+                assert!(n > 0, "no {status} postback in the demo");
+            }
+        }
+        let soon = chrono::Utc::now() + chrono::TimeDelta::hours(1);
+        let due = Postbacks::find()
+            .filter(P::Status.is_in(["PENDING", "RETRYING"]))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(P::NextAttemptAt.is_null())
+                    .add(P::NextAttemptAt.lt(soon)),
+            )
+            .count(&db)
+            .await
+            .unwrap();
+        assert_eq!(due, 0, "demo postbacks due for delivery");
+        let _ = db.close().await;
+    }
 
     let http = reqwest::Client::new();
     assert_eq!(

@@ -820,3 +820,51 @@ async fn a_login_flood_and_wide_queries_keep_a_server_process_small() {
     assert!(peak > 0, "read the process's memory");
     assert!(peak < 300, "peak RSS {peak} MiB (now {now} MiB)");
 }
+
+#[tokio::test]
+async fn the_playground_loads_only_pinned_assets_from_this_server() {
+    use base64::Engine;
+    use sha2::Digest;
+    let app = spawn_app().await;
+    let resp = app
+        .http
+        .get(format!("{}/graphql", app.url))
+        .send()
+        .await
+        .unwrap();
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    let page = resp.text().await.unwrap();
+    assert!(
+        !page.contains("https://") && !page.contains("http://"),
+        "{page}"
+    );
+    let re = regex::Regex::new(r#"(?:src|href)="(/playground/assets/[^"]+)" integrity="([^"]+)""#)
+        .unwrap();
+    let mut checked = 0;
+    for cap in re.captures_iter(&page) {
+        let bytes = app
+            .http
+            .get(format!("{}{}", app.url, &cap[1]))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let digest = base64::engine::general_purpose::STANDARD.encode(sha2::Sha384::digest(&bytes));
+        assert_eq!(format!("sha384-{digest}"), &cap[2], "{}", &cap[1]);
+        checked += 1;
+    }
+    assert_eq!(checked, 4, "react, react-dom, graphiql and its stylesheet");
+    let missing = app
+        .http
+        .get(format!("{}/playground/assets/..%2fCargo.toml", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
