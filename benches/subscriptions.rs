@@ -118,6 +118,9 @@ async fn main() -> anyhow::Result<()> {
             .env("KASSA_EVENTS_CHANNEL", "kassa:bench")
             .env("KASSA_SESSION_MAX", "24h")
             .env("KASSA_SESSION_IDLE", "24h")
+            // One session stands for every dashboard here; real ones each
+            // have their own, so lift the per-session socket cap.
+            .env("KASSA_WS_PER_CLIENT", (subscribers + 16).to_string())
             .env("KASSA_BIND", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
