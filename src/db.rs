@@ -33,9 +33,25 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
             .min_connections(1)
             .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
     }
-    let db = Database::connect(opts)
-        .await
-        .with_context(|| format!("connecting to the database at {}", redact(url)))?;
+    // Several processes opening one new SQLite file at once race to switch
+    // it to WAL, and the loser gets "database is locked" (the switch does not
+    // wait on the busy timeout): try again briefly before giving up.
+    let mut tries = 0;
+    let db = loop {
+        match Database::connect(opts.clone()).await {
+            Ok(db) => break db,
+            Err(e)
+                if url.starts_with("sqlite:") && tries < 50 && e.to_string().contains("locked") =>
+            {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e))
+                    .with_context(|| format!("connecting to the database at {}", redact(url)))
+            }
+        }
+    };
     if db.get_database_backend() == DbBackend::Sqlite {
         // WAL persists in the file; busy_timeout and foreign_keys are per connection
         // and sqlx sets them on each (5 s busy timeout, foreign keys on).
