@@ -453,23 +453,22 @@ pub async fn change_password(
     // so a stolen session is no password oracle.
     let permit = password::permit(&d.argon2).await?;
     let key = normalize_login(&u.login);
-    if let Attempt::Locked = reserve_attempt(d, &key, d.clock.now()).await? {
-        return Ok(Err(UserError::new(
+    let old_locked = || {
+        UserError::new(
             &["oldPassword"],
             ErrorCode::Locked,
             "too many failed attempts: this login is locked for 30 minutes",
-        )));
+        )
+    };
+    if let Attempt::Locked = reserve_attempt(d, &key, d.clock.now()).await? {
+        return Ok(Err(old_locked()));
     }
     d.password_checks
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if !password::verify_with(permit, u.password_hash.clone(), old_password.to_string()).await {
         let locked = record_failure(d, &key, d.clock.now()).await?;
         return Ok(Err(if locked {
-            UserError::new(
-                &["oldPassword"],
-                ErrorCode::Locked,
-                "too many failed attempts: this login is locked for 30 minutes",
-            )
+            old_locked()
         } else {
             UserError::new(
                 &["oldPassword"],

@@ -130,52 +130,59 @@ impl ExtensionFactory for StringLimit {
 
 struct StringLimitExtension(usize);
 
-/// The path of the first string over `max` characters inside `value`.
-fn long_const(value: &async_graphql::Value, max: usize, path: &mut Vec<String>) -> bool {
+/// What the string check needs to see of a value: a query's literals and
+/// its variables are two value types of the same shape.
+enum Shape<'a, T> {
+    Str(&'a str),
+    List(&'a [T]),
+    Object(&'a async_graphql::indexmap::IndexMap<async_graphql::Name, T>),
+    Other,
+}
+
+fn const_shape(v: &async_graphql::Value) -> Shape<'_, async_graphql::Value> {
     use async_graphql::Value as V;
-    match value {
-        V::String(s) => s.len() > max && s.chars().count() > max,
-        V::List(items) => items.iter().enumerate().any(|(i, v)| {
-            path.push(i.to_string());
-            let found = long_const(v, max, path);
-            if !found {
-                path.pop();
-            }
-            found
-        }),
-        V::Object(fields) => fields.iter().any(|(k, v)| {
-            path.push(k.to_string());
-            let found = long_const(v, max, path);
-            if !found {
-                path.pop();
-            }
-            found
-        }),
-        _ => false,
+    match v {
+        V::String(s) => Shape::Str(s),
+        V::List(items) => Shape::List(items),
+        V::Object(fields) => Shape::Object(fields),
+        _ => Shape::Other,
     }
 }
 
-fn long_literal(value: &async_graphql_value::Value, max: usize, path: &mut Vec<String>) -> bool {
+fn literal_shape(v: &async_graphql_value::Value) -> Shape<'_, async_graphql_value::Value> {
     use async_graphql_value::Value as V;
-    match value {
-        V::String(s) => s.len() > max && s.chars().count() > max,
-        V::List(items) => items.iter().enumerate().any(|(i, v)| {
-            path.push(i.to_string());
-            let found = long_literal(v, max, path);
-            if !found {
-                path.pop();
-            }
-            found
-        }),
-        V::Object(fields) => fields.iter().any(|(k, v)| {
-            path.push(k.to_string());
-            let found = long_literal(v, max, path);
-            if !found {
-                path.pop();
-            }
-            found
-        }),
-        _ => false,
+    match v {
+        V::String(s) => Shape::Str(s),
+        V::List(items) => Shape::List(items),
+        V::Object(fields) => Shape::Object(fields),
+        _ => Shape::Other,
+    }
+}
+
+/// Whether `value` holds a string over `max` characters; `path` is left
+/// pointing at it.
+fn has_long<T>(
+    value: &T,
+    max: usize,
+    path: &mut Vec<String>,
+    shape: fn(&T) -> Shape<'_, T>,
+) -> bool {
+    let mut descend = |key: String, v: &T| {
+        path.push(key);
+        let found = has_long(v, max, path, shape);
+        if !found {
+            path.pop();
+        }
+        found
+    };
+    match shape(value) {
+        Shape::Str(s) => s.len() > max && s.chars().count() > max,
+        Shape::List(items) => items
+            .iter()
+            .enumerate()
+            .any(|(i, v)| descend(i.to_string(), v)),
+        Shape::Object(fields) => fields.iter().any(|(k, v)| descend(k.to_string(), v)),
+        Shape::Other => false,
     }
 }
 
@@ -186,7 +193,7 @@ fn long_in_set(set: &SelectionSet, max: usize) -> Option<Vec<String>> {
                 let mut hit = None;
                 for (name, value) in &f.node.arguments {
                     let mut path = vec![f.node.name.node.to_string(), name.node.to_string()];
-                    if long_literal(&value.node, max, &mut path) {
+                    if has_long(&value.node, max, &mut path, literal_shape) {
                         hit = Some(path);
                         break;
                     }
@@ -226,7 +233,7 @@ impl Extension for StringLimitExtension {
         let max = self.0;
         for (name, value) in variables.iter() {
             let mut path = vec!["variables".to_string(), name.to_string()];
-            if long_const(value, max, &mut path) {
+            if has_long(value, max, &mut path, const_shape) {
                 return Err(too_long(path, max));
             }
         }

@@ -234,7 +234,6 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols,
     ticks.tick().await;
     let mut tick_count = 0u32;
     let mut closed = false;
-    let mut return_close: Option<Message> = None;
     loop {
         let out = tokio::select! {
             incoming = socket_in.next() => {
@@ -249,95 +248,90 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols,
                 };
                 let msg: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
                 let id = msg["id"].as_str().unwrap_or_default().to_string();
-                let starts = matches!(msg["type"].as_str(), Some("subscribe" | "start")) && !id.is_empty();
-                if starts
+                let kind = msg["type"].as_str();
+                let starts = matches!(kind, Some("subscribe" | "start")) && !id.is_empty();
+                // Each client message is kept here (a shared subscription),
+                // handed on to the protocol handler, or answered at once.
+                let mut hand_on = false;
+                let answer = if starts
                     && !shared.contains_key(&id)
                     && !handed_on.contains(&id)
                     && shared.len() + handed_on.len() >= MAX_SUBSCRIPTIONS
                 {
-                    refuse_operation(protocol, &id, &format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket: complete one first"))
+                    Some(refuse_operation(protocol, &id, &format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket: complete one first")))
                 } else if !shares {
-                    match msg["type"].as_str() {
+                    match kind {
                         Some("start") if !id.is_empty() => { handed_on.insert(id); }
                         Some("stop") => { handed_on.remove(&id); }
                         _ => {}
                     }
-                    if forward.try_send(text).is_err() {
-                        closed = true;
-                        close(1008, "too many messages in flight")
-                    } else {
-                        continue;
-                    }
+                    hand_on = true;
+                    None
                 } else {
-                match msg["type"].as_str() {
-                    Some("subscribe") if !id.is_empty() => {
-                        if shared.contains_key(&id) || handed_on.contains(&id) {
-                            closed = true;
-                            close(4409, &format!("Subscriber for {id} already exists"))
-                        } else {
-                            let payload = &msg["payload"];
-                            let query = payload["query"].as_str().unwrap_or_default();
-                            let operation = payload["operationName"].as_str();
-                            let variables = if payload["variables"].is_null() {
-                                serde_json::json!({})
+                    match kind {
+                        Some("subscribe") if !id.is_empty() => {
+                            if shared.contains_key(&id) || handed_on.contains(&id) {
+                                closed = true;
+                                Some(close(4409, &format!("Subscriber for {id} already exists")))
                             } else {
-                                payload["variables"].clone()
-                            };
-                            let actor = caller.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                            let key = actor.as_ref().filter(|_| shareable(query, operation)).and_then(|a| {
-                                Key::of(a, query, &variables, operation).map(|k| (k, a.clone()))
-                            });
-                            match key {
-                                Some((key, actor)) => {
-                                    let member = state.hub.join(&state.schema, state.deps.config.event_buffer, key, &actor);
-                                    let updates = futures_util::stream::unfold(member, |mut m| async move {
-                                        match m.rx.recv().await {
-                                            Ok(s) => Some((Ok(s), m)),
-                                            Err(RecvError::Lagged(_)) => Some((Err(()), m)),
-                                            Err(RecvError::Closed) => None,
-                                        }
-                                    });
-                                    let (updates, stop) = futures_util::stream::abortable(updates);
-                                    let tag = id.clone();
-                                    members.push(updates.map(move |u| (tag.clone(), u)).boxed());
-                                    shared.insert(id, stop);
-                                }
-                                None => {
-                                    handed_on.insert(id);
-                                    if forward.try_send(text).is_err() {
-                                        closed = true;
-                                        return_close = Some(close(1008, "too many messages in flight"));
+                                let payload = &msg["payload"];
+                                let query = payload["query"].as_str().unwrap_or_default();
+                                let operation = payload["operationName"].as_str();
+                                let variables = if payload["variables"].is_null() {
+                                    serde_json::json!({})
+                                } else {
+                                    payload["variables"].clone()
+                                };
+                                let actor = caller.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                                let key = actor.as_ref().filter(|_| shareable(query, operation)).and_then(|a| {
+                                    Key::of(a, query, &variables, operation).map(|k| (k, a.clone()))
+                                });
+                                match key {
+                                    Some((key, actor)) => {
+                                        let member = state.hub.join(&state.schema, state.deps.config.event_buffer, key, &actor);
+                                        let updates = futures_util::stream::unfold(member, |mut m| async move {
+                                            match m.rx.recv().await {
+                                                Ok(s) => Some((Ok(s), m)),
+                                                Err(RecvError::Lagged(_)) => Some((Err(()), m)),
+                                                Err(RecvError::Closed) => None,
+                                            }
+                                        });
+                                        let (updates, stop) = futures_util::stream::abortable(updates);
+                                        let tag = id.clone();
+                                        members.push(updates.map(move |u| (tag.clone(), u)).boxed());
+                                        shared.insert(id, stop);
+                                    }
+                                    None => {
+                                        handed_on.insert(id);
+                                        hand_on = true;
                                     }
                                 }
-                            }
-                            match return_close.take() {
-                                Some(m) => m,
-                                None => continue,
+                                None
                             }
                         }
-                    }
-                    Some("complete") => {
-                        if let Some(stop) = shared.remove(&id) {
-                            stop.abort();
-                            continue;
+                        Some("complete") => {
+                            if let Some(stop) = shared.remove(&id) {
+                                stop.abort();
+                            } else {
+                                handed_on.remove(&id);
+                                hand_on = true;
+                            }
+                            None
                         }
-                        handed_on.remove(&id);
-                        if forward.try_send(text).is_err() {
-                            closed = true;
-                            close(1008, "too many messages in flight")
-                        } else {
-                            continue;
-                        }
-                    }
-                    _ => {
-                        if forward.try_send(text).is_err() {
-                            closed = true;
-                            close(1008, "too many messages in flight")
-                        } else {
-                            continue;
+                        _ => {
+                            hand_on = true;
+                            None
                         }
                     }
-                }
+                };
+                if hand_on && forward.try_send(text).is_err() {
+                    closed = true;
+                    close(1008, "too many messages in flight")
+                } else {
+                    match answer {
+                        Some(m) => m,
+                        None => continue,
+                    }
                 }
             },
             Some((id, update)) = members.next(), if !members.is_empty() => match update {

@@ -7,7 +7,6 @@ use crate::graphql::scalars::DateTime;
 use crate::graphql::{actor, deps, PageInfo};
 use crate::pagination;
 use crate::transactions::graphql::{clamp_count, TimeRange, Transaction};
-use crate::transactions::loader::StockpilingTransactionsLoader;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{
     ComplexObject, Context, Enum, ErrorExtensions, InputObject, Object, Result, ResultExt,
@@ -179,20 +178,12 @@ impl Postback {
         ctx: &Context<'_>,
         first: Option<i32>,
     ) -> Result<Vec<Transaction>> {
-        let take = crate::graphql::limits::nested_take(first)?;
+        // `first` is judged even when there is nothing to list.
+        crate::graphql::limits::nested_take(first)?;
         let Some(sp) = self.0.stockpiling_id else {
             return Ok(vec![]);
         };
-        let loader = ctx.data::<DataLoader<StockpilingTransactionsLoader>>()?;
-        Ok(loader
-            .load_one(sp)
-            .await
-            .map_err(internal)?
-            .unwrap_or_default()
-            .into_iter()
-            .take(take)
-            .map(Transaction)
-            .collect())
+        crate::transactions::graphql::stockpiling_deposits(ctx, sp, first).await
     }
 }
 

@@ -150,6 +150,26 @@ pub enum StockpilingStatus {
 /// Accumulation of one payer's deposits up to the merchant's minimum.
 pub struct Stockpiling(pub stockpiling::Model);
 
+/// A stockpiling's deposits, oldest first: the first `first` (default 20,
+/// at most 100). `Stockpiling.transactions` and `Postback.transactions`.
+pub async fn stockpiling_deposits(
+    ctx: &Context<'_>,
+    stockpiling_id: i64,
+    first: Option<i32>,
+) -> Result<Vec<Transaction>> {
+    let take = crate::graphql::limits::nested_take(first)?;
+    let loader = ctx.data::<DataLoader<StockpilingTransactionsLoader>>()?;
+    Ok(loader
+        .load_one(stockpiling_id)
+        .await
+        .map_err(internal)?
+        .unwrap_or_default()
+        .into_iter()
+        .take(take)
+        .map(Transaction)
+        .collect())
+}
+
 #[Object]
 impl Stockpiling {
     async fn id(&self) -> ID {
@@ -194,17 +214,7 @@ impl Stockpiling {
         ctx: &Context<'_>,
         first: Option<i32>,
     ) -> Result<Vec<Transaction>> {
-        let take = crate::graphql::limits::nested_take(first)?;
-        let loader = ctx.data::<DataLoader<StockpilingTransactionsLoader>>()?;
-        Ok(loader
-            .load_one(self.0.id)
-            .await
-            .map_err(internal)?
-            .unwrap_or_default()
-            .into_iter()
-            .take(take)
-            .map(Transaction)
-            .collect())
+        stockpiling_deposits(ctx, self.0.id, first).await
     }
     /// How many deposits make it up.
     async fn transaction_count(&self, ctx: &Context<'_>) -> Result<i32> {

@@ -320,32 +320,12 @@ async fn an_event_made_in_one_server_process_reaches_a_subscriber_of_another() {
     };
     let a = spawn_app().await;
     // A second `kassa serve` process on the same database and Redis channel.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
-        .arg("serve")
-        .env("DATABASE_URL", &a.database_url)
-        .env("REDIS_URL", &redis)
-        .env(
-            "KASSA_EVENTS_CHANNEL",
-            format!("kassa:test:{}", a.database_url),
-        )
-        .env("KASSA_BIND", "127.0.0.1:0")
-        .env("KASSA_POSTBACK_WORKER", "0")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let started: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line}"));
-    let url = started["listening"]
-        .as_str()
-        .unwrap()
-        .replace("http://", "ws://");
+    let channel = format!("kassa:test:{}", a.database_url);
+    let (mut child, url) = serve_process(
+        &a.database_url,
+        &[("REDIS_URL", &redis), ("KASSA_EVENTS_CHANNEL", &channel)],
+    );
+    let url = url.replace("http://", "ws://");
     // The process runs on the wall clock, the test server on its own: a
     // MERCHANT key is valid on both.
     let mut req = format!("{url}/graphql/ws").into_client_request().unwrap();

@@ -271,33 +271,6 @@ async fn twenty_wrong_passwords_at_once_are_checked_at_most_six_times_and_lock_t
     assert_eq!(user_error(&body, "login"), Some("LOCKED"), "{body}");
 }
 
-/// Starts `kassa serve` on `database_url`; returns the process and its URL.
-pub fn serve_process(database_url: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"));
-    cmd.arg("serve")
-        .env_remove("REDIS_URL")
-        .env("DATABASE_URL", database_url)
-        .env("KASSA_BIND", "127.0.0.1:0")
-        .env("KASSA_POSTBACK_WORKER", "0")
-        .env("KASSA_LOGIN_RATE", "100000")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let started: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line}"));
-    let url = started["listening"].as_str().unwrap().to_string();
-    (child, url)
-}
-
 async fn login_at(http: &reqwest::Client, url: &str, login: &str, password: &str) -> Value {
     http.post(format!("{url}/graphql"))
         .json(&json!({ "query": "mutation($l: String!, $p: String!) { login(login: $l, password: $p) { token errors { code } } }",
