@@ -221,7 +221,10 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     // 2. Through the schema, every field selected.
-    let schema = kassa::graphql::build_schema(d.clone());
+    let schema = kassa::graphql::build_schema(
+        d.clone(),
+        std::sync::Arc::new(kassa::telemetry::Metrics::new()?),
+    );
     let query = format!(
         "{{ dashboard(filter: {{ from: \"{}\", to: \"{}\" }}) {{ displayCurrency timezone
          transactions {{ ...S }} withdrawals {{ ...S }} }} }}

@@ -195,7 +195,10 @@ async fn main() -> anyhow::Result<()> {
         ..Default::default()
     };
     let order = Order::default();
-    let schema = kassa::graphql::build_schema(d.clone());
+    let schema = kassa::graphql::build_schema(
+        d.clone(),
+        std::sync::Arc::new(kassa::telemetry::Metrics::new()?),
+    );
     let query = r#"query($after: String) { transactions(filter: { paymentSystems: ["paytm", "upi"], status: ACTIVATED,
         createdAt: { from: "FROM", to: "TO" } }, first: 50, after: $after) {
         pageInfo { endCursor } nodes { id amount currency createdAt activatedAt label postbackStatus paymentSystem { code } } } }"#
@@ -230,13 +233,14 @@ async fn main() -> anyhow::Result<()> {
             let owner = owner.clone();
             let db = d.db.clone();
             async move {
-                let req = kassa::graphql::with_loaders(
-                    async_graphql::Request::new(q)
-                        .variables(async_graphql::Variables::from_json(
-                            serde_json::json!({ "after": cursor }),
-                        ))
-                        .data(owner),
+                let mut req = async_graphql::Request::new(q).variables(
+                    async_graphql::Variables::from_json(serde_json::json!({ "after": cursor })),
+                );
+                kassa::graphql::request_context(
+                    &mut req.data,
                     &db,
+                    owner,
+                    std::net::IpAddr::from([127, 0, 0, 1]),
                 );
                 let t = Instant::now();
                 let resp = schema.execute(req).await;

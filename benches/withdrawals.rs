@@ -129,7 +129,10 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     d.db.execute_unprepared("VACUUM ANALYZE withdrawals")
         .await?;
-    let schema = kassa::graphql::build_schema(d.clone());
+    let schema = kassa::graphql::build_schema(
+        d.clone(),
+        std::sync::Arc::new(kassa::telemetry::Metrics::new()?),
+    );
     let now = Utc::now();
     let query = format!(
         r#"{{ withdrawals(filter: {{ status: APPROVED, paymentSystems: ["paytm", "imps"], createdAt: {{ from: "{}", to: "{}" }} }}, first: 50) {{
@@ -139,9 +142,12 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut times = Vec::new();
     for _ in 0..60 {
-        let req = kassa::graphql::with_loaders(
-            async_graphql::Request::new(query.clone()).data(owner(merchants[1])),
+        let mut req = async_graphql::Request::new(query.clone());
+        kassa::graphql::request_context(
+            &mut req.data,
             &d.db,
+            owner(merchants[1]),
+            std::net::IpAddr::from([127, 0, 0, 1]),
         );
         let t = Instant::now();
         let resp = schema.execute(req).await;

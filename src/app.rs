@@ -101,20 +101,31 @@ pub struct AppState {
     pub hub: Arc<crate::events::hub::Hub>,
     /// Open sockets per caller.
     pub seats: Arc<crate::http::sessions::Seats>,
+    /// Every open WebSocket, so shutdown can wait for their close frames.
+    pub sockets: tokio_util::task::TaskTracker,
+    /// Turns true when the server starts shutting down: every socket then
+    /// closes with 1012 so its client reconnects (elsewhere) and refetches.
+    pub closing: watch::Sender<bool>,
 }
 
 impl AppState {
     pub fn new(deps: Deps) -> anyhow::Result<Self> {
+        let metrics = Arc::new(Metrics::new().context("registering metrics")?);
         Ok(AppState {
-            schema: build_schema(deps.clone()),
-            metrics: Arc::new(Metrics::new().context("registering metrics")?),
+            schema: build_schema(deps.clone(), metrics.clone()),
+            metrics,
             sessions: Default::default(),
             hub: Default::default(),
             seats: Default::default(),
+            sockets: tokio_util::task::TaskTracker::new(),
+            closing: watch::channel(false).0,
             deps,
         })
     }
 }
+
+/// How long shutdown waits for open sockets to send their close frames.
+const SOCKETS_CLOSE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Serves HTTP and WebSocket on `listener` until `shutdown` completes, then
 /// lets requests in flight finish.
@@ -135,6 +146,8 @@ pub async fn run(
         state.sessions.clone(),
         stop_rx.clone(),
     ));
+    let sockets = state.sockets.clone();
+    let closing = state.closing.clone();
     let router = crate::http::router(state);
     let served = axum::serve(
         listener,
@@ -142,10 +155,23 @@ pub async fn run(
     )
     .with_graceful_shutdown(async move {
         shutdown.await;
+        closing.send_replace(true);
         let _ = stop_tx.send(true);
     })
     .await
     .context("serving HTTP");
+    // Upgraded sockets are not the HTTP server's to wait for: each sends its
+    // 1012 close frame, and shutdown waits (a little) until they have.
+    sockets.close();
+    if tokio::time::timeout(SOCKETS_CLOSE_WITHIN, sockets.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = sockets.len(),
+            "sockets still open at shutdown: dropped"
+        );
+    }
     watcher.abort();
     if let Some(worker) = worker {
         // Attempts in flight finish and are recorded; nothing is cut midway.

@@ -65,6 +65,23 @@ pub struct Config {
     pub ws_per_client: usize,
     /// `KASSA_ARGON2_SLOTS`: password hashes computed at once (default: cores, at least 2).
     pub argon2_slots: usize,
+    /// `KASSA_CORS_ORIGINS`: comma list of exact origins (`https://app.example.com`)
+    /// whose browser pages may call the API and open its WebSocket; none by default.
+    pub cors_origins: Vec<String>,
+}
+
+/// `raw` as a browser writes it in `Origin` (lower-case scheme and host,
+/// no default port, no trailing slash), if it is exactly an origin.
+pub fn exact_origin(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw).ok()?;
+    let plain = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|h| !h.contains('*'))
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.path() == "/";
+    plain.then(|| url.origin().ascii_serialization())
 }
 
 /// A configuration value that cannot be used; names the variable.
@@ -192,6 +209,25 @@ impl Config {
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         };
+        let cors_origins = match get("KASSA_CORS_ORIGINS") {
+            None => Vec::new(),
+            Some(raw) => raw
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|o| {
+                    exact_origin(o).ok_or_else(|| {
+                        bad(
+                            "KASSA_CORS_ORIGINS",
+                            format!(
+                                "`{o}` is not an exact origin like https://app.example.com \
+                                 (scheme and host, optional port, no path, no wildcard)"
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         let session_idle = duration("KASSA_SESSION_IDLE", "15m")?;
         let session_max = duration("KASSA_SESSION_MAX", "12h")?;
         if session_idle > session_max {
@@ -224,6 +260,7 @@ impl Config {
             response_limit: number("KASSA_RESPONSE_LIMIT", 8 * 1024 * 1024)? as usize,
             purge_every: duration("KASSA_PURGE_EVERY", "60s")?,
             trusted_proxies,
+            cors_origins,
             metrics_token: get("KASSA_METRICS_TOKEN").map(|t| t.trim().to_string()),
             ws_per_client: number("KASSA_WS_PER_CLIENT", 20)? as usize,
             argon2_slots: number(

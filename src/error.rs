@@ -11,20 +11,35 @@ use async_graphql::{Enum, ErrorExtensions, SimpleObject};
 /// Stable codes of `UserError` (the contract's `ErrorCode`).
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
+    /// The value is malformed or out of range.
     Invalid,
+    /// The field must be given.
     Required,
+    /// Nothing with this id (or number) in the caller's reach.
     NotFound,
+    /// Something with this value exists already.
     Duplicate,
+    /// Unknown login or wrong password (they are not told apart).
     WrongCredentials,
+    /// The current password given is wrong.
     WrongPassword,
+    /// The new password does not meet the rules.
     WeakPassword,
+    /// Too many failed sign-ins: the login is locked for 30 minutes.
     Locked,
+    /// The available balance does not cover the amount.
     InsufficientFunds,
+    /// The transaction was activated before.
     AlreadyActivated,
+    /// The same key was used earlier with a different request.
     IdempotencyConflict,
+    /// The file is not of an accepted type.
     UnsupportedFile,
+    /// The value or file is over its size limit.
     TooLarge,
+    /// The URL is not http(s) or points to a private or local address.
     ForbiddenUrl,
+    /// The object's current status does not allow this change.
     InvalidTransition,
 }
 
@@ -33,7 +48,9 @@ pub enum ErrorCode {
 pub struct UserError {
     /// Path to the input field at fault, e.g. ["input", "fields", "ifsc"]; empty when no one field is.
     pub field: Vec<String>,
+    /// Stable code to branch on.
     pub code: ErrorCode,
+    /// Human-readable English text; do not parse it.
     pub message: String,
 }
 

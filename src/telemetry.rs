@@ -29,6 +29,8 @@ pub struct Metrics {
     errors: IntCounterVec,
     /// HTTP requests refused before GraphQL ran (CSRF, batch, size), by reason.
     refused: IntCounterVec,
+    /// Subscription events delivered, by operation.
+    events: IntCounterVec,
     seen_operations: Mutex<HashSet<String>>,
 }
 
@@ -63,6 +65,14 @@ impl Metrics {
             ),
             &["reason"],
         )?;
+        let events = IntCounterVec::new(
+            Opts::new(
+                "kassa_graphql_subscription_events_total",
+                "Subscription events delivered, by operation",
+            ),
+            &["operation"],
+        )?;
+        registry.register(Box::new(events.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(errors.clone()))?;
@@ -73,6 +83,7 @@ impl Metrics {
             latency,
             errors,
             refused,
+            events,
             seen_operations: Mutex::new(HashSet::new()),
         })
     }
@@ -104,6 +115,17 @@ impl Metrics {
         self.latency
             .with_label_values(&[op.as_str()])
             .observe(seconds);
+        for code in error_codes {
+            self.errors
+                .with_label_values(&[op.as_str(), code.as_str()])
+                .inc();
+        }
+    }
+
+    /// Records one event of a subscription (after its first answer).
+    pub fn event(&self, operation: Option<&str>, error_codes: &[String]) {
+        let op = self.label(operation);
+        self.events.with_label_values(&[op.as_str()]).inc();
         for code in error_codes {
             self.errors
                 .with_label_values(&[op.as_str(), code.as_str()])

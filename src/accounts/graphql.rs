@@ -17,12 +17,19 @@ use entity::{audit_entry, merchant, user};
 /// A user account of the merchant.
 #[derive(SimpleObject, Clone)]
 pub struct User {
+    /// The user's id.
     pub id: ID,
+    /// The user's login.
     pub login: String,
+    /// What the user may do.
     pub role: Role,
+    /// The user's interface language.
     pub language: Language,
+    /// A disabled user cannot sign in.
     pub disabled: bool,
+    /// When the user was created.
     pub created_at: DateTime,
+    /// The last successful sign-in; null if never.
     pub last_login_at: Option<DateTime>,
 }
 
@@ -45,10 +52,13 @@ impl TryFrom<user::Model> for User {
 /// The merchant (client) the caller belongs to.
 #[derive(SimpleObject)]
 pub struct Merchant {
+    /// The merchant's id.
     pub id: ID,
+    /// The merchant's name, as payers see it in the plugin.
     pub name: String,
     /// IANA time zone; `Date` values are days in this zone.
     pub timezone: String,
+    /// Whether numbers the payment system has not reported yet wait for it (set by the platform).
     pub delayed_auto_activation: bool,
 }
 
@@ -67,8 +77,11 @@ impl From<merchant::Model> for Merchant {
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct AuditEntry {
+    /// The entry's id.
     pub id: ID,
+    /// When the action happened.
     pub at: DateTime,
+    /// What was done, e.g. "withdrawal.create" or "settings.update".
     pub action: String,
     /// What was acted on, e.g. "withdrawal:42".
     pub subject: Option<String>,
@@ -110,53 +123,79 @@ impl From<audit_entry::Model> for AuditEntry {
     }
 }
 
+/// An audit entry with its cursor.
 #[derive(SimpleObject)]
 pub struct AuditEntryEdge {
+    /// Opaque: pass it as after to continue from here.
     pub cursor: String,
+    /// The entry.
     pub node: AuditEntry,
 }
 
+/// A page of audit entries, newest first.
 #[derive(SimpleObject)]
 pub struct AuditEntryConnection {
+    /// The entries with their cursors.
     pub edges: Vec<AuditEntryEdge>,
+    /// The entries (the same as edges' nodes).
     pub nodes: Vec<AuditEntry>,
+    /// Where this page stands.
     pub page_info: PageInfo,
 }
 
+/// The signed-in user's own settings.
 #[derive(SimpleObject)]
 pub struct ProfileSettings {
+    /// The user's login (not changeable).
     pub login: String,
+    /// The interface language.
     pub language: Language,
 }
 
+/// Result of createUser.
 #[derive(SimpleObject)]
 pub struct CreateUserPayload {
+    /// The new user; null when errors is not empty.
     pub user: Option<User>,
+    /// What was wrong with the input (DUPLICATE login, WEAK_PASSWORD, …).
     pub errors: Vec<UserError>,
 }
 
+/// Result of setUserDisabled.
 #[derive(SimpleObject)]
 pub struct SetUserDisabledPayload {
+    /// The user as it stands now; null when errors is not empty.
     pub user: Option<User>,
+    /// NOT_FOUND, or INVALID for the caller itself; empty on success.
     pub errors: Vec<UserError>,
 }
 
+/// Result of updateProfile.
 #[derive(SimpleObject)]
 pub struct UpdateProfilePayload {
+    /// The profile as it stands now.
     pub profile: Option<ProfileSettings>,
+    /// What was wrong with the input.
     pub errors: Vec<UserError>,
 }
 
+/// A new user of the caller's merchant.
 #[derive(InputObject)]
 pub struct CreateUserInput {
+    /// Unique login (e.g. an e-mail address), 3 to 128 characters.
     pub login: String,
+    /// At least 12 characters with letters and digits; not the login, not a common password.
     pub password: String,
+    /// OWNER, OPERATOR or VIEWER.
     pub role: Role,
+    /// Interface language; EN when left out.
     pub language: Option<Language>,
 }
 
+/// What to change in the caller's own profile.
 #[derive(InputObject)]
 pub struct UpdateProfileInput {
+    /// The interface language.
     pub language: Option<Language>,
 }
 
@@ -196,8 +235,8 @@ impl AccountsQuery {
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Page size: default 50, at most 500.")] first: Option<i32>,
+        #[graphql(desc = "The endCursor of the previous page.")] after: Option<String>,
     ) -> Result<AuditEntryConnection> {
         let page = service::audit_log(deps(ctx)?, actor(ctx)?, first, after.as_deref())
             .await
@@ -232,6 +271,7 @@ impl AccountsMutation {
     async fn create_user(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The new user's login, password, role and language.")]
         input: CreateUserInput,
     ) -> Result<CreateUserPayload> {
         // Logins are unique across merchants (sign-in takes only login and
@@ -274,7 +314,8 @@ impl AccountsMutation {
     async fn set_user_disabled(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The user's id (of the caller's merchant).")] id: ID,
+        #[graphql(desc = "true disables the user and ends its sessions; false enables it again.")]
         disabled: bool,
     ) -> Result<SetUserDisabledPayload> {
         let outcome = service::set_user_disabled(deps(ctx)?, actor(ctx)?, &id, disabled)
@@ -296,7 +337,7 @@ impl AccountsMutation {
     async fn update_profile(
         &self,
         ctx: &Context<'_>,
-        input: UpdateProfileInput,
+        #[graphql(desc = "What to change in the caller's own profile.")] input: UpdateProfileInput,
     ) -> Result<UpdateProfilePayload> {
         let u = service::update_profile(deps(ctx)?, actor(ctx)?, input.language)
             .await

@@ -19,16 +19,22 @@ use async_graphql::{
 };
 use entity::activation_request;
 
+/// What the payer typed into the plugin.
 #[derive(InputObject)]
 pub struct ActivateDepositInput {
+    /// The merchant's public plugin key (kpk_…).
     pub plugin_key: String,
+    /// The payment-system code the payer paid with ("paytm").
     pub payment_system: String,
+    /// The payment system's transaction number, as the payer typed it (surrounding spaces are ignored).
     pub transaction_number: String,
     /// The payer's user ID in the merchant's system.
     pub label: String,
+    /// The merchant's order id from the plugin's parameters, if any; it is passed on in the postback.
     pub order_id: Option<String>,
 }
 
+/// What activateDeposit did with a transaction number.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "Outcome")]
 pub enum ActivationOutcome {
@@ -44,23 +50,33 @@ pub enum ActivationOutcome {
     Rejected,
 }
 
+/// What became of an activation.
 #[derive(SimpleObject)]
 pub struct ActivateDepositPayload {
+    /// ACTIVATED, WAITING (delayed automatic activation), NOT_FOUND, ALREADY_ACTIVATED or REJECTED.
     pub outcome: ActivationOutcome,
     /// Follow it with activationRequest / activationRequestUpdated.
     pub ticket: Option<ID>,
+    /// The deposit's amount, when it was found.
     pub amount: Option<Decimal>,
+    /// The deposit's currency (ISO 4217), when it was found.
     pub currency: Option<String>,
     /// Where the payer's stockpiling stands after this activation.
     pub stockpiling: Option<StockpilingProgress>,
+    /// What was wrong with the input; empty when it was accepted.
     pub errors: Vec<UserError>,
 }
 
+/// Where an activation request stands.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ActivationRequestStatus {
+    /// The payment system has not reported the number yet.
     Waiting,
+    /// The number arrived and the deposit was activated.
     Activated,
+    /// The number did not arrive in time.
     Expired,
+    /// The number arrived but could not be activated (e.g. already activated, or an outgoing transaction).
     Rejected,
 }
 
@@ -97,11 +113,14 @@ impl ActivationRequest {
     }
 }
 
+/// A transaction number typed into the plugin before the payment system reported it (delayed automatic activation), followed until it settles.
 #[Object]
 impl ActivationRequest {
+    /// The request's public ticket (as activateDeposit answered).
     async fn ticket(&self) -> ID {
         ID(self.request.ticket.clone())
     }
+    /// WAITING until the payment system reports the number; then ACTIVATED, or EXPIRED / REJECTED.
     async fn status(&self) -> ActivationRequestStatus {
         match self.request.status.as_str() {
             "ACTIVATED" => ActivationRequestStatus::Activated,
@@ -110,6 +129,7 @@ impl ActivationRequest {
             _ => ActivationRequestStatus::Waiting,
         }
     }
+    /// The payment system the payer named.
     async fn payment_system(&self, ctx: &Context<'_>) -> Result<PaymentSystem> {
         deps(ctx)?
             .catalog
@@ -117,18 +137,23 @@ impl ActivationRequest {
             .cloned()
             .ok_or_else(|| AppError::NotFound.extend())
     }
+    /// The number the payer typed.
     async fn transaction_number(&self) -> &str {
         &self.request.transaction_number
     }
+    /// When the payer typed it.
     async fn created_at(&self) -> DateTime {
         self.request.created_at.into()
     }
+    /// When it stops waiting (KASSA_ACTIVATION_TTL after creation).
     async fn expires_at(&self) -> DateTime {
         self.request.expires_at.into()
     }
+    /// When it left WAITING; null while waiting.
     async fn settled_at(&self) -> Option<DateTime> {
         self.request.settled_at.map(Into::into)
     }
+    /// The deposit's amount, once activated.
     async fn amount(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
         let d = deps(ctx)?;
         let (tx, _) = self.outcome(ctx).await?;
@@ -136,10 +161,12 @@ impl ActivationRequest {
             .as_ref()
             .map(|t| from_minor(t.amount_minor, units(d, &t.currency)).into()))
     }
+    /// The deposit's currency (ISO 4217), once activated.
     async fn currency(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let (tx, _) = self.outcome(ctx).await?;
         Ok(tx.as_ref().map(|t| t.currency.clone()))
     }
+    /// Where the payer's stockpiling stands, once activated.
     async fn stockpiling(&self, ctx: &Context<'_>) -> Result<Option<StockpilingProgress>> {
         let d = deps(ctx)?;
         let (_, sp) = self.outcome(ctx).await?;
@@ -147,21 +174,29 @@ impl ActivationRequest {
     }
 }
 
+/// Result of setDelayedAutoActivation.
 #[derive(SimpleObject)]
 pub struct SetDelayedAutoActivationPayload {
+    /// The merchant as it stands now.
     pub merchant: Option<Merchant>,
+    /// NOT_FOUND; empty on success.
     pub errors: Vec<UserError>,
 }
 
+/// The plugin's colour theme.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum PluginTheme {
+    /// Light text on a dark background.
     Dark,
+    /// Dark text on a light background.
     Light,
+    /// White with green accents.
     WhiteGreen,
     /// The merchant's own stylesheet (customCssUrl).
     Custom,
 }
 
+/// What the plugin does after a successful activation.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum AfterPaymentAction {
     /// The plugin shows the result and stays open.
@@ -191,43 +226,67 @@ impl AfterPaymentAction {
     }
 }
 
+/// A payment system as the plugin offers it.
 #[derive(SimpleObject)]
 pub struct PluginPaymentSystem {
+    /// The payment system.
     pub payment_system: PaymentSystem,
+    /// The merchant's prompt picture for it, if any.
     pub prompt_image_url: Option<String>,
+    /// The minimum deposit in its currency, if one is set.
     pub minimum_deposit: Option<Decimal>,
 }
 
+/// Everything the payer's plugin needs to render (public, by plugin key).
 #[derive(SimpleObject)]
 pub struct PluginConfig {
+    /// The merchant's name.
     pub merchant_name: String,
+    /// The colour theme.
     pub theme: PluginTheme,
+    /// The merchant's stylesheet (CUSTOM theme), if any.
     pub custom_css_url: Option<String>,
+    /// What to do after a successful activation.
     pub after_payment_action: AfterPaymentAction,
+    /// Where REDIRECT sends the payer after success.
     pub success_url: Option<String>,
+    /// Where REDIRECT sends the payer after a failure.
     pub fail_url: Option<String>,
+    /// The payment systems the payer can pay with.
     pub payment_systems: Vec<PluginPaymentSystem>,
 }
 
+/// Which stockpilings to list; fields left out match all.
 #[derive(InputObject, Default)]
 pub struct StockpilingFilter {
+    /// The payer's label, exactly.
     pub label: Option<String>,
+    /// IN_PROGRESS or COMPLETED.
     pub status: Option<StockpilingStatus>,
+    /// ISO 4217 code.
     pub currency: Option<String>,
+    /// Completed within this range.
     pub completed_at: Option<TimeRange>,
 }
 
+/// A stockpiling with its cursor.
 #[derive(SimpleObject)]
 pub struct StockpilingEdge {
+    /// Opaque: pass it as after to continue from here.
     pub cursor: String,
+    /// The stockpiling.
     pub node: Stockpiling,
 }
 
+/// A page of stockpilings, newest first.
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct StockpilingConnection {
+    /// The stockpilings with their cursors.
     pub edges: Vec<StockpilingEdge>,
+    /// The stockpilings (the same as edges' nodes).
     pub nodes: Vec<Stockpiling>,
+    /// Where this page stands.
     pub page_info: PageInfo,
     #[graphql(skip)]
     filter: Filter,
@@ -235,6 +294,7 @@ pub struct StockpilingConnection {
 
 #[ComplexObject]
 impl StockpilingConnection {
+    /// How many match the filter, in all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
         let n = service::count_stockpilings(deps(ctx)?, actor(ctx)?, &self.filter)
             .await
@@ -249,7 +309,14 @@ pub struct ActivationQuery;
 #[Object]
 impl ActivationQuery {
     /// Public (no session): the plugin's configuration for a merchant's plugin key.
-    async fn plugin_config(&self, ctx: &Context<'_>, plugin_key: String) -> Result<PluginConfig> {
+    async fn plugin_config(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "The merchant's public plugin key (kpk_…), as in the installation snippet."
+        )]
+        plugin_key: String,
+    ) -> Result<PluginConfig> {
         let d = deps(ctx)?;
         let setup = service::plugin_config(d, &plugin_key).await.extend()?;
         let m = setup.merchant;
@@ -289,7 +356,7 @@ impl ActivationQuery {
     async fn activation_request(
         &self,
         ctx: &Context<'_>,
-        ticket: ID,
+        #[graphql(desc = "The ticket activateDeposit answered with.")] ticket: ID,
     ) -> Result<Option<ActivationRequest>> {
         Ok(service::activation_request(deps(ctx)?, &ticket)
             .await
@@ -302,9 +369,11 @@ impl ActivationQuery {
     async fn stockpilings(
         &self,
         ctx: &Context<'_>,
-        filter: Option<StockpilingFilter>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Which stockpilings; all when left out.")] filter: Option<
+            StockpilingFilter,
+        >,
+        #[graphql(desc = "Page size: default 50, at most 500.")] first: Option<i32>,
+        #[graphql(desc = "The endCursor of the previous page.")] after: Option<String>,
     ) -> Result<StockpilingConnection> {
         let f = filter.unwrap_or_default();
         let filter = Filter {
@@ -345,6 +414,7 @@ impl ActivationMutation {
     async fn activate_deposit(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The plugin key, the payment system and the number the payer typed.")]
         input: ActivateDepositInput,
     ) -> Result<ActivateDepositPayload> {
         let d = deps(ctx)?;
@@ -383,7 +453,10 @@ impl ActivationMutation {
     async fn set_delayed_auto_activation(
         &self,
         ctx: &Context<'_>,
-        merchant_id: ID,
+        #[graphql(desc = "The merchant's id.")] merchant_id: ID,
+        #[graphql(
+            desc = "true: numbers not known yet wait for the payment system (KASSA_ACTIVATION_TTL); false: they are NOT_FOUND at once."
+        )]
         enabled: bool,
     ) -> Result<SetDelayedAutoActivationPayload> {
         Ok(

@@ -7,19 +7,25 @@ use crate::graphql::scalars::DateTime;
 use crate::graphql::{actor, client_ip, deps};
 use async_graphql::{Context, ErrorExtensions, Object, Result, ResultExt, SimpleObject};
 
+/// Result of login.
 #[derive(SimpleObject, Default)]
 pub struct LoginPayload {
     /// Send it as `Authorization: Bearer <token>`.
     pub token: Option<String>,
     /// When the session ends at the latest; it also ends after 15 idle minutes.
     pub expires_at: Option<DateTime>,
+    /// The signed-in user; null when errors is not empty.
     pub user: Option<User>,
+    /// WRONG_CREDENTIALS or LOCKED; empty on success.
     pub errors: Vec<UserError>,
 }
 
+/// Result of changePassword.
 #[derive(SimpleObject)]
 pub struct ChangePasswordPayload {
+    /// true when the password was changed (the caller's other sessions are ended).
     pub ok: bool,
+    /// WRONG_PASSWORD, WEAK_PASSWORD or LOCKED; empty on success.
     pub errors: Vec<UserError>,
 }
 
@@ -32,8 +38,8 @@ impl AuthMutation {
     async fn login(
         &self,
         ctx: &Context<'_>,
-        login: String,
-        password: String,
+        #[graphql(desc = "The user's login (e.g. owner@demo).")] login: String,
+        #[graphql(desc = "The user's password.")] password: String,
     ) -> Result<LoginPayload> {
         let d = deps(ctx)?;
         if d.limits.login.check_key(&client_ip(ctx)).is_err() {
@@ -63,7 +69,11 @@ impl AuthMutation {
     async fn change_password(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The current password (a wrong one counts toward the lockout).")]
         old_password: String,
+        #[graphql(
+            desc = "At least 12 characters with letters and digits; not the login, not a common password, not one of the last 4."
+        )]
         new_password: String,
     ) -> Result<ChangePasswordPayload> {
         let d = deps(ctx)?;

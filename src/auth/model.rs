@@ -17,10 +17,15 @@ pub enum Role {
 /// The user's interface language.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Language {
+    /// English.
     En,
+    /// Russian.
     Ru,
+    /// Hindi.
     Hi,
+    /// Bengali.
     Bn,
+    /// Urdu.
     Ur,
 }
 
@@ -99,6 +104,13 @@ pub enum Actor {
     Key(KeyActor),
     /// The operator at the command line (`kassa admin …`, `kassa demo`).
     Cli,
+    /// A payer's plugin, by the merchant's public plugin key: only the
+    /// public operations, as without a credential (the key is public, so it
+    /// proves nothing about the caller); it lets a plugin page open a
+    /// WebSocket for `activationRequestUpdated`.
+    Plugin {
+        merchant_id: i64,
+    },
 }
 
 /// The merchant a read is scoped to; every merchant-facing query takes one.
@@ -112,7 +124,7 @@ impl Actor {
     pub fn user(&self) -> Result<&UserActor, AppError> {
         match self {
             Actor::User(u) => Ok(u),
-            Actor::Key(_) | Actor::Cli => Err(AppError::Forbidden),
+            Actor::Key(_) | Actor::Cli | Actor::Plugin { .. } => Err(AppError::Forbidden),
             Actor::Anonymous | Actor::Invalid => Err(AppError::Unauthenticated),
         }
     }
@@ -140,7 +152,7 @@ impl Actor {
             }) => Ok(Tenant {
                 merchant_id: *merchant_id,
             }),
-            Actor::Key(_) | Actor::Cli => Err(AppError::Forbidden),
+            Actor::Key(_) | Actor::Cli | Actor::Plugin { .. } => Err(AppError::Forbidden),
             Actor::Anonymous | Actor::Invalid => Err(AppError::Unauthenticated),
         }
     }
@@ -149,6 +161,7 @@ impl Actor {
     pub fn authenticated(&self) -> Result<(), AppError> {
         match self {
             Actor::User(_) | Actor::Key(_) | Actor::Cli => Ok(()),
+            Actor::Plugin { .. } => Err(AppError::Forbidden),
             Actor::Anonymous | Actor::Invalid => Err(AppError::Unauthenticated),
         }
     }
@@ -163,7 +176,7 @@ impl Actor {
                 None => KeyReach::Everything,
             }),
             Actor::Cli => Ok(KeyReach::Everything),
-            Actor::Key(_) | Actor::User(_) => Err(AppError::Forbidden),
+            Actor::Key(_) | Actor::User(_) | Actor::Plugin { .. } => Err(AppError::Forbidden),
             Actor::Anonymous | Actor::Invalid => Err(AppError::Unauthenticated),
         }
     }
@@ -182,7 +195,7 @@ impl Actor {
             Actor::User(u) => format!("user:{}", u.user_id),
             Actor::Key(k) => format!("api-key:{}", k.key_id),
             Actor::Cli => "cli".to_string(),
-            Actor::Anonymous | Actor::Invalid => "plugin".to_string(),
+            Actor::Anonymous | Actor::Invalid | Actor::Plugin { .. } => "plugin".to_string(),
         }
     }
 }

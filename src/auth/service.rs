@@ -7,7 +7,7 @@ use crate::audit::{self, Audit};
 use crate::db::begin_write;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use chrono::{DateTime, TimeDelta, Utc};
-use entity::{api_key, login_failure, password_history, session, user};
+use entity::{api_key, login_failure, merchant, password_history, session, user};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -287,6 +287,16 @@ pub async fn authenticate(d: &Deps, bearer: Option<&str>) -> AppResult<Actor> {
                 }),
                 Err(_) => Actor::Invalid,
             },
+            None => Actor::Invalid,
+        });
+    }
+    if token.starts_with(tokens::PLUGIN_KEY_PREFIX) {
+        let merchant = merchant::Entity::find()
+            .filter(merchant::Column::PluginKey.eq(token))
+            .one(&d.db)
+            .await?;
+        return Ok(match merchant {
+            Some(m) => Actor::Plugin { merchant_id: m.id },
             None => Actor::Invalid,
         });
     }

@@ -12,16 +12,21 @@ use entity::wallet;
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct Wallet {
+    /// The wallet's id.
     pub id: ID,
     #[graphql(skip)]
     pub payment_system_code: String,
+    /// The wallet's number or account at the payment system, where payers pay.
     pub identifier: String,
+    /// The wallet's currency (ISO 4217).
     pub currency: String,
+    /// Inactive wallets are not offered to payers.
     pub active: bool,
 }
 
 #[ComplexObject]
 impl Wallet {
+    /// The payment system the wallet belongs to.
     async fn payment_system(&self, ctx: &Context<'_>) -> Result<PaymentSystem> {
         deps(ctx)?
             .catalog
@@ -52,6 +57,9 @@ impl CatalogQuery {
     async fn payment_systems(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "ISO 3166-1 alpha-2 country code (\"IN\", \"BD\"); all countries when left out."
+        )]
         country: Option<String>,
     ) -> Result<Vec<PaymentSystem>> {
         let d = deps(ctx)?;
@@ -74,6 +82,7 @@ impl CatalogQuery {
     async fn wallets(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "A payment-system code (\"paytm\"); every payment system when left out.")]
         payment_system: Option<String>,
     ) -> Result<Vec<Wallet>> {
         let d = deps(ctx)?;

@@ -8,21 +8,30 @@ use std::collections::HashMap;
 #[derive(Enum, Deserialize, Copy, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FieldKind {
+    /// Free text.
     Text,
+    /// Digits only.
     Number,
+    /// A phone number, digits with an optional leading +.
     Phone,
+    /// An e-mail address.
     Email,
 }
 
 /// One field a withdrawal to a payment system needs.
 #[derive(SimpleObject, Deserialize, Clone, Debug)]
 pub struct WithdrawalFieldSpec {
+    /// The field's key in WithdrawalFieldInput.name.
     pub name: String,
+    /// English label to show beside the input.
     pub label: String,
+    /// How to edit and check the value.
     pub kind: FieldKind,
+    /// Whether createWithdrawal needs it.
     pub required: bool,
     /// A regular expression the whole value must match, when there is one.
     pub pattern: Option<String>,
+    /// A sample value, for the input's placeholder.
     pub example: Option<String>,
 }
 
@@ -31,6 +40,7 @@ pub struct WithdrawalFieldSpec {
 pub struct PaymentSystem {
     /// Stable code, e.g. "paytm", "bkash".
     pub code: String,
+    /// Display name ("Paytm").
     pub name: String,
     /// ISO 3166-1 alpha-2.
     pub country: String,
@@ -43,7 +53,9 @@ pub struct PaymentSystem {
 /// A currency and its ISO 4217 minor units.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct Currency {
+    /// ISO 4217 code ("INR").
     pub code: String,
+    /// English name ("Indian rupee").
     pub name: String,
     /// Digits after the decimal point (ISO 4217 minor unit).
     pub minor_units: i32,

@@ -74,11 +74,16 @@ fn events(ctx: &Context<'_>) -> Result<impl Stream<Item = Arc<Event>> + use<>> {
     ))
 }
 
+/// What happened to a transaction.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum TransactionEventKind {
+    /// The payment system reported it.
     Created,
+    /// The payer (or delayed automatic activation) activated it.
     Activated,
+    /// Its postbackStatus moved.
     PostbackStatusChanged,
+    /// The platform marked it NORMAL or SCAM.
     OriginalityChanged,
 }
 
@@ -103,25 +108,36 @@ impl TransactionEventKind {
     }
 }
 
+/// Which transaction events to receive; each field left out matches all.
 #[derive(InputObject, Default)]
 pub struct TransactionEventFilter {
+    /// Only these kinds.
     pub kinds: Option<Vec<TransactionEventKind>>,
+    /// Only these payment-system codes.
     pub payment_systems: Option<Vec<String>>,
+    /// Only this payer's (exact label).
     pub label: Option<String>,
 }
 
+/// A change to one of the merchant's transactions.
 #[derive(SimpleObject)]
 pub struct TransactionEvent {
+    /// What changed.
     pub kind: TransactionEventKind,
+    /// When the change was committed.
     pub at: DateTime,
     /// The transaction as it stood right after the change.
     pub transaction: Transaction,
 }
 
+/// What happened to a withdrawal.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum WithdrawalEventKind {
+    /// It was requested.
     Created,
+    /// The platform approved or rejected it.
     StatusChanged,
+    /// Its postbackStatus moved.
     PostbackStatusChanged,
 }
 
@@ -144,28 +160,37 @@ impl WithdrawalEventKind {
     }
 }
 
+/// Which withdrawal events to receive; each field left out matches all.
 #[derive(InputObject, Default)]
 pub struct WithdrawalEventFilter {
+    /// Only these kinds.
     pub kinds: Option<Vec<WithdrawalEventKind>>,
+    /// Only these payment-system codes.
     pub payment_systems: Option<Vec<String>>,
 }
 
+/// A change to one of the merchant's withdrawals.
 #[derive(SimpleObject)]
 pub struct WithdrawalEvent {
+    /// What changed.
     pub kind: WithdrawalEventKind,
+    /// When the change was committed.
     pub at: DateTime,
+    /// The withdrawal as it stood right after the change.
     pub withdrawal: Withdrawal,
 }
 
 #[derive(Default)]
 pub struct EventsSubscription;
 
+/// Live events over the WebSocket /graphql/ws (graphql-transport-ws, or the legacy graphql-ws). Put the credential in connection_init: {"authorization": "Bearer <token>"}. Close 1012: reconnect, refetch, subscribe again; 1013: this client fell behind, do the same; 4401: the credential ended, sign in again.
 #[Subscription(name = "Subscription")]
 impl EventsSubscription {
     /// Live changes to the merchant's transactions. Needs a user session (connection_init payload).
     async fn transaction_events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Which events; every transaction event of the merchant when left out.")]
         filter: Option<TransactionEventFilter>,
     ) -> Result<impl Stream<Item = TransactionEvent> + use<>> {
         let tenant = actor(ctx)?.reader().extend()?;
@@ -203,6 +228,7 @@ impl EventsSubscription {
     async fn withdrawal_events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Which events; every withdrawal event of the merchant when left out.")]
         filter: Option<WithdrawalEventFilter>,
     ) -> Result<impl Stream<Item = WithdrawalEvent> + use<>> {
         let tenant = actor(ctx)?.reader().extend()?;
@@ -237,7 +263,7 @@ impl EventsSubscription {
     async fn activation_request_updated(
         &self,
         ctx: &Context<'_>,
-        ticket: ID,
+        #[graphql(desc = "The ticket activateDeposit answered with.")] ticket: ID,
     ) -> Result<impl Stream<Item = ActivationRequest> + use<>> {
         let d = deps(ctx)?.clone();
         let live = events(ctx)?;
@@ -245,6 +271,13 @@ impl EventsSubscription {
             .await
             .extend()?
             .ok_or_else(|| AppError::NotFound.extend())?;
+        // A plugin page that signed its socket with a plugin key follows
+        // only its own merchant's requests.
+        if let crate::auth::model::Actor::Plugin { merchant_id } = actor(ctx)? {
+            if *merchant_id != current.merchant_id {
+                return Err(AppError::NotFound.extend());
+            }
+        }
         let settled = current.status != "WAITING";
         let ticket = current.ticket.clone();
         let expires_in = (current.expires_at - d.clock.now())

@@ -100,6 +100,7 @@ impl Hub {
         buffer: usize,
         key: Key,
         actor: &Actor,
+        client: std::net::IpAddr,
     ) -> Membership {
         let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(group) = groups
@@ -113,7 +114,13 @@ impl Hub {
             };
         }
         let (tx, rx) = broadcast::channel(buffer.max(1));
-        let task = tokio::spawn(run(schema.clone(), key.clone(), actor.clone(), tx.clone()));
+        let task = tokio::spawn(run(
+            schema.clone(),
+            key.clone(),
+            actor.clone(),
+            client,
+            tx.clone(),
+        ));
         let group = Arc::new(Group {
             tx,
             task,
@@ -126,8 +133,18 @@ impl Hub {
 }
 
 /// Executes the subscription once and hands each response to the members.
-async fn run(schema: KassaSchema, key: Key, actor: Actor, tx: broadcast::Sender<Shared>) {
+async fn run(
+    schema: KassaSchema,
+    key: Key,
+    actor: Actor,
+    client: std::net::IpAddr,
+    tx: broadcast::Sender<Shared>,
+) {
     let control = SocketControl::default();
+    let Some(db) = schema.data::<crate::app::Deps>().map(|d| d.db.clone()) else {
+        let _ = tx.send(Shared::Close(1011, "internal error"));
+        return;
+    };
     let variables = serde_json::from_str(&key.variables).unwrap_or_default();
     let mut request = async_graphql::Request::new(key.query.clone())
         .variables(async_graphql::Variables::from_json(variables));
@@ -135,7 +152,8 @@ async fn run(schema: KassaSchema, key: Key, actor: Actor, tx: broadcast::Sender<
         request = request.operation_name(op.clone());
     }
     let mut data = Data::default();
-    data.insert(actor);
+    // (the address is the first member's; nothing a subscription does is limited by it)
+    crate::graphql::request_context(&mut data, &db, actor, client);
     data.insert(control.clone());
     let mut stream = schema.execute_stream_with_session_data(request, Arc::new(data));
     let mut first = true;

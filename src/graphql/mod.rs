@@ -1,6 +1,7 @@
 //! Schema assembly: the merged roots, request context helpers and limits.
 
 pub mod limits;
+pub mod observe;
 pub mod scalars;
 
 use crate::accounts::graphql::{AccountsMutation, AccountsQuery};
@@ -23,6 +24,7 @@ use async_graphql::{
 };
 use std::net::IpAddr;
 
+/// Reads. Merchant data needs a session (any role) or a MERCHANT API key unless a field says Public; every read is scoped to the caller's merchant.
 #[derive(MergedObject, Default)]
 pub struct Query(
     AccountsQuery,
@@ -37,6 +39,7 @@ pub struct Query(
     PluginQuery,
 );
 
+/// Changes. Each answers a payload whose errors list says what was wrong with the input (UserError); missing rights are GraphQL errors (UNAUTHENTICATED, FORBIDDEN). Every change is audited.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     AuthMutation,
@@ -63,8 +66,11 @@ pub const MAX_COMPLEXITY: usize = 25_000;
 /// Most aliases a query may carry, so one request cannot fan out into hundreds of calls.
 pub const MAX_ALIASES: usize = 30;
 
-fn builder() -> SchemaBuilder<Query, Mutation, EventsSubscription> {
+fn builder(
+    metrics: Option<std::sync::Arc<crate::telemetry::Metrics>>,
+) -> SchemaBuilder<Query, Mutation, EventsSubscription> {
     Schema::build(Query::default(), Mutation::default(), EventsSubscription)
+        .extension(observe::Observe(metrics))
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
@@ -74,9 +80,9 @@ fn builder() -> SchemaBuilder<Query, Mutation, EventsSubscription> {
 }
 
 /// The schema the server runs, with its shared dependencies.
-pub fn build_schema(deps: Deps) -> KassaSchema {
+pub fn build_schema(deps: Deps, metrics: std::sync::Arc<crate::telemetry::Metrics>) -> KassaSchema {
     let introspection = deps.config.introspection;
-    let mut b = builder().data(deps);
+    let mut b = builder(Some(metrics)).data(deps);
     if !introspection {
         b = b.disable_introspection();
     }
@@ -85,35 +91,41 @@ pub fn build_schema(deps: Deps) -> KassaSchema {
 
 /// The SDL of the schema, as `kassa export-schema` prints it.
 pub fn sdl() -> String {
-    builder().finish().sdl()
+    builder(None).finish().sdl()
 }
 
-/// Adds the per-request DataLoaders (their caches live as long as one request).
-pub fn with_loaders(
-    request: async_graphql::Request,
+/// What every operation runs with, whichever transport carries it (a
+/// request over HTTP, a WebSocket's `connection_init`, a shared
+/// subscription): the caller, the client's address and the DataLoaders.
+/// The loaders keep no cache (`DataLoader::new`), so one socket's loaders
+/// batch each event's lookups and never answer from an earlier event.
+pub fn request_context(
+    data: &mut async_graphql::Data,
     db: &sea_orm::DatabaseConnection,
-) -> async_graphql::Request {
+    actor: Actor,
+    client: IpAddr,
+) {
     use crate::accounts::loader::UserLoader;
     use crate::postbacks::loader::{AttemptsLoader, StockpilingPostbacksLoader};
     use crate::transactions::loader::{StockpilingLoader, StockpilingTransactionsLoader};
     use async_graphql::dataloader::DataLoader;
     // A few milliseconds gather a whole page's keys into one batch.
     let window = std::time::Duration::from_millis(2);
-    request
-        .data(DataLoader::new(UserLoader { db: db.clone() }, tokio::spawn).delay(window))
-        .data(DataLoader::new(StockpilingLoader { db: db.clone() }, tokio::spawn).delay(window))
-        .data(
-            DataLoader::new(
-                StockpilingTransactionsLoader { db: db.clone() },
-                tokio::spawn,
-            )
-            .delay(window),
+    data.insert(actor);
+    data.insert(ClientIp(client));
+    data.insert(DataLoader::new(UserLoader { db: db.clone() }, tokio::spawn).delay(window));
+    data.insert(DataLoader::new(StockpilingLoader { db: db.clone() }, tokio::spawn).delay(window));
+    data.insert(
+        DataLoader::new(
+            StockpilingTransactionsLoader { db: db.clone() },
+            tokio::spawn,
         )
-        .data(
-            DataLoader::new(StockpilingPostbacksLoader { db: db.clone() }, tokio::spawn)
-                .delay(window),
-        )
-        .data(DataLoader::new(AttemptsLoader { db: db.clone() }, tokio::spawn).delay(window))
+        .delay(window),
+    );
+    data.insert(
+        DataLoader::new(StockpilingPostbacksLoader { db: db.clone() }, tokio::spawn).delay(window),
+    );
+    data.insert(DataLoader::new(AttemptsLoader { db: db.clone() }, tokio::spawn).delay(window));
 }
 
 /// The server's shared dependencies.
@@ -140,9 +152,13 @@ pub fn client_ip(ctx: &Context<'_>) -> IpAddr {
 /// Relay-style page information.
 #[derive(SimpleObject, Clone, Default)]
 pub struct PageInfo {
+    /// More rows after this page.
     pub has_next_page: bool,
+    /// More rows before this page.
     pub has_previous_page: bool,
+    /// The first row's cursor; null on an empty page.
     pub start_cursor: Option<String>,
+    /// The last row's cursor (pass it as after); null on an empty page.
     pub end_cursor: Option<String>,
 }
 

@@ -7,6 +7,7 @@ use chrono::{SecondsFormat, Utc};
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DateTime(pub chrono::DateTime<Utc>);
 
+/// RFC 3339 instant, serialized in UTC: "2026-11-24T10:15:00Z".
 #[Scalar(name = "DateTime")]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -34,6 +35,7 @@ impl From<chrono::DateTime<Utc>> for DateTime {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Decimal(pub rust_decimal::Decimal);
 
+/// Exact decimal number, serialized as a string: "1500.00". Never a float.
 #[Scalar(name = "Decimal")]
 impl ScalarType for Decimal {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -68,6 +70,7 @@ impl From<rust_decimal::Decimal> for Decimal {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Date(pub chrono::NaiveDate);
 
+/// Calendar date "YYYY-MM-DD", read in the merchant's time zone.
 #[Scalar(name = "Date")]
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {

@@ -7,9 +7,8 @@ mod ws;
 
 use crate::app::AppState;
 use crate::auth::service::authenticate;
-use crate::graphql::ClientIp;
 use async_graphql::http::MultipartOptions;
-use async_graphql::{ErrorExtensionValues, Response as GqlResponse, ServerError, Value};
+use async_graphql::{ErrorExtensionValues, Response as GqlResponse, ServerError};
 use axum::body::Body;
 use axum::extract::Path;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
@@ -19,11 +18,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
 
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.deps.config.body_limit;
+    let cors = cors(&state.deps.config.cors_origins);
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(ws::upgrade))
@@ -33,7 +32,76 @@ pub fn router(state: AppState) -> Router {
         .route("/files/{name}", get(files))
         .route("/playground/assets/{name}", get(playground::asset))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(cors)
         .with_state(state)
+}
+
+/// Headers a page on a listed origin may send: the credential, the body's
+/// type and the CSRF headers multipart needs.
+const CORS_HEADERS: [&str; 4] = [
+    "authorization",
+    "content-type",
+    "x-kassa-csrf",
+    "apollo-require-preflight",
+];
+
+/// CORS for the origins in `KASSA_CORS_ORIGINS`, exactly as listed; any
+/// other origin gets no CORS header, so its browser keeps the answer from
+/// it. Credentials are bearer tokens, never cookies, so none are allowed.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(CORS_HEADERS.map(HeaderName::from_static))
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// Whether a browser page of `origin` may open the WebSocket: a page of this
+/// server (the playground, the plugin page), or an origin the operator
+/// listed. Clients that send no `Origin` (servers, scripts) are not browsers
+/// and are not asked.
+pub fn origin_allowed(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let Some(origin) = crate::config::exact_origin(origin) else {
+        return false;
+    };
+    if state.deps.config.cors_origins.contains(&origin) {
+        return true;
+    }
+    // Same origin: the page came from the host the request was sent to (as
+    // a trusted proxy forwarded it, when there is one).
+    let peer_trusted = state
+        .deps
+        .config
+        .trusted_proxies
+        .iter()
+        .any(|net| net.contains(&peer.ip().to_canonical()));
+    let host = peer_trusted
+        .then(|| headers.get("x-forwarded-host"))
+        .flatten()
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .map(|h| {
+            h.split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    let (Some(host), Some((scheme, authority))) = (host, origin.split_once("://")) else {
+        return false;
+    };
+    // `Host` may name the default port that `Origin` leaves out
+    let default_port = if scheme == "https" { "443" } else { "80" };
+    host == authority || host == format!("{authority}:{default_port}")
 }
 
 /// Content types `POST /graphql` reads as JSON.
@@ -271,26 +339,21 @@ async fn graphql_post(
             );
         }
     };
-    let operation = request
-        .operation_name
-        .clone()
-        .or_else(|| named_operation(&request.query));
-    let request = crate::graphql::with_loaders(
-        request
-            .data(actor)
-            .data(ClientIp(client_addr(&state, peer, &headers))),
+    let mut request = request;
+    crate::graphql::request_context(
+        &mut request.data,
         &state.deps.db,
+        actor,
+        client_addr(&state, peer, &headers),
     );
-    let started = Instant::now();
-    let mut response = state.schema.execute(request).await;
-    let mut codes = tag_errors(&mut response);
+    let response = state.schema.execute(request).await;
     // A response is bounded in bytes too: past the limit the client gets an
     // error asking for a smaller page instead of megabytes.
     let body = match serde_json::to_vec(&response) {
         Ok(b) if b.len() <= state.deps.config.response_limit => b,
         Ok(b) => {
             tracing::warn!(bytes = b.len(), "response over its limit refused");
-            codes.push("RESPONSE_TOO_LARGE".into());
+            state.metrics.refuse("RESPONSE_TOO_LARGE");
             drop(b);
             let mut err = ServerError::new(
                 format!(
@@ -314,50 +377,7 @@ async fn graphql_post(
             );
         }
     };
-    state.metrics.observe(
-        operation.as_deref(),
-        started.elapsed().as_secs_f64(),
-        &codes,
-    );
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-/// The name of the document's only operation, for metrics when the client
-/// sent no `operationName`.
-fn named_operation(query: &str) -> Option<String> {
-    use async_graphql::parser::types::DocumentOperations;
-    match async_graphql::parser::parse_query(query).ok()?.operations {
-        DocumentOperations::Single(_) => None,
-        DocumentOperations::Multiple(ops) if ops.len() == 1 => {
-            ops.keys().next().map(|n| n.to_string())
-        }
-        DocumentOperations::Multiple(_) => None,
-    }
-}
-
-/// Gives every error an `extensions.code` (async-graphql's own parse,
-/// validation and limit errors carry none) and returns the codes.
-fn tag_errors(response: &mut GqlResponse) -> Vec<String> {
-    response
-        .errors
-        .iter_mut()
-        .map(|e| {
-            let ext = e.extensions.get_or_insert_with(Default::default);
-            if let Some(Value::String(code)) = ext.get("code") {
-                return code.clone();
-            }
-            let code = if e.message.contains("nested too deep") {
-                "QUERY_TOO_DEEP"
-            } else if e.message.contains("too complex") || e.message.contains("too many directives")
-            {
-                "TOO_COMPLEX"
-            } else {
-                "BAD_REQUEST"
-            };
-            ext.set("code", code);
-            code.to_string()
-        })
-        .collect()
 }
 
 /// `GET /graphql`: the GraphiQL playground. A GET never runs an operation.

@@ -35,6 +35,26 @@ const ASSETS: [(&str, &str, &[u8]); 4] = [
     ),
 ];
 
+/// The examples in `playground/`, one tab each, in file order (a test
+/// checks this list against the directory).
+pub const EXAMPLES: [&str; 15] = [
+    include_str!("../../playground/01-sign-in.graphql"),
+    include_str!("../../playground/02-me-and-merchant.graphql"),
+    include_str!("../../playground/03-wallets-and-payment-systems.graphql"),
+    include_str!("../../playground/04-users-and-audit-log.graphql"),
+    include_str!("../../playground/05-update-profile.graphql"),
+    include_str!("../../playground/06-transactions-search.graphql"),
+    include_str!("../../playground/07-transactions-next-page.graphql"),
+    include_str!("../../playground/08-plugin-activation.graphql"),
+    include_str!("../../playground/09-stockpilings.graphql"),
+    include_str!("../../playground/10-postbacks.graphql"),
+    include_str!("../../playground/11-withdrawals.graphql"),
+    include_str!("../../playground/12-settings.graphql"),
+    include_str!("../../playground/13-dashboard.graphql"),
+    include_str!("../../playground/14-plugin.graphql"),
+    include_str!("../../playground/15-live-events.graphql"),
+];
+
 /// The `integrity` value of an asset.
 fn integrity(bytes: &[u8]) -> String {
     format!(
@@ -42,6 +62,9 @@ fn integrity(bytes: &[u8]) -> String {
         base64::engine::general_purpose::STANDARD.encode(Sha384::digest(bytes))
     )
 }
+
+/// The header editor's first text: the credential, waiting for a token.
+const DEFAULT_HEADERS: &str = "{\"Authorization\": \"Bearer \"}";
 
 fn page() -> &'static str {
     static PAGE: OnceLock<String> = OnceLock::new();
@@ -53,6 +76,12 @@ fn page() -> &'static str {
                 .map(|(_, _, b)| integrity(b))
                 .unwrap_or_default()
         };
+        let tabs: Vec<serde_json::Value> = EXAMPLES
+            .iter()
+            .map(|query| serde_json::json!({ "query": query, "headers": DEFAULT_HEADERS }))
+            .collect();
+        // (inside a <script>: no `</` may close it early)
+        let tabs = serde_json::Value::from(tabs).to_string().replace("</", "<\\/");
         format!(
             r#"<!DOCTYPE html>
 <html lang="en">
@@ -78,7 +107,8 @@ fn page() -> &'static str {
         React.createElement(GraphiQL, {{
           fetcher: GraphiQL.createFetcher({{ url, subscriptionUrl: ws.toString() }}),
           defaultEditorToolsVisibility: true,
-          defaultHeaders: '{{"Authorization": "Bearer "}}',
+          defaultHeaders: {headers},
+          defaultTabs: {tabs},
         }})
       );
     </script>
@@ -88,6 +118,7 @@ fn page() -> &'static str {
             react = sri("react.production.min.js"),
             react_dom = sri("react-dom.production.min.js"),
             graphiql = sri("graphiql.min.js"),
+            headers = serde_json::Value::from(DEFAULT_HEADERS),
         )
     })
 }

@@ -45,6 +45,14 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     let client = super::client_addr(&state, peer, &headers);
+    if !super::origin_allowed(&state, peer, &headers) {
+        state.metrics.refuse("ORIGIN");
+        return (
+            StatusCode::FORBIDDEN,
+            "this page's origin may not open the API's WebSocket (KASSA_CORS_ORIGINS)",
+        )
+            .into_response();
+    }
     // The first sub-protocol we speak, as the client listed them.
     let protocol = headers
         .get_all("sec-websocket-protocol")
@@ -67,7 +75,10 @@ pub async fn upgrade(
         .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| serve(socket, state, protocol, client))
+        .on_upgrade(move |socket| {
+            let sockets = state.sockets.clone();
+            sockets.track_future(serve(socket, state, protocol, client))
+        })
 }
 
 fn bearer_of(payload: &serde_json::Value) -> Option<String> {
@@ -81,6 +92,10 @@ fn bearer_of(payload: &serde_json::Value) -> Option<String> {
         _ => raw.to_string(),
     })
 }
+
+/// Close code when the server shuts down: reconnect (to another instance,
+/// or this one once it is back) and refetch what the page shows.
+pub const CLOSE_RESTARTING: u16 = 1012;
 
 /// Close code when no `connection_init` came in time.
 pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
@@ -224,11 +239,11 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols,
                     Some(watch.register(u.session_id, control_in_init.clone()));
             }
             let mut data = Data::default();
-            data.insert(actor);
+            crate::graphql::request_context(&mut data, &deps.db, actor, client);
             data.insert(control_in_init);
-            data.insert(crate::graphql::ClientIp(client));
             Ok(data)
         });
+    let mut closing = state.closing.subscribe();
     let opened = tokio::time::Instant::now();
     let mut ticks = tokio::time::interval(HOUSEKEEPING);
     ticks.tick().await;
@@ -288,7 +303,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols,
                                 });
                                 match key {
                                     Some((key, actor)) => {
-                                        let member = state.hub.join(&state.schema, state.deps.config.event_buffer, key, &actor);
+                                        let member = state.hub.join(&state.schema, state.deps.config.event_buffer, key, &actor, client);
                                         let updates = futures_util::stream::unfold(member, |mut m| async move {
                                             match m.rx.recv().await {
                                                 Ok(s) => Some((Ok(s), m)),
@@ -377,6 +392,10 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols,
                     close(code, &reason)
                 }
                 None => break,
+            },
+            _ = closing.wait_for(|c| *c) => {
+                closed = true;
+                close(CLOSE_RESTARTING, "server restarting: reconnect and refetch")
             },
             _ = control.wake.notified() => {
                 let (code, reason) = control.asked_or_normal();

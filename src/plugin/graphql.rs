@@ -9,16 +9,23 @@ use crate::graphql::{actor, deps};
 use async_graphql::{Context, InputObject, Object, Result, ResultExt, SimpleObject, Upload};
 use std::io::Read;
 
+/// The picture the plugin shows for a payment system (how to pay).
 #[derive(SimpleObject, Clone)]
 pub struct PaymentSystemPrompt {
+    /// The payment system it is for.
     pub payment_system: PaymentSystem,
+    /// Where the GIF is served (/files/…).
     pub image_url: String,
 }
 
+/// How the plugin looks.
 #[derive(SimpleObject, Clone)]
 pub struct PluginAppearance {
+    /// The colour theme.
     pub theme: PluginTheme,
+    /// The merchant's stylesheet (/files/…) used with CUSTOM; null when none.
     pub custom_css_url: Option<String>,
+    /// The payment systems' prompt pictures.
     pub prompts: Vec<PaymentSystemPrompt>,
 }
 
@@ -41,37 +48,52 @@ impl PluginAppearance {
     }
 }
 
+/// One value the merchant fills into the snippet.
 #[derive(SimpleObject)]
 pub struct PluginParameter {
+    /// The parameter's name in the snippet.
     pub name: String,
+    /// Whether the plugin needs it.
     pub required: bool,
+    /// What to put there.
     pub description: String,
 }
 
+/// How to put the plugin on the merchant's site.
 #[derive(SimpleObject)]
 pub struct PluginInstallation {
     /// The snippet to paste into the merchant's site.
     pub snippet: String,
+    /// The values the merchant fills into the snippet.
     pub parameters: Vec<PluginParameter>,
+    /// The merchant's public plugin key.
     pub plugin_key: String,
 }
 
+/// How the plugin should look; fields left out keep their values.
 #[derive(InputObject)]
 pub struct UpdatePluginAppearanceInput {
+    /// The colour theme.
     pub theme: Option<PluginTheme>,
     /// A stylesheet; needed when theme is CUSTOM and none was uploaded before.
     pub custom_css: Option<Upload>,
 }
 
+/// Result of updatePluginAppearance.
 #[derive(SimpleObject)]
 pub struct UpdatePluginAppearancePayload {
+    /// The appearance as it stands now.
     pub plugin_appearance: Option<PluginAppearance>,
+    /// What was wrong (TOO_LARGE stylesheet, …); nothing changed if any.
     pub errors: Vec<UserError>,
 }
 
+/// Result of uploadPaymentSystemPrompt.
 #[derive(SimpleObject)]
 pub struct UploadPaymentSystemPromptPayload {
+    /// The prompt as it stands now.
     pub prompt: Option<PaymentSystemPrompt>,
+    /// UNSUPPORTED_FILE, TOO_LARGE or NOT_FOUND; nothing changed if any.
     pub errors: Vec<UserError>,
 }
 
@@ -122,6 +144,7 @@ impl PluginMutation {
     async fn update_plugin_appearance(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The theme, and the stylesheet to use with CUSTOM.")]
         input: UpdatePluginAppearanceInput,
     ) -> Result<UpdatePluginAppearancePayload> {
         let d = deps(ctx)?;
@@ -159,7 +182,10 @@ impl PluginMutation {
     async fn upload_payment_system_prompt(
         &self,
         ctx: &Context<'_>,
-        payment_system: String,
+        #[graphql(desc = "The payment-system code the picture is for.")] payment_system: String,
+        #[graphql(
+            desc = "A GIF (checked by its bytes), at most 1 MiB, sent as a multipart request with an x-kassa-csrf header."
+        )]
         file: Upload,
     ) -> Result<UploadPaymentSystemPromptPayload> {
         let d = deps(ctx)?;

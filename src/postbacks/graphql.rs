@@ -18,9 +18,12 @@ fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
     AppError::Internal(anyhow::anyhow!(e.to_string())).extend()
 }
 
+/// What a postback reports.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum PostbackKind {
+    /// A completed stockpiling (the payer's deposits to credit).
     Deposit,
+    /// A withdrawal that was approved or rejected.
     Withdrawal,
 }
 
@@ -33,12 +36,14 @@ impl PostbackKind {
     }
 }
 
+/// Where a postback's delivery stands.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum PostbackDeliveryStatus {
     /// Queued; not tried yet.
     Pending,
     /// Tried and failed; another attempt is scheduled.
     Retrying,
+    /// The merchant's server answered 2xx.
     Delivered,
     /// Every scheduled attempt failed.
     Failed,
@@ -63,13 +68,16 @@ impl PostbackDeliveryStatus {
     }
 }
 
+/// One delivery attempt.
 #[derive(SimpleObject)]
 pub struct PostbackAttempt {
+    /// When it was sent.
     pub at: DateTime,
     /// HTTP status, when an answer came.
     pub response_status: Option<i32>,
     /// Network or timeout error, when no answer came.
     pub error: Option<String>,
+    /// How long the attempt took, in milliseconds.
     pub duration_ms: i32,
 }
 
@@ -77,11 +85,14 @@ pub struct PostbackAttempt {
 #[derive(Clone)]
 pub struct Postback(pub postback::Model);
 
+/// A signed notification (webhook) to the merchant's server, with its delivery log.
 #[Object]
 impl Postback {
+    /// The postback's id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// DEPOSIT (a completed stockpiling) or WITHDRAWAL (a decided withdrawal).
     async fn kind(&self) -> PostbackKind {
         if self.0.kind == "WITHDRAWAL" {
             PostbackKind::Withdrawal
@@ -106,6 +117,7 @@ impl Postback {
     async fn payload(&self) -> &str {
         &self.0.payload
     }
+    /// Where its delivery stands.
     async fn status(&self) -> PostbackDeliveryStatus {
         PostbackDeliveryStatus::from_db(&self.0.status)
     }
@@ -127,7 +139,7 @@ impl Postback {
     async fn attempts(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many attempts: default 20, at most 100.")] first: Option<i32>,
     ) -> Result<Vec<PostbackAttempt>> {
         let take = crate::graphql::limits::nested_take(first)?;
         let loader = ctx.data::<DataLoader<AttemptsLoader>>()?;
@@ -146,12 +158,15 @@ impl Postback {
             })
             .collect())
     }
+    /// When it was queued.
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
     }
+    /// When the next attempt is due; null when none is.
     async fn next_attempt_at(&self) -> Option<DateTime> {
         self.0.next_attempt_at.map(Into::into)
     }
+    /// When the merchant's server answered 2xx; null until then.
     async fn delivered_at(&self) -> Option<DateTime> {
         self.0.delivered_at.map(Into::into)
     }
@@ -176,7 +191,7 @@ impl Postback {
     async fn transactions(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many deposits: default 20, at most 100.")] first: Option<i32>,
     ) -> Result<Vec<Transaction>> {
         // `first` is judged even when there is nothing to list.
         crate::graphql::limits::nested_take(first)?;
@@ -187,24 +202,35 @@ impl Postback {
     }
 }
 
+/// Which postbacks to list; fields left out match all.
 #[derive(InputObject, Default)]
 pub struct PostbackFilter {
+    /// DEPOSIT or WITHDRAWAL.
     pub kind: Option<PostbackKind>,
+    /// Delivery status.
     pub status: Option<PostbackDeliveryStatus>,
+    /// Queued within this range.
     pub created_at: Option<TimeRange>,
 }
 
+/// A postback with its cursor.
 #[derive(SimpleObject)]
 pub struct PostbackEdge {
+    /// Opaque: pass it as after to continue from here.
     pub cursor: String,
+    /// The postback.
     pub node: Postback,
 }
 
+/// A page of postbacks, newest first.
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct PostbackConnection {
+    /// The postbacks with their cursors.
     pub edges: Vec<PostbackEdge>,
+    /// The postbacks (the same as edges' nodes).
     pub nodes: Vec<Postback>,
+    /// Where this page stands.
     pub page_info: PageInfo,
     #[graphql(skip)]
     filter: Filter,
@@ -212,6 +238,7 @@ pub struct PostbackConnection {
 
 #[ComplexObject]
 impl PostbackConnection {
+    /// How many match the filter, in all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
         let tenant = actor(ctx)?.reader().extend()?;
         let n = service::count(deps(ctx)?, tenant, &self.filter)
@@ -221,16 +248,21 @@ impl PostbackConnection {
     }
 }
 
+/// Result of resendPostback.
 #[derive(SimpleObject)]
 pub struct ResendPostbackPayload {
+    /// The postback, queued again.
     pub postback: Option<Postback>,
+    /// NOT_FOUND; empty on success.
     pub errors: Vec<UserError>,
 }
 
+/// Result of rotatePostbackSecret.
 #[derive(SimpleObject)]
 pub struct RotatePostbackSecretPayload {
     /// Shown once.
     pub secret: Option<String>,
+    /// Empty on success.
     pub errors: Vec<UserError>,
 }
 
@@ -244,9 +276,9 @@ impl PostbacksQuery {
     async fn postbacks(
         &self,
         ctx: &Context<'_>,
-        filter: Option<PostbackFilter>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Which postbacks; all when left out.")] filter: Option<PostbackFilter>,
+        #[graphql(desc = "Page size: default 50, at most 500.")] first: Option<i32>,
+        #[graphql(desc = "The endCursor of the previous page.")] after: Option<String>,
     ) -> Result<PostbackConnection> {
         let tenant = actor(ctx)?.reader().extend()?;
         let f = filter.unwrap_or_default();
@@ -280,7 +312,11 @@ pub struct PostbacksMutation;
 #[Object]
 impl PostbacksMutation {
     /// Queues a postback for delivery again.
-    async fn resend_postback(&self, ctx: &Context<'_>, id: ID) -> Result<ResendPostbackPayload> {
+    async fn resend_postback(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The postback's id (of the caller's merchant).")] id: ID,
+    ) -> Result<ResendPostbackPayload> {
         Ok(
             match service::resend(deps(ctx)?, actor(ctx)?, &id)
                 .await

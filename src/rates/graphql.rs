@@ -6,24 +6,34 @@ use crate::graphql::scalars::{Date, Decimal};
 use crate::graphql::{actor, deps};
 use async_graphql::{Context, InputObject, Object, Result, ResultExt, SimpleObject};
 
+/// How many US dollars one unit of a currency was worth on a day.
 #[derive(SimpleObject)]
 pub struct ExchangeRate {
+    /// ISO 4217 code.
     pub currency: String,
+    /// The day the rate is in force from.
     pub date: Date,
     /// Value of one unit of the currency in USD.
     pub usd: Decimal,
 }
 
+/// One exchange rate (PLATFORM key).
 #[derive(InputObject)]
 pub struct ExchangeRateInput {
+    /// ISO 4217 code.
     pub currency: String,
+    /// The day it is in force from.
     pub date: Date,
+    /// US dollars per one unit of the currency; greater than 0.
     pub usd: Decimal,
 }
 
+/// Result of setExchangeRates.
 #[derive(SimpleObject)]
 pub struct SetExchangeRatesPayload {
+    /// The rates as stored.
     pub rates: Vec<ExchangeRate>,
+    /// What was wrong with the input; nothing is stored if any.
     pub errors: Vec<UserError>,
 }
 
@@ -44,7 +54,9 @@ impl RatesQuery {
     async fn exchange_rates(
         &self,
         ctx: &Context<'_>,
-        date: Option<Date>,
+        #[graphql(desc = "A day in the merchant's time zone; today when left out.")] date: Option<
+            Date,
+        >,
     ) -> Result<Vec<ExchangeRate>> {
         let d = deps(ctx)?;
         let caller = actor(ctx)?;
@@ -83,7 +95,9 @@ impl RatesMutation {
     async fn set_exchange_rates(
         &self,
         ctx: &Context<'_>,
-        input: Vec<ExchangeRateInput>,
+        #[graphql(desc = "One rate per currency and day, in US dollars per unit.")] input: Vec<
+            ExchangeRateInput,
+        >,
     ) -> Result<SetExchangeRatesPayload> {
         let rates = input
             .into_iter()

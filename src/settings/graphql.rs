@@ -11,12 +11,16 @@ use crate::plugin::graphql::PluginAppearance;
 use crate::transactions::graphql::units;
 use async_graphql::{Context, InputObject, Object, Result, ResultExt, SimpleObject};
 
+/// The smallest total a payer's deposits must reach in a currency before the postback goes out.
 #[derive(SimpleObject)]
 pub struct MinimumDeposit {
+    /// ISO 4217 code.
     pub currency: String,
+    /// The minimum, in that currency; 0 means none.
     pub amount: Decimal,
 }
 
+/// The merchant's postbacks, after-payment action, time zone and minimum deposits.
 #[derive(SimpleObject)]
 pub struct SystemSettings {
     /// Where deposit postbacks go; null: none are sent.
@@ -25,8 +29,11 @@ pub struct SystemSettings {
     pub withdrawal_postback_url: Option<String>,
     /// Last four characters of the signing secret.
     pub postback_secret_hint: String,
+    /// What the plugin does after success.
     pub after_payment_action: AfterPaymentAction,
+    /// Where REDIRECT sends the payer after success.
     pub success_url: Option<String>,
+    /// Where REDIRECT sends the payer after a failure.
     pub fail_url: Option<String>,
     /// IANA name, e.g. "Asia/Kolkata".
     pub timezone: String,
@@ -36,16 +43,23 @@ pub struct SystemSettings {
     pub delayed_auto_activation: bool,
 }
 
+/// The Settings page.
 #[derive(SimpleObject)]
 pub struct Settings {
+    /// The caller's own profile (any role).
     pub profile: ProfileSettings,
+    /// The merchant's system settings (OWNER; null for other roles).
     pub system: SystemSettings,
+    /// How the plugin looks (OWNER; null for other roles).
     pub plugin_appearance: PluginAppearance,
 }
 
+/// A minimum deposit for one currency.
 #[derive(InputObject)]
 pub struct MinimumDepositInput {
+    /// ISO 4217 code.
     pub currency: String,
+    /// At least 0, in the currency's minor units.
     pub amount: Decimal,
 }
 
@@ -54,10 +68,13 @@ pub struct MinimumDepositInput {
 pub struct UpdateSystemSettingsInput {
     /// http(s) to a public host; checked again on every send.
     pub postback_url: Option<String>,
+    /// Where withdrawal postbacks go: http(s) to a public host, or "" to send none.
     pub withdrawal_postback_url: Option<String>,
+    /// What the plugin does after success.
     pub after_payment_action: Option<AfterPaymentAction>,
     /// Where the plugin sends the payer after a successful payment (REDIRECT).
     pub success_url: Option<String>,
+    /// Where the plugin sends the payer after a failure (REDIRECT).
     pub fail_url: Option<String>,
     /// IANA name, e.g. "Asia/Kolkata".
     pub timezone: Option<String>,
@@ -65,9 +82,12 @@ pub struct UpdateSystemSettingsInput {
     pub minimum_deposits: Option<Vec<MinimumDepositInput>>,
 }
 
+/// Result of updateSystemSettings.
 #[derive(SimpleObject)]
 pub struct UpdateSystemSettingsPayload {
+    /// The settings as they stand now.
     pub system: Option<SystemSettings>,
+    /// What was wrong (FORBIDDEN_URL, INVALID time zone, …); nothing changed if any.
     pub errors: Vec<UserError>,
 }
 
@@ -138,6 +158,7 @@ impl SettingsMutation {
     async fn update_system_settings(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The settings to change; fields left out keep their values.")]
         input: UpdateSystemSettingsInput,
     ) -> Result<UpdateSystemSettingsPayload> {
         let changes = SystemChanges {

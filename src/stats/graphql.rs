@@ -12,17 +12,22 @@ use async_graphql::{
 /// The date that places a row on a day.
 #[derive(Enum, Copy, Clone, PartialEq, Eq)]
 pub enum DashboardDateKind {
+    /// Count a deposit on the day it was activated.
     Activation,
+    /// Count a deposit on the day the payment system reported it.
     Creation,
+    /// Count a deposit on the day its stockpiling completed.
     StockpilingEnd,
 }
 
+/// What the dashboard counts.
 #[derive(InputObject)]
 pub struct DashboardFilter {
     /// First day, inclusive, in the merchant's time zone.
     pub from: Date,
     /// Last day, inclusive; at most 366 days after from.
     pub to: Date,
+    /// Which date puts a deposit on a day.
     #[graphql(default_with = "DashboardDateKind::Activation")]
     pub date_kind: DashboardDateKind,
     /// Arrival currencies to count; all when left out.
@@ -30,58 +35,84 @@ pub struct DashboardFilter {
     /// Currency the amounts are shown in.
     #[graphql(default_with = "\"USD\".to_string()")]
     pub display_currency: String,
+    /// Country codes (ISO 3166-1 alpha-2) to count; all when left out.
     pub countries: Option<Vec<String>>,
+    /// Payment-system codes to count; all when left out.
     pub payment_systems: Option<Vec<String>>,
     /// Count only transactions whose stockpiling is completed.
     #[graphql(default)]
     pub completed_stockpiling_only: bool,
 }
 
+/// A sum and a count.
 #[derive(SimpleObject)]
 pub struct StatTotal {
+    /// The sum, in the display currency.
     pub amount: Decimal,
+    /// How many.
     pub count: i32,
 }
 
+/// One day's figures.
 #[derive(SimpleObject)]
 pub struct StatPoint {
+    /// The day (merchant's time zone).
     pub date: Date,
+    /// The day's sum, in the display currency (or the series' own currency).
     pub amount: Decimal,
+    /// How many transactions or withdrawals.
     pub count: i32,
 }
 
+/// One daily line per payment system, in the display currency.
 #[derive(SimpleObject)]
 pub struct PaymentSystemSeries {
+    /// The payment system.
     pub payment_system: PaymentSystem,
+    /// One point per day with activity, oldest first.
     pub points: Vec<StatPoint>,
 }
 
+/// One daily line in an arrival currency, unconverted ("show details").
 #[derive(SimpleObject)]
 pub struct CurrencySeries {
+    /// The arrival currency (ISO 4217).
     pub currency: String,
+    /// The payment system of the line.
     pub payment_system: PaymentSystem,
+    /// One point per day with activity, oldest first.
     pub points: Vec<StatPoint>,
 }
 
+/// Figures for transactions or for withdrawals.
 #[derive(SimpleObject)]
 pub struct DashboardSection {
+    /// The whole period: sum (display currency) and count.
     pub period: StatTotal,
     /// The current day in the merchant's time zone, whatever the filter's dates.
     pub today: StatTotal,
     /// The total line: one point per day of the range, days without data included as zero.
     pub total: Vec<StatPoint>,
+    /// One daily line per payment system.
     pub by_payment_system: Vec<PaymentSystemSeries>,
     /// Show details: amounts in the arrival currency, unconverted.
     pub by_arrival_currency: Vec<CurrencySeries>,
 }
 
+/// The Dashboard page: sums and counts per day of the merchant's time zone, converted into the display currency at each day's rate.
 #[derive(SimpleObject)]
 pub struct Dashboard {
+    /// The currency the amounts are shown in.
     pub display_currency: String,
+    /// The time zone the days are days of.
     pub timezone: String,
+    /// First day shown, inclusive.
     pub from: Date,
+    /// Last day shown, inclusive.
     pub to: Date,
+    /// Activated deposits (SCAM ones left out).
     pub transactions: DashboardSection,
+    /// Approved withdrawals.
     pub withdrawals: DashboardSection,
 }
 
@@ -142,7 +173,12 @@ pub struct StatsQuery;
 #[Object]
 impl StatsQuery {
     /// The dashboard page.
-    async fn dashboard(&self, ctx: &Context<'_>, filter: DashboardFilter) -> Result<Dashboard> {
+    async fn dashboard(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The days, the display currency and what to count.")]
+        filter: DashboardFilter,
+    ) -> Result<Dashboard> {
         let d = deps(ctx)?;
         let f = Filter {
             from: filter.from.0,

@@ -38,6 +38,7 @@ fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T> {
 #[derive(Clone)]
 pub struct Transaction(pub transaction::Model);
 
+/// A payment the payment system reported into one of the merchant's wallets.
 #[Object]
 impl Transaction {
     /// Sequence number of the transaction in the system.
@@ -52,18 +53,23 @@ impl Transaction {
             .cloned()
             .ok_or_else(|| internal("payment system missing from the catalogue"))
     }
+    /// The wallet it arrived in (Wallet.identifier).
     async fn wallet_identifier(&self) -> &str {
         &self.0.wallet_identifier
     }
+    /// INCOMING (a deposit) or OUTGOING.
     async fn direction(&self) -> Result<Direction> {
         parse(&self.0.direction)
     }
+    /// Amount in currency, commission not deducted.
     async fn amount(&self, ctx: &Context<'_>) -> Result<Decimal> {
         Ok(from_minor(self.0.amount_minor, units(deps(ctx)?, &self.0.currency)).into())
     }
+    /// ISO 4217 code of amount and commission.
     async fn currency(&self) -> &str {
         &self.0.currency
     }
+    /// The payment system's commission (same currency).
     async fn commission(&self, ctx: &Context<'_>) -> Result<Decimal> {
         Ok(from_minor(self.0.commission_minor, units(deps(ctx)?, &self.0.currency)).into())
     }
@@ -71,6 +77,7 @@ impl Transaction {
     async fn transaction_number(&self) -> &str {
         &self.0.transaction_number
     }
+    /// The payer's account at the payment system, if reported.
     async fn counterparty(&self) -> Option<&str> {
         self.0.counterparty.as_deref()
     }
@@ -86,9 +93,11 @@ impl Transaction {
     async fn order_id(&self) -> Option<&str> {
         self.0.order_id.as_deref()
     }
+    /// When the payer activated it; null while NOT_ACTIVATED.
     async fn activated_at(&self) -> Option<DateTime> {
         self.0.activated_at.map(Into::into)
     }
+    /// NOT_ACTIVATED until the payer types its number into the plugin.
     async fn status(&self) -> TransactionStatus {
         if self.0.activated_at.is_some() {
             TransactionStatus::Activated
@@ -96,16 +105,20 @@ impl Transaction {
             TransactionStatus::NotActivated
         }
     }
+    /// Where the merchant's notification of this deposit stands.
     async fn postback_status(&self) -> Result<PostbackStatus> {
         parse(&self.0.postback_status)
     }
+    /// MANUAL (the payer typed the number) or AUTO (delayed automatic activation).
     #[graphql(name = "type")]
     async fn kind(&self) -> Result<TransactionType> {
         parse(&self.0.kind)
     }
+    /// The platform's verdict: NORMAL or SCAM.
     async fn originality(&self) -> Result<Originality> {
         parse(&self.0.originality)
     }
+    /// ISO 3166-1 alpha-2 country of the payment system.
     async fn country(&self) -> &str {
         &self.0.country
     }
@@ -128,6 +141,7 @@ impl Transaction {
             .map(crate::postbacks::graphql::Postback)
             .collect())
     }
+    /// The stockpiling this deposit belongs to, once activated.
     async fn stockpiling(&self, ctx: &Context<'_>) -> Result<Option<Stockpiling>> {
         let Some(id) = self.0.stockpiling_id else {
             return Ok(None);
@@ -141,9 +155,12 @@ impl Transaction {
     }
 }
 
+/// Whether a stockpiling reached the minimum.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum StockpilingStatus {
+    /// Below the minimum: deposits keep accumulating.
     InProgress,
+    /// The minimum was reached and the postback queued.
     Completed,
 }
 
@@ -170,14 +187,18 @@ pub async fn stockpiling_deposits(
         .collect())
 }
 
+/// A payer's deposits accumulating toward the merchant's minimum deposit; the postback goes out when it completes.
 #[Object]
 impl Stockpiling {
+    /// The stockpiling's id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// The payer (the label the plugin passed).
     async fn label(&self) -> &str {
         &self.0.label
     }
+    /// Currency of the deposits (ISO 4217).
     async fn currency(&self) -> &str {
         &self.0.currency
     }
@@ -185,6 +206,7 @@ impl Stockpiling {
     async fn minimum(&self, ctx: &Context<'_>) -> Result<Decimal> {
         Ok(from_minor(self.0.minimum_minor, units(deps(ctx)?, &self.0.currency)).into())
     }
+    /// Sum of its deposits so far.
     async fn accumulated(&self, ctx: &Context<'_>) -> Result<Decimal> {
         Ok(from_minor(
             self.0.accumulated_minor,
@@ -192,6 +214,7 @@ impl Stockpiling {
         )
         .into())
     }
+    /// IN_PROGRESS until the minimum is reached.
     async fn status(&self) -> StockpilingStatus {
         if self.0.status == "COMPLETED" {
             StockpilingStatus::Completed
@@ -199,6 +222,7 @@ impl Stockpiling {
             StockpilingStatus::InProgress
         }
     }
+    /// When its first deposit was activated.
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
     }
@@ -212,7 +236,7 @@ impl Stockpiling {
     async fn transactions(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many deposits: default 20, at most 100.")] first: Option<i32>,
     ) -> Result<Vec<Transaction>> {
         stockpiling_deposits(ctx, self.0.id, first).await
     }
@@ -230,10 +254,15 @@ impl Stockpiling {
 /// Where a payer's stockpiling stands.
 #[derive(SimpleObject)]
 pub struct StockpilingProgress {
+    /// Sum of the payer's activated deposits so far.
     pub accumulated: Decimal,
+    /// The minimum deposit to reach (in force when the stockpiling began).
     pub minimum: Decimal,
+    /// What is still missing to reach the minimum (0 once completed).
     pub remaining: Decimal,
+    /// Currency of the three amounts (ISO 4217).
     pub currency: String,
+    /// true once the minimum is reached and the postback is queued.
     pub completed: bool,
 }
 
@@ -253,7 +282,9 @@ impl StockpilingProgress {
 /// Half-open interval [from, to) of instants; either end may be left out.
 #[derive(InputObject, Clone, Copy, Default)]
 pub struct TimeRange {
+    /// Inclusive start; open when left out.
     pub from: Option<DateTime>,
+    /// Exclusive end; open when left out.
     pub to: Option<DateTime>,
 }
 
@@ -267,24 +298,37 @@ impl From<Option<TimeRange>> for Range {
     }
 }
 
+/// Which transactions to list; every field left out matches all, and the fields given must all match.
 #[derive(InputObject, Default)]
 pub struct TransactionFilter {
+    /// Exactly this id.
     pub id: Option<ID>,
+    /// Any of these payment-system codes.
     pub payment_systems: Option<Vec<String>>,
+    /// The payer's label, exactly.
     pub label: Option<String>,
+    /// The merchant's order id, exactly.
     pub order_id: Option<String>,
     /// Null means all.
     pub direction: Option<Direction>,
+    /// The payment system's number, exactly.
     pub transaction_number: Option<String>,
     /// Case-insensitive substring.
     pub counterparty: Option<String>,
+    /// MANUAL or AUTO activation.
     #[graphql(name = "type")]
     pub kind: Option<TransactionType>,
+    /// NORMAL or SCAM.
     pub originality: Option<Originality>,
+    /// Activated or not.
     pub status: Option<TransactionStatus>,
+    /// Where the postback stands.
     pub postback_status: Option<PostbackStatus>,
+    /// ISO 4217 code.
     pub currency: Option<String>,
+    /// Reported within this range.
     pub created_at: Option<TimeRange>,
+    /// Activated within this range.
     pub activated_at: Option<TimeRange>,
 }
 
@@ -315,22 +359,32 @@ impl TransactionFilter {
     }
 }
 
+/// How to sort transactions.
 #[derive(InputObject)]
 pub struct TransactionOrder {
+    /// The column to sort by.
     pub field: TransactionOrderField,
+    /// ASC or DESC.
     pub direction: SortDirection,
 }
 
+/// A transaction with its cursor.
 #[derive(SimpleObject)]
 pub struct TransactionEdge {
+    /// Opaque: pass it as after (or before) to continue from here.
     pub cursor: String,
+    /// The transaction.
     pub node: Transaction,
 }
 
+/// A sum in one currency.
 #[derive(SimpleObject)]
 pub struct CurrencyTotal {
+    /// ISO 4217 code.
     pub currency: String,
+    /// The sum, in that currency.
     pub amount: Decimal,
+    /// How many rows make it up.
     pub count: i32,
 }
 
@@ -352,11 +406,15 @@ pub fn clamp_count(n: i64) -> i32 {
     n.min(i32::MAX as i64) as i32
 }
 
+/// A page of transactions.
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct TransactionConnection {
+    /// The transactions with their cursors.
     pub edges: Vec<TransactionEdge>,
+    /// The transactions (the same as edges' nodes).
     pub nodes: Vec<Transaction>,
+    /// Where this page stands.
     pub page_info: PageInfo,
     #[graphql(skip)]
     tenant: Tenant,
@@ -385,15 +443,24 @@ impl TransactionConnection {
     }
 }
 
+/// One transaction as the payment system reports it (INGEST key).
 #[derive(InputObject)]
 pub struct IngestTransactionInput {
+    /// Payment-system code ("paytm").
     pub payment_system: String,
+    /// The merchant's wallet it arrived in (Wallet.identifier).
     pub wallet_identifier: String,
+    /// INCOMING for a deposit.
     pub direction: Direction,
+    /// The amount in the wallet's currency, in its minor units (e.g. 2 decimals for INR); greater than 0.
     pub amount: Decimal,
+    /// ISO 4217 code; must be the wallet's.
     pub currency: String,
+    /// The payment system's commission, in the same currency; 0 when none.
     pub commission: Option<Decimal>,
+    /// The payment system's number, unique per payment system.
     pub transaction_number: String,
+    /// The payer's account at the payment system, if known.
     pub counterparty: Option<String>,
     /// When the payment happened at the payment system; defaults to now.
     pub occurred_at: Option<DateTime>,
@@ -404,34 +471,46 @@ pub struct IngestTransactionInput {
     pub originality: Option<Originality>,
 }
 
+/// What became of one reported transaction.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "IngestOutcome", name = "IngestOutcome")]
 pub enum IngestOutcomeGql {
+    /// A new transaction was recorded.
     Created,
     /// Already recorded with the same data: nothing changed.
     Duplicate,
     /// Already recorded with different data: nothing changed.
     Conflict,
+    /// Not recorded: see errors.
     Rejected,
 }
 
+/// The answer for one reported transaction, in input order.
 #[derive(SimpleObject)]
 pub struct IngestResult {
+    /// CREATED, DUPLICATE, CONFLICT or REJECTED.
     pub outcome: IngestOutcomeGql,
+    /// The recorded transaction (the earlier one for a DUPLICATE); null otherwise.
     pub transaction: Option<Transaction>,
     /// Set when a waiting activation request was settled by this transaction.
     pub activated: bool,
+    /// Why it was rejected; empty otherwise.
     pub errors: Vec<UserError>,
 }
 
+/// Result of ingestTransactions.
 #[derive(SimpleObject)]
 pub struct IngestTransactionsPayload {
+    /// One result per input, in the same order.
     pub results: Vec<IngestResult>,
 }
 
+/// Result of setTransactionOriginality.
 #[derive(SimpleObject)]
 pub struct SetTransactionOriginalityPayload {
+    /// The transaction as it stands now.
     pub transaction: Option<Transaction>,
+    /// NOT_FOUND; empty on success.
     pub errors: Vec<UserError>,
 }
 
@@ -440,7 +519,12 @@ pub struct TransactionsQuery;
 
 #[Object]
 impl TransactionsQuery {
-    async fn transaction(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Transaction>> {
+    /// One transaction of the caller's merchant, or null when there is none with this id (another merchant's id is null too).
+    async fn transaction(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The transaction's id.")] id: ID,
+    ) -> Result<Option<Transaction>> {
         Ok(service::get(deps(ctx)?, actor(ctx)?, &id)
             .await
             .extend()?
@@ -453,12 +537,17 @@ impl TransactionsQuery {
     async fn transactions(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Which transactions; all of the merchant's when left out.")]
         filter: Option<TransactionFilter>,
-        order_by: Option<TransactionOrder>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Sort order; newest first by creation when left out.")] order_by: Option<
+            TransactionOrder,
+        >,
+        #[graphql(desc = "Page size going forward: default 50, at most 500.")] first: Option<i32>,
+        #[graphql(desc = "The endCursor of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Page size going backward: at most 500.")] last: Option<i32>,
+        #[graphql(desc = "The startCursor of the next page (paging backward).")] before: Option<
+            String,
+        >,
     ) -> Result<TransactionConnection> {
         let d = deps(ctx)?;
         let tenant = actor(ctx)?.reader().extend()?;
@@ -515,6 +604,9 @@ impl TransactionsMutation {
     async fn ingest_transactions(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The transactions the payment system reported; each is answered on its own."
+        )]
         input: Vec<IngestTransactionInput>,
     ) -> Result<IngestTransactionsPayload> {
         let items = input
@@ -553,7 +645,10 @@ impl TransactionsMutation {
     async fn set_transaction_originality(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The transaction's id.")] id: ID,
+        #[graphql(
+            desc = "NORMAL, or SCAM to mark it fraudulent (it then leaves the dashboard's sums)."
+        )]
         originality: Originality,
     ) -> Result<SetTransactionOriginalityPayload> {
         Ok(

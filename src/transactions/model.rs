@@ -3,16 +3,22 @@
 use async_graphql::Enum;
 use chrono::{DateTime, Utc};
 
+/// Money into the wallet or out of it.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Direction {
+    /// Paid into the merchant's wallet (a deposit).
     Incoming,
+    /// Paid out of the merchant's wallet.
     Outgoing,
 }
 text_enum!(Direction { Incoming => "INCOMING", Outgoing => "OUTGOING" });
 
+/// Whether the payer has activated a deposit.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum TransactionStatus {
+    /// Reported by the payment system, not yet claimed by a payer.
     NotActivated,
+    /// Claimed by a payer in the plugin.
     Activated,
 }
 
@@ -26,13 +32,17 @@ pub enum TransactionType {
 }
 text_enum!(TransactionType { Manual => "MANUAL", Auto => "AUTO" });
 
+/// The platform's verdict on a transaction.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Originality {
+    /// A genuine payment.
     Normal,
+    /// Fraudulent: left out of the dashboard's sums.
     Scam,
 }
 text_enum!(Originality { Normal => "NORMAL", Scam => "SCAM" });
 
+/// Where the merchant's notification of a deposit stands.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum PostbackStatus {
     /// Not activated: no stockpiling exists for it, no postback is due.
@@ -54,17 +64,25 @@ text_enum!(PostbackStatus {
     ErrorSending => "ERROR_SENDING",
 });
 
+/// A column transactions can be sorted by (ties broken by id).
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum TransactionOrderField {
+    /// The id (creation order).
     Id,
+    /// When it was reported.
     CreatedAt,
+    /// When it was activated (not activated ones last).
     ActivatedAt,
+    /// The amount (across currencies, as numbers).
     Amount,
 }
 
+/// Sort direction.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum SortDirection {
+    /// Smallest (oldest) first.
     Asc,
+    /// Largest (newest) first.
     Desc,
 }
 

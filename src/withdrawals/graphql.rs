@@ -22,10 +22,14 @@ fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
     AppError::Internal(anyhow::anyhow!(e.to_string())).extend()
 }
 
+/// The platform's decision on a withdrawal.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum WithdrawalStatus {
+    /// Waiting for the platform; its amount is reserved.
     New,
+    /// Paid out.
     Approved,
+    /// Not paid; the amount is available again.
     Rejected,
 }
 
@@ -39,6 +43,7 @@ impl WithdrawalStatus {
     }
 }
 
+/// Who requested a withdrawal.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum WithdrawalRequestKind {
     /// Created in the personal account.
@@ -47,11 +52,14 @@ pub enum WithdrawalRequestKind {
     Api,
 }
 
+/// Where a withdrawal's postback stands.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum WithdrawalPostbackStatus {
     /// No status postback is due yet (the withdrawal is NEW).
     NotSent,
+    /// The merchant's server answered 2xx.
     Received,
+    /// Delivery failed after every retry.
     Error,
 }
 
@@ -65,9 +73,12 @@ impl WithdrawalPostbackStatus {
     }
 }
 
+/// One payment-system field of a withdrawal, as given.
 #[derive(SimpleObject, serde::Deserialize)]
 pub struct WithdrawalFieldValue {
+    /// The field's name.
     pub name: String,
+    /// Its value.
     pub value: String,
 }
 
@@ -75,6 +86,7 @@ pub struct WithdrawalFieldValue {
 #[derive(Clone)]
 pub struct Withdrawal(pub withdrawal::Model);
 
+/// A payout from the merchant's balance.
 #[Object]
 impl Withdrawal {
     /// Withdrawal ID.
@@ -89,6 +101,7 @@ impl Withdrawal {
             .cloned()
             .ok_or_else(|| internal("unknown payment system"))
     }
+    /// When it was requested.
     async fn created_at(&self) -> DateTime {
         self.0.created_at.into()
     }
@@ -96,15 +109,19 @@ impl Withdrawal {
     async fn recipient(&self) -> &str {
         &self.0.recipient
     }
+    /// The merchant's own label.
     async fn label(&self) -> Option<&str> {
         self.0.label.as_deref()
     }
+    /// The amount, in currency.
     async fn amount(&self, ctx: &Context<'_>) -> Result<Decimal> {
         Ok(from_minor(self.0.amount_minor, units(deps(ctx)?, &self.0.currency)).into())
     }
+    /// ISO 4217 code.
     async fn currency(&self) -> &str {
         &self.0.currency
     }
+    /// NEW until the platform approves or rejects it.
     async fn status(&self) -> WithdrawalStatus {
         match self.0.status.as_str() {
             "APPROVED" => WithdrawalStatus::Approved,
@@ -112,6 +129,7 @@ impl Withdrawal {
             _ => WithdrawalStatus::New,
         }
     }
+    /// MANUAL (from the back office) or API (a MERCHANT key).
     async fn request_kind(&self) -> WithdrawalRequestKind {
         if self.0.request_kind == "API" {
             WithdrawalRequestKind::Api
@@ -119,6 +137,7 @@ impl Withdrawal {
             WithdrawalRequestKind::Manual
         }
     }
+    /// Where the withdrawal postback stands.
     async fn postback_status(&self) -> WithdrawalPostbackStatus {
         match self.0.postback_status.as_str() {
             "RECEIVED" => WithdrawalPostbackStatus::Received,
@@ -126,12 +145,15 @@ impl Withdrawal {
             _ => WithdrawalPostbackStatus::NotSent,
         }
     }
+    /// The merchant's comment.
     async fn comment(&self) -> Option<&str> {
         self.0.comment.as_deref()
     }
+    /// The payment system's fields, as given.
     async fn fields(&self) -> Result<Vec<WithdrawalFieldValue>> {
         serde_json::from_str(&self.0.fields).map_err(internal)
     }
+    /// When it was approved or rejected; null while NEW.
     async fn processed_at(&self) -> Option<DateTime> {
         self.0.processed_at.map(Into::into)
     }
@@ -152,8 +174,10 @@ impl Withdrawal {
     }
 }
 
+/// The merchant's money in one currency.
 #[derive(SimpleObject)]
 pub struct Balance {
+    /// ISO 4217 code ("INR").
     pub currency: String,
     /// Activated deposits minus commission, minus withdrawals that are NEW or APPROVED.
     pub available: Decimal,
@@ -161,42 +185,63 @@ pub struct Balance {
     pub reserved: Decimal,
 }
 
+/// Which withdrawals to list; every field left out matches all, and the fields given must all match.
 #[derive(InputObject, Default)]
 pub struct WithdrawalFilter {
+    /// Exactly this id.
     pub id: Option<ID>,
+    /// Any of these payment-system codes.
     pub payment_systems: Option<Vec<String>>,
+    /// The recipient, exactly.
     pub recipient: Option<String>,
+    /// The merchant's label, exactly.
     pub label: Option<String>,
+    /// Where the postback stands.
     pub postback_status: Option<WithdrawalPostbackStatus>,
     /// Null means all.
     pub status: Option<WithdrawalStatus>,
+    /// Requested within this range.
     pub created_at: Option<TimeRange>,
 }
 
+/// A column withdrawals can be sorted by (ties broken by id).
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum WithdrawalOrderField {
+    /// The id (creation order).
     Id,
+    /// When it was requested.
     CreatedAt,
+    /// The amount.
     Amount,
 }
 
+/// How to sort withdrawals.
 #[derive(InputObject)]
 pub struct WithdrawalOrder {
+    /// The column to sort by.
     pub field: WithdrawalOrderField,
+    /// ASC or DESC.
     pub direction: SortDirection,
 }
 
+/// A withdrawal with its cursor.
 #[derive(SimpleObject)]
 pub struct WithdrawalEdge {
+    /// Opaque: pass it as after (or before) to continue from here.
     pub cursor: String,
+    /// The withdrawal.
     pub node: Withdrawal,
 }
 
+/// A page of withdrawals.
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct WithdrawalConnection {
+    /// The withdrawals with their cursors.
     pub edges: Vec<WithdrawalEdge>,
+    /// The withdrawals (the same as edges' nodes).
     pub nodes: Vec<Withdrawal>,
+    /// Where this page stands.
     pub page_info: PageInfo,
     #[graphql(skip)]
     filter: Filter,
@@ -206,6 +251,7 @@ pub struct WithdrawalConnection {
 
 #[ComplexObject]
 impl WithdrawalConnection {
+    /// How many match the filter, in all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
         Ok(clamp_count(
             service::count(deps(ctx)?, self.tenant, &self.filter)
@@ -213,6 +259,7 @@ impl WithdrawalConnection {
                 .extend()?,
         ))
     }
+    /// Sums per currency of every withdrawal the filter matches (all pages).
     async fn totals(&self, ctx: &Context<'_>) -> Result<Vec<CurrencyTotal>> {
         let d = deps(ctx)?;
         Ok(CurrencyTotal::from_sums(
@@ -224,20 +271,29 @@ impl WithdrawalConnection {
     }
 }
 
+/// One payment-system field of a withdrawal.
 #[derive(InputObject)]
 pub struct WithdrawalFieldInput {
+    /// The field's name (PaymentSystem.withdrawalFields).
     pub name: String,
+    /// Its value, checked against the field's kind and pattern.
     pub value: String,
 }
 
+/// A withdrawal to create.
 #[derive(InputObject)]
 pub struct CreateWithdrawalInput {
+    /// Payment-system code to pay out with.
     pub payment_system: String,
+    /// Greater than 0, in the currency's minor units; at most the available balance.
     pub amount: Decimal,
     /// Defaults to the payment system's currency.
     pub currency: Option<String>,
+    /// The recipient's account at the payment system.
     pub recipient: String,
+    /// The merchant's own label for it.
     pub label: Option<String>,
+    /// The merchant's comment; it never changes afterwards.
     pub comment: Option<String>,
     /// The payment system's own fields (see PaymentSystem.withdrawalFields).
     pub fields: Option<Vec<WithdrawalFieldInput>>,
@@ -245,22 +301,32 @@ pub struct CreateWithdrawalInput {
     pub idempotency_key: Option<String>,
 }
 
+/// Result of createWithdrawal.
 #[derive(SimpleObject)]
 pub struct CreateWithdrawalPayload {
+    /// The new withdrawal (NEW); null when errors is not empty.
     pub withdrawal: Option<Withdrawal>,
+    /// INSUFFICIENT_FUNDS, missing or malformed fields, …; nothing created if any.
     pub errors: Vec<UserError>,
 }
 
+/// The platform's decision on a withdrawal (PLATFORM key).
 #[derive(InputObject)]
 pub struct SetWithdrawalStatusInput {
+    /// The withdrawal's id.
     pub id: ID,
+    /// APPROVED or REJECTED (only from NEW).
     pub status: WithdrawalStatus,
+    /// The platform's comment, shown as decisionComment.
     pub comment: Option<String>,
 }
 
+/// Result of setWithdrawalStatus.
 #[derive(SimpleObject)]
 pub struct SetWithdrawalStatusPayload {
+    /// The withdrawal as it stands now.
     pub withdrawal: Option<Withdrawal>,
+    /// NOT_FOUND or INVALID_TRANSITION; nothing changed if any.
     pub errors: Vec<UserError>,
 }
 
@@ -284,7 +350,12 @@ impl WithdrawalsQuery {
             .collect())
     }
 
-    async fn withdrawal(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Withdrawal>> {
+    /// One withdrawal of the caller's merchant, or null when there is none with this id (another merchant's id is null too).
+    async fn withdrawal(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The withdrawal's id.")] id: ID,
+    ) -> Result<Option<Withdrawal>> {
         Ok(service::get(deps(ctx)?, actor(ctx)?, &id)
             .await
             .extend()?
@@ -297,12 +368,18 @@ impl WithdrawalsQuery {
     async fn withdrawals(
         &self,
         ctx: &Context<'_>,
-        filter: Option<WithdrawalFilter>,
-        order_by: Option<WithdrawalOrder>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Which withdrawals; all of the merchant's when left out.")] filter: Option<
+            WithdrawalFilter,
+        >,
+        #[graphql(desc = "Sort order; newest first by creation when left out.")] order_by: Option<
+            WithdrawalOrder,
+        >,
+        #[graphql(desc = "Page size going forward: default 50, at most 500.")] first: Option<i32>,
+        #[graphql(desc = "The endCursor of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Page size going backward: at most 500.")] last: Option<i32>,
+        #[graphql(desc = "The startCursor of the next page (paging backward).")] before: Option<
+            String,
+        >,
     ) -> Result<WithdrawalConnection> {
         let d = deps(ctx)?;
         let tenant = actor(ctx)?.reader().extend()?;
@@ -379,6 +456,7 @@ impl WithdrawalsMutation {
     async fn create_withdrawal(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Payment system, amount, recipient and the payment system's fields.")]
         input: CreateWithdrawalInput,
     ) -> Result<CreateWithdrawalPayload> {
         let request = NewWithdrawal {
@@ -417,6 +495,7 @@ impl WithdrawalsMutation {
     async fn set_withdrawal_status(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The withdrawal, its new status and the platform's comment.")]
         input: SetWithdrawalStatusInput,
     ) -> Result<SetWithdrawalStatusPayload> {
         let approve = match input.status {

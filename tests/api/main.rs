@@ -5,6 +5,7 @@ mod accounts;
 mod activation;
 mod auth;
 mod cli;
+mod clients;
 mod dashboard;
 mod events;
 mod http_surface;

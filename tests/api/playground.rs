@@ -39,7 +39,7 @@ async fn every_playground_example_runs_against_the_demo() {
             .lines()
             .filter_map(|l| {
                 let l = l.trim_start();
-                ["query ", "mutation "]
+                ["query ", "mutation ", "subscription "]
                     .iter()
                     .find_map(|k| l.strip_prefix(k))
                     .and_then(|rest| {
@@ -55,6 +55,26 @@ async fn every_playground_example_runs_against_the_demo() {
             path.display()
         );
         for name in names {
+            if text.contains(&format!("subscription {name}")) {
+                // over the WebSocket, with an event to deliver
+                let mut ws = crate::events::socket(&app, token.as_deref()).await;
+                crate::events::subscribe(&mut ws, "p", &text, json!({})).await;
+                let number = format!("PLAYGROUND-{name}");
+                crate::transactions::ingest(
+                    &app,
+                    vec![crate::transactions::paytm(&number, "10.00")],
+                )
+                .await;
+                let event = crate::events::next_for(&mut ws, "p").await;
+                assert_eq!(event["type"], "next", "{} {name}: {event}", path.display());
+                assert!(
+                    event["payload"]["errors"].is_null(),
+                    "{} {name}: {event}",
+                    path.display()
+                );
+                assert!(!event["payload"]["data"].is_null(), "{event}");
+                continue;
+            }
             let body = app.gql_named(token.as_deref(), &text, &name).await;
             assert!(
                 body["errors"].is_null(),

@@ -181,6 +181,12 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 impl TestApp {
+    /// Starts the server's shutdown, as SIGTERM would; returns at once.
+    pub fn shut_down(self) {
+        let TestApp { _shutdown, .. } = self;
+        drop(_shutdown);
+    }
+
     /// Runs one GraphQL operation and returns the whole response body.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let mut req = self

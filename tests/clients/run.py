@@ -1,0 +1,33 @@
+"""Runs the JavaScript client (dashboard.mjs: urql + graphql-ws on Node)
+against a real server with the demo data, on SQLite, or on PostgreSQL +
+Redis when KASSA_TEST_DATABASE_URL / KASSA_TEST_REDIS_URL are set.
+
+Usage: python3 tests/clients/run.py <path to the kassa binary>
+(after `npm ci` in tests/clients)
+"""
+
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from kassa_proc import Kassa  # noqa: E402
+
+here = os.path.dirname(os.path.abspath(__file__))
+with Kassa(sys.argv[1], "node") as kassa:
+    demo = kassa.run("demo")
+    keys = dict(demo["api_keys"])
+    owner = next(l for l in demo["logins"] if l["login"] == "owner@demo")
+    url = kassa.serve()
+    done = subprocess.run(
+        ["node", os.path.join(here, "dashboard.mjs")],
+        env={**os.environ, "KASSA_URL": url, "KASSA_LOGIN": owner["login"], "KASSA_PASSWORD": owner["password"],
+             "KASSA_INGEST_KEY": keys["INGEST"], "KASSA_PLUGIN_KEY": demo["plugin_key"], "KASSA_WALLET": "9876500001"},
+        capture_output=True, text=True, timeout=120,
+    )
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr)
+    backend = "PostgreSQL + Redis" if "postgres" in kassa.env["DATABASE_URL"] else "SQLite"
+    if done.returncode != 0:
+        sys.exit(f"the JavaScript client failed on {backend}")
+    print(f"JavaScript client (urql + graphql-ws, Node {subprocess.check_output(['node', '--version'], text=True).strip()}): passed on {backend}")
