@@ -326,25 +326,34 @@ async fn graphql_post(
         }
         _ => unreachable!("content types were checked above"),
     };
+    execute(&state, peer, &headers, request).await
+}
 
-    let actor = match authenticate(&state.deps, bearer(&headers).as_deref()).await {
+/// Runs one parsed operation for the caller of `headers` and answers it,
+/// bounded in bytes.
+async fn execute(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    mut request: async_graphql::Request,
+) -> Response {
+    let actor = match authenticate(&state.deps, bearer(headers).as_deref()).await {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = ?e, "authenticating a request");
             return refuse(
-                &state,
+                state,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL",
                 "internal error",
             );
         }
     };
-    let mut request = request;
     crate::graphql::request_context(
         &mut request.data,
         &state.deps.db,
         actor,
-        client_addr(&state, peer, &headers),
+        client_addr(state, peer, headers),
     );
     let response = state.schema.execute(request).await;
     // A response is bounded in bytes too: past the limit the client gets an
@@ -370,7 +379,7 @@ async fn graphql_post(
         Err(e) => {
             tracing::error!(error = %e, "serializing a response");
             return refuse(
-                &state,
+                state,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL",
                 "internal error",
@@ -383,20 +392,79 @@ async fn graphql_post(
 /// `GET /graphql`: the GraphiQL playground. A GET never runs an operation.
 async fn graphql_get(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    if params.contains_key("query") {
-        return refuse(
-            &state,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "operations run only over POST /graphql",
-        );
+    if let Some(query) = params.get("query") {
+        return graphql_get_query(&state, peer, &headers, query, &params).await;
     }
     if !state.deps.config.playground {
         return (StatusCode::NOT_FOUND, "the playground is turned off").into_response();
     }
     playground::render()
+}
+
+/// `GET /graphql?query=…`: a query (never a mutation or a subscription), as
+/// GraphQL over HTTP allows and clients such as urql send by default. The
+/// answer is the caller's own data: never stored by a cache.
+async fn graphql_get_query(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    query: &str,
+    params: &HashMap<String, String>,
+) -> Response {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let operation = params.get("operationName").filter(|n| !n.is_empty());
+    let kind = async_graphql::parser::parse_query(query)
+        .ok()
+        .and_then(|doc| match (doc.operations, operation) {
+            (DocumentOperations::Single(op), _) => Some(op.node.ty),
+            (DocumentOperations::Multiple(ops), Some(name)) => {
+                ops.get(name.as_str()).map(|op| op.node.ty)
+            }
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+                ops.values().next().map(|op| op.node.ty)
+            }
+            _ => None,
+        });
+    if matches!(
+        kind,
+        Some(OperationType::Mutation | OperationType::Subscription)
+    ) {
+        return refuse(
+            state,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "a GET runs queries only: send mutations over POST /graphql, subscriptions over /graphql/ws",
+        );
+    }
+    let mut request = async_graphql::Request::new(query);
+    if let Some(name) = operation {
+        request = request.operation_name(name);
+    }
+    if let Some(raw) = params.get("variables").filter(|v| !v.is_empty()) {
+        match serde_json::from_str::<serde_json::Value>(raw) {
+            Ok(v @ serde_json::Value::Object(_)) => {
+                request = request.variables(async_graphql::Variables::from_json(v));
+            }
+            _ => {
+                return refuse(
+                    state,
+                    StatusCode::BAD_REQUEST,
+                    "BAD_REQUEST",
+                    "variables must be a JSON object",
+                )
+            }
+        }
+    }
+    let mut response = execute(state, peer, headers, request).await;
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("private, no-store"),
+    );
+    response
 }
 
 /// `GET /readyz`: the database answers and every migration is applied.

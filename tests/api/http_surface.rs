@@ -58,6 +58,44 @@ async fn csrf_shaped_requests_do_nothing() {
         .unwrap();
     assert_eq!(resp.status(), 405);
     assert_eq!(user_count(&app, &owner).await, before);
+    // ... but a query may come as a GET (GraphQL over HTTP; urql's default),
+    // with its variables, and is never cached.
+    let resp = app
+        .http
+        .get(format!("{}/graphql", app.url))
+        .bearer_auth(&owner)
+        .query(&[
+            ("query", "query Me($n: Int) { me { login } users { login } transactions(first: $n) { totalCount } }"),
+            ("variables", "{\"n\": 1}"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "private, no-store");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["data"]["me"]["login"], "owner@demo", "{body}");
+    // a mutation picked by name out of a document is still refused
+    let resp = app
+        .http
+        .get(format!("{}/graphql", app.url))
+        .bearer_auth(&owner)
+        .query(&[
+            (
+                "query",
+                format!(
+                    "query A {{ me {{ login }} }} {}",
+                    SNEAKY.replacen("mutation", "mutation Sneaky", 1)
+                )
+                .as_str(),
+            ),
+            ("operationName", "Sneaky"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(user_count(&app, &owner).await, before);
 
     // Multipart with the header runs (the way uploads will come).
     let form = reqwest::multipart::Form::new()

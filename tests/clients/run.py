@@ -1,5 +1,5 @@
 """Runs the JavaScript client (dashboard.mjs: urql + graphql-ws on Node)
-against a real server with the demo data, on SQLite, or on PostgreSQL +
+against a real server with a merchant made by the command line, on SQLite, or on PostgreSQL +
 Redis when KASSA_TEST_DATABASE_URL / KASSA_TEST_REDIS_URL are set.
 
 Usage: python3 tests/clients/run.py <path to the kassa binary>
@@ -15,14 +15,18 @@ from kassa_proc import Kassa  # noqa: E402
 
 here = os.path.dirname(os.path.abspath(__file__))
 with Kassa(sys.argv[1], "node") as kassa:
-    demo = kassa.run("demo")
-    keys = dict(demo["api_keys"])
-    owner = next(l for l in demo["logins"] if l["login"] == "owner@demo")
+    merchant = kassa.run("admin", "create-merchant", "--name", "Node Shop", "--timezone", "Asia/Kolkata")
+    owner = {"login": "owner@node", "password": "NodeOwner2026x"}
+    kassa.run("admin", "create-user", "--merchant", merchant["id"], "--login", owner["login"],
+              "--password", owner["password"], "--role", "OWNER")
+    ingest_key = kassa.run("admin", "create-api-key", "--scope", "INGEST", "--merchant", merchant["id"])["key"]
+    kassa.run("admin", "create-wallet", "--merchant", merchant["id"], "--payment-system", "paytm",
+              "--identifier", "9876500001")
     url = kassa.serve()
     done = subprocess.run(
         ["node", os.path.join(here, "dashboard.mjs")],
         env={**os.environ, "KASSA_URL": url, "KASSA_LOGIN": owner["login"], "KASSA_PASSWORD": owner["password"],
-             "KASSA_INGEST_KEY": keys["INGEST"], "KASSA_PLUGIN_KEY": demo["plugin_key"], "KASSA_WALLET": "9876500001"},
+             "KASSA_INGEST_KEY": ingest_key, "KASSA_PLUGIN_KEY": merchant["plugin_key"], "KASSA_WALLET": "9876500001"},
         capture_output=True, text=True, timeout=120,
     )
     sys.stdout.write(done.stdout)
