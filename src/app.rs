@@ -23,6 +23,9 @@ pub struct RateLimits {
     pub login: DefaultKeyedRateLimiter<IpAddr>,
     /// `activateDeposit` calls per client address.
     pub activation: DefaultKeyedRateLimiter<IpAddr>,
+    /// `sendTestPostback` calls per merchant: 10 a minute, so the server is
+    /// never a way to flood someone's endpoint.
+    pub test_postback: DefaultKeyedRateLimiter<i64>,
 }
 
 impl RateLimits {
@@ -31,6 +34,7 @@ impl RateLimits {
         RateLimits {
             login: RateLimiter::keyed(per_minute(config.login_rate_per_minute)),
             activation: RateLimiter::keyed(per_minute(config.activation_rate_per_minute)),
+            test_postback: RateLimiter::keyed(per_minute(10)),
         }
     }
 }
@@ -57,6 +61,8 @@ pub struct Deps {
     /// Passwords checked against their hash (sign-ins and password
     /// changes): at /metrics, and what the lockout tests count.
     pub password_checks: Arc<AtomicU64>,
+    /// What the postback pipeline has done: at /metrics.
+    pub postback_stats: Arc<crate::postbacks::worker::PostbackStats>,
 }
 
 /// Connects, migrates and loads the catalogue: the state a server or a
@@ -79,6 +85,7 @@ pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
         limits: Arc::new(RateLimits::new(&config)),
         argon2: Arc::new(tokio::sync::Semaphore::new(config.argon2_slots)),
         password_checks: Arc::new(AtomicU64::new(0)),
+        postback_stats: Default::default(),
         db,
         clock,
         config: Arc::new(config),

@@ -31,6 +31,19 @@ pub struct Config {
     /// `KASSA_POSTBACK_WORKER=0`: this instance serves the API but delivers no
     /// postbacks (another instance does).
     pub postback_worker: bool,
+    /// `KASSA_POSTBACK_CONCURRENCY`: deliveries in flight at once per instance.
+    pub postback_concurrency: usize,
+    /// `KASSA_POSTBACK_PER_MERCHANT`: one merchant's deliveries in flight at
+    /// once (over every instance), so a hanging endpoint holds only these.
+    pub postback_per_merchant: usize,
+    /// `KASSA_POSTBACK_CIRCUIT_FAILURES`: failures in a row that open an endpoint's circuit.
+    pub postback_circuit_failures: usize,
+    /// `KASSA_POSTBACK_CIRCUIT_COOLDOWN`: how long an open circuit waits for its
+    /// first probe (doubling on each reopening, at most 10 minutes).
+    pub postback_circuit_cooldown: Duration,
+    /// `KASSA_POSTBACK_SHUTDOWN_GRACE`: how long attempts in flight may run on
+    /// at shutdown before they are cut and their claims released (≤ the 10 s timeout).
+    pub postback_shutdown_grace: Duration,
     /// `KASSA_ALLOW_PRIVATE_URLS=1`: postback URLs may point at private addresses.
     pub allow_private_urls: bool,
     /// `KASSA_ACTIVATION_TTL`: how long a WAITING activation request lives.
@@ -247,6 +260,11 @@ impl Config {
             postback_lease: duration("KASSA_POSTBACK_LEASE", "60s")?,
             postback_poll: duration("KASSA_POSTBACK_POLL", "500ms")?,
             postback_worker: flag("KASSA_POSTBACK_WORKER", true)?,
+            postback_concurrency: number("KASSA_POSTBACK_CONCURRENCY", 64)? as usize,
+            postback_per_merchant: number("KASSA_POSTBACK_PER_MERCHANT", 8)? as usize,
+            postback_circuit_failures: number("KASSA_POSTBACK_CIRCUIT_FAILURES", 10)? as usize,
+            postback_circuit_cooldown: duration("KASSA_POSTBACK_CIRCUIT_COOLDOWN", "30s")?,
+            postback_shutdown_grace: duration("KASSA_POSTBACK_SHUTDOWN_GRACE", "5s")?,
             allow_private_urls: flag("KASSA_ALLOW_PRIVATE_URLS", false)?,
             activation_ttl: duration("KASSA_ACTIVATION_TTL", "60m")?,
             session_idle,

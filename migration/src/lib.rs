@@ -10,6 +10,7 @@ mod m20261124_000003_activation_order;
 mod m20261124_000004_withdrawals;
 mod m20261124_000005_stats;
 mod m20261124_000006_stat_days;
+mod m20261130_000007_postback_endpoints;
 mod sql;
 
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_withdrawals::Migration),
             Box::new(m20261124_000005_stats::Migration),
             Box::new(m20261124_000006_stat_days::Migration),
+            Box::new(m20261130_000007_postback_endpoints::Migration),
         ]
     }
 }

@@ -512,5 +512,9 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
          kassa_password_slots_free {}\n",
         state.deps.argon2.available_permits()
     ));
+    match crate::postbacks::worker::metrics_text(&state.deps).await {
+        Ok(postbacks) => text.push_str(&postbacks),
+        Err(e) => tracing::warn!(error = ?e, "reading postback metrics"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

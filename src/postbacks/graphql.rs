@@ -28,7 +28,7 @@ pub enum PostbackKind {
 }
 
 impl PostbackKind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             PostbackKind::Deposit => "DEPOSIT",
             PostbackKind::Withdrawal => "WITHDRAWAL",
@@ -306,6 +306,80 @@ impl PostbacksQuery {
     }
 }
 
+/// Whether an endpoint is being delivered to.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PostbackCircuit {
+    /// Healthy, or failing fewer times in a row than the limit: deliveries run.
+    Closed,
+    /// Failing: its due postbacks wait, without attempts, until `nextProbeAt`.
+    Open,
+    /// One probe delivery is running; its outcome closes or reopens the circuit.
+    HalfOpen,
+}
+
+/// How one of the merchant's postback endpoints is doing. Retries keep
+/// their schedule while a circuit is open; nothing is dropped.
+#[derive(SimpleObject)]
+pub struct PostbackEndpointHealth {
+    /// The endpoint (the URL in the system settings).
+    pub url: String,
+    /// Which postbacks go there.
+    pub kinds: Vec<PostbackKind>,
+    /// CLOSED (delivering), OPEN (waiting for a probe) or HALF_OPEN (probing).
+    pub circuit: PostbackCircuit,
+    /// Failed attempts in a row (0 after a success).
+    pub consecutive_failures: i32,
+    /// When an open circuit is next probed; null when closed.
+    pub next_probe_at: Option<DateTime>,
+    /// The last delivery after a failure; null when it never failed or never recovered.
+    pub last_success_at: Option<DateTime>,
+    /// The last failed attempt; null if none ever failed.
+    pub last_failure_at: Option<DateTime>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+impl From<service::EndpointHealth> for PostbackEndpointHealth {
+    fn from(e: service::EndpointHealth) -> Self {
+        let kinds = e
+            .kinds
+            .iter()
+            .map(|k| match *k {
+                "WITHDRAWAL" => PostbackKind::Withdrawal,
+                _ => PostbackKind::Deposit,
+            })
+            .collect();
+        let h = e.health;
+        PostbackEndpointHealth {
+            url: e.url,
+            kinds,
+            circuit: match h.as_ref().map(|h| h.circuit.as_str()) {
+                Some("OPEN") => PostbackCircuit::Open,
+                Some("HALF_OPEN") => PostbackCircuit::HalfOpen,
+                _ => PostbackCircuit::Closed,
+            },
+            consecutive_failures: h.as_ref().map_or(0, |h| h.consecutive_failures),
+            next_probe_at: h.as_ref().and_then(|h| h.next_probe_at).map(Into::into),
+            last_success_at: h.as_ref().and_then(|h| h.last_success_at).map(Into::into),
+            last_failure_at: h.as_ref().and_then(|h| h.last_failure_at).map(Into::into),
+            last_error: h.and_then(|h| h.last_error),
+        }
+    }
+}
+
+/// Result of sendTestPostback.
+#[derive(SimpleObject, Default)]
+pub struct SendTestPostbackPayload {
+    /// True when the receiver answered 2xx.
+    pub delivered: bool,
+    /// The receiver's HTTP status, when it answered.
+    pub http_status: Option<i32>,
+    /// Why there was no answer (timeout, refused address, …), when there was none.
+    pub error: Option<String>,
+    /// REQUIRED when no URL is set for the kind; empty otherwise.
+    pub errors: Vec<UserError>,
+}
+
 #[derive(Default)]
 pub struct PostbacksMutation;
 
@@ -329,6 +403,36 @@ impl PostbacksMutation {
                 Err(e) => ResendPostbackPayload {
                     postback: None,
                     errors: vec![e],
+                },
+            },
+        )
+    }
+
+    /// OWNER: signs and POSTs a sample postback (`"test": true`) of `kind` to
+    /// the URL set for it, exactly as real deliveries go (address guard,
+    /// Standard Webhooks signature, 10 s timeout), and answers with what the
+    /// receiver said. Records nothing in the delivery log and queues nothing.
+    /// At most 10 a minute per merchant (`RATE_LIMITED`).
+    async fn send_test_postback(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "DEPOSIT or WITHDRAWAL: which URL and which sample body.")]
+        kind: PostbackKind,
+    ) -> Result<SendTestPostbackPayload> {
+        Ok(
+            match service::send_test(deps(ctx)?, actor(ctx)?, kind.as_str())
+                .await
+                .extend()?
+            {
+                Ok(o) => SendTestPostbackPayload {
+                    delivered: o.delivered,
+                    http_status: o.http_status.map(i32::from),
+                    error: o.error,
+                    errors: vec![],
+                },
+                Err(e) => SendTestPostbackPayload {
+                    errors: vec![e],
+                    ..Default::default()
                 },
             },
         )

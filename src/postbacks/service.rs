@@ -187,3 +187,124 @@ pub async fn queue(
         .await?;
     Ok(())
 }
+
+/// One endpoint a merchant's postbacks go to, with its health.
+pub struct EndpointHealth {
+    pub url: String,
+    /// DEPOSIT and/or WITHDRAWAL.
+    pub kinds: Vec<&'static str>,
+    /// The row, when the endpoint ever failed (a healthy one has none).
+    pub health: Option<entity::postback_endpoint::Model>,
+}
+
+/// The merchant's configured endpoints and how each is doing.
+pub async fn endpoint_health(d: &Deps, m: &merchant::Model) -> AppResult<Vec<EndpointHealth>> {
+    use entity::postback_endpoint as pe;
+    let mut endpoints: Vec<EndpointHealth> = Vec::new();
+    for kind in ["DEPOSIT", "WITHDRAWAL"] {
+        let Some(url) = crate::postbacks::worker::target_url(m, kind) else {
+            continue;
+        };
+        match endpoints.iter_mut().find(|e| e.url == url) {
+            Some(e) => e.kinds.push(kind),
+            None => endpoints.push(EndpointHealth {
+                url,
+                kinds: vec![kind],
+                health: None,
+            }),
+        }
+    }
+    if endpoints.is_empty() {
+        return Ok(endpoints);
+    }
+    let rows = pe::Entity::find()
+        .filter(pe::Column::MerchantId.eq(m.id))
+        .filter(pe::Column::Url.is_in(endpoints.iter().map(|e| e.url.clone())))
+        .all(&d.db)
+        .await?;
+    for e in &mut endpoints {
+        e.health = rows.iter().find(|r| r.url == e.url).cloned();
+    }
+    Ok(endpoints)
+}
+
+/// What a test postback got back.
+pub struct TestOutcome {
+    pub delivered: bool,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// Signs and POSTs a sample body (`"test": true`) of `kind` to the URL set
+/// for it, through the same address guard, signer and client as real
+/// deliveries (OWNER). Records nothing in the delivery log, queues nothing;
+/// the send is audited. At most 10 a minute per merchant.
+pub async fn send_test(
+    d: &Deps,
+    actor: &Actor,
+    kind: &'static str,
+) -> AppResult<Result<TestOutcome, UserError>> {
+    let me = actor.user_with_role(&[Role::Owner])?.clone();
+    let m = merchant::Entity::find_by_id(me.merchant_id)
+        .one(&d.db)
+        .await?
+        .ok_or(crate::error::AppError::NotFound)?;
+    let Some(url) = crate::postbacks::worker::target_url(&m, kind) else {
+        return Ok(Err(UserError::new(
+            &["kind"],
+            ErrorCode::Required,
+            "no postback URL is set for this kind: set one in the system settings first",
+        )));
+    };
+    if d.limits.test_postback.check_key(&m.id).is_err() {
+        return Err(crate::error::AppError::RateLimited);
+    }
+    let now = d.clock.now();
+    let at = now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    let id = crate::auth::tokens::generate("test_");
+    let body = match kind {
+        "WITHDRAWAL" => json!({
+            "type": "withdrawal", "test": true, "postback_id": id, "withdrawal_id": "0",
+            "status": "APPROVED", "amount": "100.00", "currency": "INR", "payment_system": "paytm",
+            "recipient": "9876543210", "label": "test-withdrawal", "comment": null, "processed_at": at,
+        }),
+        _ => json!({
+            "type": "deposit", "test": true, "postback_id": id, "stockpiling_id": "0",
+            "label": "test-payer", "amount": "500.00", "currency": "INR", "payment_system": "paytm",
+            "completed_at": at,
+            "transactions": [{ "id": "0", "transaction_number": "TEST0000000001", "amount": "500.00",
+                               "commission": "0.00", "order_id": null, "activated_at": at }],
+        }),
+    }
+    .to_string();
+    let client = crate::postbacks::worker::client(d.config.allow_private_urls)?;
+    let outcome =
+        crate::postbacks::worker::send(d, &client, &m.postback_secret, &url, &id, &body).await?;
+    let result = match outcome {
+        crate::postbacks::worker::Attempt::Answered { status, .. } => TestOutcome {
+            delivered: (200..300).contains(&status),
+            http_status: Some(status),
+            error: None,
+        },
+        crate::postbacks::worker::Attempt::NoAnswer(e) => TestOutcome {
+            delivered: false,
+            http_status: None,
+            error: Some(e),
+        },
+    };
+    let txn = begin_write(&d.db).await?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Audit {
+            merchant_id: Some(m.id),
+            action: "postback.test",
+            subject: None,
+            details: json!({ "kind": kind, "delivered": result.delivered, "http_status": result.http_status }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(result))
+}

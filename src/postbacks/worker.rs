@@ -7,25 +7,43 @@ use crate::db::begin_write;
 use crate::error::AppResult;
 use crate::transactions::model::PostbackStatus;
 use chrono::{DateTime, TimeDelta, Utc};
-use entity::{merchant, postback, postback_attempt, transaction};
-use futures_util::StreamExt;
+use entity::{merchant, postback, postback_attempt, postback_endpoint, transaction};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, Set, Statement,
+    QueryFilter, QuerySelect, Set, Statement,
 };
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
-/// Postbacks claimed per round.
-const BATCH: u64 = 100;
-/// Deliveries in flight at once per instance.
-const CONCURRENCY: usize = 64;
 /// Per-attempt timeout (BEHAVIOUR §6).
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest `Retry-After` honoured; longer asks wait for the schedule instead.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// The longest a circuit stays open before its next probe.
+const MAX_PROBE_WAIT: Duration = Duration::from_secs(600);
+/// While deliveries are running, freed slots are gathered for this long (or
+/// until an eighth of the slots are free) before the next claim, so a busy
+/// worker claims in batches rather than once per delivery.
+const CLAIM_GATHER: Duration = Duration::from_millis(10);
+
+/// What the delivery pipeline has done, for `/metrics`.
+#[derive(Default)]
+pub struct PostbackStats {
+    /// Deliveries running right now on this instance.
+    pub in_flight: AtomicI64,
+    /// Attempts answered 2xx.
+    pub delivered: AtomicU64,
+    /// Attempts answered with another status.
+    pub rejected: AtomicU64,
+    /// Attempts that got no answer (timeout, connection, refused address).
+    pub no_answer: AtomicU64,
+    /// Circuits this instance opened.
+    pub circuits_opened: AtomicU64,
+}
 
 /// The HTTP client for deliveries: no redirects, 10 s, public addresses only
 /// (unless private URLs are allowed for development).
@@ -36,6 +54,7 @@ pub fn client(allow_private: bool) -> anyhow::Result<reqwest::Client> {
         // HTTP(S)_PROXY / ALL_PROXY in the environment must not carry
         // deliveries past the address checks (the proxy would connect).
         .no_proxy()
+        .pool_max_idle_per_host(16)
         .user_agent("Kassa-Postbacks/1");
     if !allow_private {
         b = b.dns_resolver(Arc::new(PublicOnlyResolver));
@@ -43,9 +62,18 @@ pub fn client(allow_private: bool) -> anyhow::Result<reqwest::Client> {
     Ok(b.build()?)
 }
 
-/// Runs until `stop` turns true: claims due postbacks, delivers them, records
-/// each attempt. Woken at once by `Deps::postbacks_due`, and every poll
-/// interval for work queued by other instances or retries coming due.
+/// The delivery pipeline, until `stop` turns true. Every free slot (at most
+/// `KASSA_POSTBACK_CONCURRENCY` at once) takes the next due postback as soon
+/// as it frees — no batch waits for its slowest member — with at most
+/// `KASSA_POSTBACK_PER_MERCHANT` of one merchant's postbacks in flight
+/// (counted over every instance's claims), and merchants served in turn:
+/// each merchant's oldest due postback first, then each one's second, …
+/// An endpoint whose circuit is open is skipped until its probe.
+///
+/// Woken at once by `Deps::postbacks_due`, and every poll interval for work
+/// queued by other instances or retries coming due. On stop, attempts in
+/// flight get `KASSA_POSTBACK_SHUTDOWN_GRACE` to finish; the claims of any
+/// still running are released so another instance takes them at once.
 pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
     let client = match client(d.config.allow_private_urls) {
         Ok(c) => c,
@@ -54,87 +82,228 @@ pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
             return;
         }
     };
-    let me = format!("worker-{}", crate::auth::tokens::generate(""));
+    let me: Arc<str> = format!("worker-{}", crate::auth::tokens::generate("")).into();
+    let limit = d.config.postback_concurrency.max(1);
+    let mut running: JoinSet<()> = JoinSet::new();
+    // Whether the last claim found all the due work there was: then only a
+    // wake-up, a poll tick or a finished delivery makes the next one worth it.
+    let mut drained = false;
+    let mut last_claim = Instant::now() - CLAIM_GATHER;
     loop {
         if *stop.borrow() {
-            return;
+            break;
         }
-        let claimed = match claim(&d, &me).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = ?e, "claiming postbacks failed; retrying");
-                Vec::new()
-            }
-        };
-        if claimed.is_empty() {
-            tokio::select! {
-                _ = d.postbacks_due.notified() => {}
-                _ = tokio::time::sleep(d.config.postback_poll) => {}
-                _ = stop.changed() => {}
+        let free = limit.saturating_sub(running.len());
+        let gathered = free >= (limit / 8).max(1)
+            || running.is_empty()
+            || last_claim.elapsed() >= CLAIM_GATHER;
+        if free > 0 && !drained && gathered {
+            last_claim = Instant::now();
+            match claim(&d, &me, free).await {
+                Ok(batch) => {
+                    drained = batch.len() < free;
+                    for p in batch {
+                        let (d, client, me) = (d.clone(), client.clone(), me.clone());
+                        running.spawn(async move {
+                            d.postback_stats.in_flight.fetch_add(1, Ordering::Relaxed);
+                            let id = p.id;
+                            if let Err(e) = deliver(&d, &client, &me, p).await {
+                                tracing::warn!(postback = id, error = ?e, "recording a postback attempt failed");
+                            }
+                            d.postback_stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = ?e, "claiming postbacks failed; retrying");
+                    drained = true;
+                }
             }
             continue;
         }
-        futures_util::stream::iter(claimed)
-            .for_each_concurrent(CONCURRENCY, |p| {
-                let d = &d;
-                let client = &client;
-                let me = &me;
-                async move {
-                    let id = p.id;
-                    if let Err(e) = deliver(d, client, me, p).await {
-                        tracing::warn!(postback = id, error = ?e, "recording a postback attempt failed");
-                    }
-                }
-            })
-            .await;
+        let gather = free > 0 && !drained;
+        tokio::select! {
+            Some(_) = running.join_next(), if !running.is_empty() => {
+                while running.try_join_next().is_some() {}
+                drained = false;
+            }
+            _ = tokio::time::sleep_until((last_claim + CLAIM_GATHER).into()), if gather => {}
+            _ = d.postbacks_due.notified() => { drained = false; }
+            _ = tokio::time::sleep(d.config.postback_poll) => { drained = false; }
+            _ = stop.changed() => {}
+        }
+    }
+    // Shutting down: attempts in flight may finish within the grace period;
+    // the rest are cut and their claims given back at once.
+    let grace = d.config.postback_shutdown_grace.min(TIMEOUT);
+    let finished = tokio::time::timeout(grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        tracing::info!(
+            cut = running.len(),
+            "postback attempts still running at shutdown: their claims are released"
+        );
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+    }
+    match release_claims(&d, &me).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(released = n, "postback claims released for other instances"),
+        Err(e) => {
+            tracing::warn!(error = ?e, "releasing postback claims failed; they lapse with their lease")
+        }
     }
 }
 
-/// Takes up to `BATCH` due postbacks for this worker, stamping a lease.
-async fn claim(d: &Deps, me: &str) -> AppResult<Vec<postback::Model>> {
-    let now = d.clock.now();
-    let until =
-        now + TimeDelta::from_std(d.config.postback_lease).unwrap_or(TimeDelta::seconds(60));
+/// Gives back every claim this worker holds (at shutdown).
+async fn release_claims(d: &Deps, me: &str) -> AppResult<u64> {
+    use postback::Column as P;
+    let released = postback::Entity::update_many()
+        .col_expr(P::ClaimedBy, Expr::value(Option::<String>::None))
+        .col_expr(P::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(P::ClaimedBy.eq(me))
+        .exec(&d.db)
+        .await?;
+    d.postbacks_due.notify_one();
+    Ok(released.rows_affected)
+}
+
+/// The URL a postback of `p` goes to, in SQL: the merchant's current
+/// setting, as [`target_url`] computes it.
+const TARGET_SQL: &str =
+    "CASE WHEN p.kind = 'WITHDRAWAL' AND COALESCE(m.withdrawal_postback_url, '') <> '' \
+     THEN m.withdrawal_postback_url ELSE m.postback_url END";
+
+/// Writes `sql` (with `$1`-style parameters) for the connection's backend.
+fn statement(d: &Deps, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
     let backend = d.db.get_database_backend();
     let sql = match backend {
-        DbBackend::Postgres => {
-            "UPDATE postbacks SET claimed_by = $1, claimed_until = $2 WHERE id IN (
-               SELECT id FROM postbacks
-               WHERE status IN ('PENDING', 'RETRYING') AND next_attempt_at <= $3
-                 AND (claimed_until IS NULL OR claimed_until < $3)
-               ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-             RETURNING *"
-        }
-        _ => {
-            "UPDATE postbacks SET claimed_by = ?, claimed_until = ? WHERE id IN (
-               SELECT id FROM postbacks
-               WHERE status IN ('PENDING', 'RETRYING') AND next_attempt_at <= ?
-                 AND (claimed_until IS NULL OR claimed_until < ?)
-               ORDER BY next_attempt_at LIMIT ?)
-             RETURNING *"
-        }
+        DbBackend::Postgres => sql.to_string(),
+        _ => sql.replace('$', "?"),
     };
-    let values: Vec<sea_orm::Value> = match backend {
-        DbBackend::Postgres => vec![me.into(), until.into(), now.into(), (BATCH as i64).into()],
-        _ => vec![
-            me.into(),
-            until.into(),
-            now.into(),
-            now.into(),
-            (BATCH as i64).into(),
-        ],
-    };
-    let rows =
-        d.db.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+async fn claimed_rows(d: &Deps, st: Statement) -> AppResult<Vec<postback::Model>> {
+    let rows = d.db.query_all_raw(st).await?;
     Ok(rows
         .iter()
         .map(|r| postback::Model::from_query_result(r, ""))
         .collect::<Result<_, _>>()?)
 }
 
+/// Claims up to `free` due postbacks for this worker: first one probe for
+/// each endpoint whose circuit is due for one, then the rest fairly.
+async fn claim(d: &Deps, me: &str, free: usize) -> AppResult<Vec<postback::Model>> {
+    let now = d.clock.now();
+    let until =
+        now + TimeDelta::from_std(d.config.postback_lease).unwrap_or(TimeDelta::seconds(60));
+    let mut claimed = claim_probes(d, me, now, until, free).await?;
+    let free = free - claimed.len();
+    if free == 0 {
+        return Ok(claimed);
+    }
+    let sql = format!(
+        "WITH busy AS (
+           SELECT merchant_id, COUNT(*) AS n FROM postbacks
+           WHERE claimed_until >= $3 GROUP BY merchant_id
+         ), due AS (
+           SELECT p.id, p.merchant_id, p.next_attempt_at,
+                  ROW_NUMBER() OVER (PARTITION BY p.merchant_id ORDER BY p.next_attempt_at, p.id) AS rn
+           FROM postbacks p JOIN merchants m ON m.id = p.merchant_id
+           WHERE p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= $3
+             AND (p.claimed_until IS NULL OR p.claimed_until < $3)
+             AND NOT EXISTS (SELECT 1 FROM postback_endpoints h
+                 WHERE h.merchant_id = p.merchant_id AND h.circuit <> 'CLOSED'
+                   AND h.url = {TARGET_SQL})
+         )
+         UPDATE postbacks SET claimed_by = $1, claimed_until = $2
+         WHERE id IN (
+           SELECT due.id FROM due LEFT JOIN busy ON busy.merchant_id = due.merchant_id
+           WHERE due.rn + COALESCE(busy.n, 0) <= $4
+           ORDER BY due.rn, due.next_attempt_at, due.id
+           LIMIT $5)
+         AND (claimed_until IS NULL OR claimed_until < $3)
+         RETURNING *"
+    );
+    let values: Vec<sea_orm::Value> = vec![
+        me.into(),
+        until.into(),
+        now.into(),
+        (d.config.postback_per_merchant.max(1) as i64).into(),
+        (free as i64).into(),
+    ];
+    claimed.extend(claimed_rows(d, statement(d, &sql, values)).await?);
+    Ok(claimed)
+}
+
+/// One probe for each endpoint whose circuit is open and due for a probe
+/// (or half-open with a lapsed probe): the endpoint turns HALF_OPEN and its
+/// oldest due postback is claimed. An endpoint with nothing due closes.
+async fn claim_probes(
+    d: &Deps,
+    me: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    free: usize,
+) -> AppResult<Vec<postback::Model>> {
+    let ready = postback_endpoint::Entity::find()
+        .filter(postback_endpoint::Column::Circuit.ne("CLOSED"))
+        .filter(postback_endpoint::Column::NextProbeAt.lte(now))
+        .limit(free as u64)
+        .all(&d.db)
+        .await?;
+    let mut probes = Vec::new();
+    for h in ready {
+        use postback_endpoint::Column as H;
+        // Only one instance wins the probe.
+        let won = postback_endpoint::Entity::update_many()
+            .col_expr(H::Circuit, Expr::value("HALF_OPEN"))
+            .col_expr(H::NextProbeAt, Expr::value(Some(until)))
+            .filter(H::Id.eq(h.id))
+            .filter(H::Circuit.eq(h.circuit.clone()))
+            .filter(H::NextProbeAt.eq(h.next_probe_at))
+            .exec(&d.db)
+            .await?;
+        if won.rows_affected != 1 {
+            continue;
+        }
+        let sql = format!(
+            "UPDATE postbacks SET claimed_by = $1, claimed_until = $2 WHERE id = (
+               SELECT p.id FROM postbacks p JOIN merchants m ON m.id = p.merchant_id
+               WHERE p.merchant_id = $4 AND {TARGET_SQL} = $5
+                 AND p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= $3
+                 AND (p.claimed_until IS NULL OR p.claimed_until < $3)
+               ORDER BY p.next_attempt_at, p.id LIMIT 1)
+             AND (claimed_until IS NULL OR claimed_until < $3)
+             RETURNING *"
+        );
+        let values: Vec<sea_orm::Value> = vec![
+            me.into(),
+            until.into(),
+            now.into(),
+            h.merchant_id.into(),
+            h.url.clone().into(),
+        ];
+        let probe = claimed_rows(d, statement(d, &sql, values)).await?;
+        if probe.is_empty() {
+            // nothing waits for this endpoint: its next postback is tried as usual
+            postback_endpoint::Entity::update_many()
+                .col_expr(H::Circuit, Expr::value("CLOSED"))
+                .col_expr(H::NextProbeAt, Expr::value(Option::<DateTime<Utc>>::None))
+                .filter(H::Id.eq(h.id))
+                .exec(&d.db)
+                .await?;
+        }
+        probes.extend(probe);
+    }
+    Ok(probes)
+}
+
 /// How one attempt ended.
-enum Attempt {
+pub enum Attempt {
     Answered {
         status: u16,
         retry_after: Option<Duration>,
@@ -185,22 +354,43 @@ async fn deliver(
     };
     let started = Instant::now();
     let at = d.clock.now();
-    let outcome = match url::Url::parse(&url) {
+    let outcome = send(
+        d,
+        client,
+        &m.postback_secret,
+        &url,
+        &p.id.to_string(),
+        &p.payload,
+    )
+    .await?;
+    record(d, me, &p, &url, at, started.elapsed(), outcome).await
+}
+
+/// Signs `payload` as message `id` (Standard Webhooks) and POSTs it to `url`
+/// through the address guard: what a real delivery and a test postback share.
+pub async fn send(
+    d: &Deps,
+    client: &reqwest::Client,
+    secret: &str,
+    url: &str,
+    id: &str,
+    payload: &str,
+) -> AppResult<Attempt> {
+    Ok(match url::Url::parse(url) {
         Err(_) => Attempt::NoAnswer("the postback URL is not valid".into()),
         Ok(u) if !d.config.allow_private_urls && !literal_host_allowed(&u) => {
             Attempt::NoAnswer("the postback URL points at a non-public address".into())
         }
         Ok(u) => {
             let timestamp = Utc::now().timestamp();
-            let id = p.id.to_string();
-            let sig = signature(&m.postback_secret, &id, timestamp, &p.payload)?;
+            let sig = signature(secret, id, timestamp, payload)?;
             let sent = client
                 .post(u)
                 .header("content-type", "application/json")
-                .header("webhook-id", &id)
+                .header("webhook-id", id)
                 .header("webhook-timestamp", timestamp.to_string())
                 .header("webhook-signature", sig)
-                .body(p.payload.clone())
+                .body(payload.to_string())
                 .send()
                 .await;
             match sent {
@@ -213,8 +403,7 @@ async fn deliver(
                 Err(e) => Attempt::NoAnswer(describe(&e)),
             }
         }
-    };
-    record(d, me, &p, &url, at, started.elapsed(), outcome).await
+    })
 }
 
 /// What an attempt that got no answer records: a fixed sentence per kind.
@@ -250,6 +439,12 @@ async fn record(
             retry_after,
         } => (Some(*status as i32), None, false, *retry_after),
         Attempt::NoAnswer(e) => (None, Some(e.clone()), false, None),
+    };
+    let stats = &d.postback_stats;
+    match (&outcome, delivered) {
+        (_, true) => stats.delivered.fetch_add(1, Ordering::Relaxed),
+        (Attempt::Answered { .. }, false) => stats.rejected.fetch_add(1, Ordering::Relaxed),
+        (Attempt::NoAnswer(_), false) => stats.no_answer.fetch_add(1, Ordering::Relaxed),
     };
     let attempts = p.attempt_count + 1;
     let schedule = &d.config.postback_retry_schedule;
@@ -287,7 +482,11 @@ async fn record(
         )
         .col_expr(
             P::LastError,
-            Expr::value(error.or_else(|| status.map(|s| format!("HTTP {s}")))),
+            Expr::value(
+                error
+                    .clone()
+                    .or_else(|| status.map(|s| format!("HTTP {s}"))),
+            ),
         )
         .col_expr(P::NextAttemptAt, Expr::value(next))
         .col_expr(P::DeliveredAt, Expr::value(delivered.then_some(now)))
@@ -305,10 +504,89 @@ async fn record(
             PostbackStatus::ErrorSending
         };
         mark_transactions(&txn, p, tx_status).await?;
+        let failure = (!delivered).then(|| {
+            error
+                .clone()
+                .or_else(|| status.map(|s| format!("HTTP {s}")))
+                .unwrap_or_default()
+        });
+        endpoint_health(d, &txn, p.merchant_id, url, now, failure).await?;
     }
     txn.commit().await?;
     if updated.rows_affected == 1 {
         publish_status(d, p, now).await?;
+    }
+    Ok(())
+}
+
+/// Records an attempt's outcome in its endpoint's health. A success closes
+/// the circuit; `KASSA_POSTBACK_CIRCUIT_FAILURES` failures in a row (or a
+/// failed probe) open it until a probe, first after
+/// `KASSA_POSTBACK_CIRCUIT_COOLDOWN`, doubling each time it opens again, at
+/// most 10 minutes. Healthy endpoints have no row: a success writes nothing
+/// unless the endpoint had failed.
+async fn endpoint_health(
+    d: &Deps,
+    txn: &impl ConnectionTrait,
+    merchant_id: i64,
+    url: &str,
+    now: DateTime<Utc>,
+    failure: Option<String>,
+) -> AppResult<()> {
+    use postback_endpoint::Column as H;
+    let Some(error) = failure else {
+        postback_endpoint::Entity::update_many()
+            .col_expr(H::Circuit, Expr::value("CLOSED"))
+            .col_expr(H::ConsecutiveFailures, Expr::value(0))
+            .col_expr(H::OpenStreak, Expr::value(0))
+            .col_expr(H::NextProbeAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(H::LastSuccessAt, Expr::value(Some(now)))
+            .filter(H::MerchantId.eq(merchant_id))
+            .filter(H::Url.eq(url))
+            .exec(txn)
+            .await?;
+        return Ok(());
+    };
+    let sql = "INSERT INTO postback_endpoints (merchant_id, url, circuit, consecutive_failures, open_streak, last_failure_at, last_error)
+               VALUES ($1, $2, 'CLOSED', 1, 0, $3, $4)
+               ON CONFLICT (merchant_id, url) DO UPDATE SET
+                 consecutive_failures = postback_endpoints.consecutive_failures + 1,
+                 last_failure_at = excluded.last_failure_at, last_error = excluded.last_error
+               RETURNING *";
+    let row = txn
+        .query_one_raw(statement(
+            d,
+            sql,
+            vec![merchant_id.into(), url.into(), now.into(), error.into()],
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the endpoint upsert returned nothing"))?;
+    let h = postback_endpoint::Model::from_query_result(&row, "")?;
+    let threshold = d.config.postback_circuit_failures.max(1) as i32;
+    // (a failure of an attempt started before the circuit opened changes nothing)
+    if h.circuit == "HALF_OPEN" || (h.circuit == "CLOSED" && h.consecutive_failures >= threshold) {
+        let wait = d
+            .config
+            .postback_circuit_cooldown
+            .saturating_mul(1u32 << h.open_streak.clamp(0, 16))
+            .min(MAX_PROBE_WAIT);
+        d.postback_stats
+            .circuits_opened
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(merchant = merchant_id, failures = h.consecutive_failures, probe_in = ?wait,
+            "postback endpoint failing: circuit open, its postbacks wait for a probe");
+        postback_endpoint::Entity::update_many()
+            .col_expr(H::Circuit, Expr::value("OPEN"))
+            .col_expr(H::OpenStreak, Expr::value(h.open_streak + 1))
+            .col_expr(
+                H::NextProbeAt,
+                Expr::value(Some(
+                    now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(30)),
+                )),
+            )
+            .filter(H::Id.eq(h.id))
+            .exec(txn)
+            .await?;
     }
     Ok(())
 }
@@ -397,4 +675,67 @@ async fn finish_without_attempt(
         publish_status(d, p, d.clock.now()).await?;
     }
     Ok(())
+}
+
+/// The pipeline's state in Prometheus text: what is due (over every
+/// instance), how old the oldest due postback is, open circuits, and this
+/// instance's deliveries in flight and attempts by outcome.
+pub async fn metrics_text(d: &Deps) -> AppResult<String> {
+    #[derive(FromQueryResult)]
+    struct Due {
+        due: i64,
+        oldest: Option<DateTime<Utc>>,
+    }
+    #[derive(FromQueryResult)]
+    struct Open {
+        open: i64,
+    }
+    let now = d.clock.now();
+    let due = Due::find_by_statement(statement(
+        d,
+        "SELECT COUNT(*) AS due, MIN(next_attempt_at) AS oldest FROM postbacks
+         WHERE status IN ('PENDING', 'RETRYING') AND next_attempt_at <= $1
+           AND (claimed_until IS NULL OR claimed_until < $1)",
+        vec![now.into()],
+    ))
+    .one(&d.db)
+    .await?;
+    let open = Open::find_by_statement(statement(
+        d,
+        "SELECT COUNT(*) AS open FROM postback_endpoints WHERE circuit <> 'CLOSED'",
+        vec![],
+    ))
+    .one(&d.db)
+    .await?
+    .map_or(0, |o| o.open);
+    let (due, oldest) = due.map_or((0, None), |r| (r.due, r.oldest));
+    let age = oldest.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
+    let s = &d.postback_stats;
+    Ok(format!(
+        "# HELP kassa_postbacks_due Postbacks due and waiting for a slot (every instance).\n\
+         # TYPE kassa_postbacks_due gauge\n\
+         kassa_postbacks_due {due}\n\
+         # HELP kassa_postbacks_oldest_due_seconds How long the oldest due postback has waited.\n\
+         # TYPE kassa_postbacks_oldest_due_seconds gauge\n\
+         kassa_postbacks_oldest_due_seconds {age}\n\
+         # HELP kassa_postback_circuits_open Endpoints whose circuit is open or half-open.\n\
+         # TYPE kassa_postback_circuits_open gauge\n\
+         kassa_postback_circuits_open {open}\n\
+         # HELP kassa_postbacks_in_flight Deliveries running on this instance.\n\
+         # TYPE kassa_postbacks_in_flight gauge\n\
+         kassa_postbacks_in_flight {}\n\
+         # HELP kassa_postback_attempts_total Delivery attempts on this instance by outcome.\n\
+         # TYPE kassa_postback_attempts_total counter\n\
+         kassa_postback_attempts_total{{outcome=\"delivered\"}} {}\n\
+         kassa_postback_attempts_total{{outcome=\"rejected\"}} {}\n\
+         kassa_postback_attempts_total{{outcome=\"no_answer\"}} {}\n\
+         # HELP kassa_postback_circuits_opened_total Circuits this instance opened.\n\
+         # TYPE kassa_postback_circuits_opened_total counter\n\
+         kassa_postback_circuits_opened_total {}\n",
+        s.in_flight.load(Ordering::Relaxed),
+        s.delivered.load(Ordering::Relaxed),
+        s.rejected.load(Ordering::Relaxed),
+        s.no_answer.load(Ordering::Relaxed),
+        s.circuits_opened.load(Ordering::Relaxed),
+    ))
 }

@@ -41,6 +41,8 @@ pub struct SystemSettings {
     pub minimum_deposits: Vec<MinimumDeposit>,
     /// Turned on by the platform on request; read-only here.
     pub delayed_auto_activation: bool,
+    /// How each configured postback endpoint is doing (circuit breaker).
+    pub postback_endpoint_health: Vec<crate::postbacks::graphql::PostbackEndpointHealth>,
 }
 
 /// The Settings page.
@@ -48,9 +50,9 @@ pub struct SystemSettings {
 pub struct Settings {
     /// The caller's own profile (any role).
     pub profile: ProfileSettings,
-    /// The merchant's system settings (OWNER; null for other roles).
+    /// The merchant's system settings (every role reads them; OWNER changes them).
     pub system: SystemSettings,
-    /// How the plugin looks (OWNER; null for other roles).
+    /// How the plugin looks (every role reads it; OWNER changes it).
     pub plugin_appearance: PluginAppearance,
 }
 
@@ -94,6 +96,9 @@ pub struct UpdateSystemSettingsPayload {
 async fn load_system(ctx: &Context<'_>) -> Result<SystemSettings> {
     let d = deps(ctx)?;
     let (m, mins) = service::system(d, actor(ctx)?).await.extend()?;
+    let health = crate::postbacks::service::endpoint_health(d, &m)
+        .await
+        .extend()?;
     let secret = m.postback_secret.clone();
     Ok(SystemSettings {
         postback_url: m.postback_url.clone(),
@@ -118,6 +123,7 @@ async fn load_system(ctx: &Context<'_>) -> Result<SystemSettings> {
             })
             .collect(),
         delayed_auto_activation: m.delayed_auto_activation,
+        postback_endpoint_health: health.into_iter().map(Into::into).collect(),
     })
 }
 

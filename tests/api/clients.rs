@@ -364,7 +364,7 @@ async fn sockets_close_with_1012_when_the_server_shuts_down() {
     )
     .await;
     let mut legacy = legacy_socket(&app, Some(&owner)).await;
-    app.shut_down();
+    let _dir = app.shut_down();
     assert_eq!(next(&mut ws).await, json!({ "close": 1012 }));
     assert_eq!(next(&mut legacy).await, json!({ "close": 1012 }));
 }

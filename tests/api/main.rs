@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod clients;
 mod dashboard;
+mod delivery;
 mod events;
 mod http_surface;
 mod playground;

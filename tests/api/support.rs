@@ -181,10 +181,14 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 impl TestApp {
-    /// Starts the server's shutdown, as SIGTERM would; returns at once.
-    pub fn shut_down(self) {
-        let TestApp { _shutdown, .. } = self;
+    /// Starts the server's shutdown, as SIGTERM would; returns at once with
+    /// the SQLite file's directory, which lives as long as the caller keeps it.
+    pub fn shut_down(self) -> Option<tempfile::TempDir> {
+        let TestApp {
+            _shutdown, _dir, ..
+        } = self;
         drop(_shutdown);
+        _dir
     }
 
     /// Runs one GraphQL operation and returns the whole response body.
@@ -281,6 +285,11 @@ pub struct Receiver {
     pub seen: Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String, String)>>>,
     script: Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
     delay: Arc<std::sync::Mutex<std::time::Duration>>,
+    /// Requests that arrived (answered or not yet), those being answered
+    /// now, and the most at once.
+    pub arrived: Arc<std::sync::atomic::AtomicUsize>,
+    active: Arc<std::sync::atomic::AtomicUsize>,
+    pub peak: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Receiver {
@@ -292,6 +301,9 @@ impl Receiver {
             seen: Default::default(),
             script: Default::default(),
             delay: Default::default(),
+            arrived: Default::default(),
+            active: Default::default(),
+            peak: Default::default(),
         };
         async fn hook(
             State(r): State<Receiver>,
@@ -299,6 +311,18 @@ impl Receiver {
             headers: axum::http::HeaderMap,
             body: String,
         ) -> axum::response::Response {
+            use std::sync::atomic::Ordering::SeqCst;
+            r.arrived.fetch_add(1, SeqCst);
+            let now = r.active.fetch_add(1, SeqCst) + 1;
+            r.peak.fetch_max(now, SeqCst);
+            // (counted down even when the sender gives up mid-answer)
+            struct Leave(Arc<std::sync::atomic::AtomicUsize>);
+            impl Drop for Leave {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            let _leave = Leave(r.active.clone());
             let delay = *r.delay.lock().unwrap();
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
@@ -327,6 +351,11 @@ impl Receiver {
 
     pub fn answer(&self, statuses: &[u16]) {
         self.script.lock().unwrap().extend(statuses.iter().copied());
+    }
+
+    /// Answers 200 from now on (the script is dropped).
+    pub fn recover(&self) {
+        self.script.lock().unwrap().clear();
     }
 
     pub fn slow(&self, by: std::time::Duration) {
