@@ -1,5 +1,7 @@
-//! Postback delivery benchmark (issue 4): throughput to a local receiver that
-//! answers at once, and latency from an activation's commit to the receipt.
+//! Postback delivery benchmark (issues 4 and 14): throughput to a local
+//! receiver that answers at once, latency from an activation's commit to the
+//! receipt, and fairness: 10,000 due postbacks across 100 merchants, 10 of
+//! whose endpoints hang, against the same with none hanging.
 //!
 //!   cargo bench --bench postbacks          # PostgreSQL, KASSA_BENCH_DATABASE_URL to override
 
@@ -19,6 +21,78 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 type Seen = Arc<Mutex<HashMap<String, Instant>>>;
+
+/// Accepts and never answers (the worker gives up after its 10 s timeout).
+async fn hang() -> &'static str {
+    std::future::pending::<()>().await;
+    "never"
+}
+
+/// Time until every postback of the first `healthy` of `merchants` (100 due
+/// each) is delivered, with the rest pointing at a hanging endpoint.
+async fn fairness(
+    url: &str,
+    receiver: &str,
+    hanging: &str,
+    merchants: usize,
+    healthy: usize,
+) -> anyhow::Result<f64> {
+    let config = Config::from_lookup(|k| match k {
+        "DATABASE_URL" => Some(url.to_string()),
+        "KASSA_ALLOW_PRIVATE_URLS" => Some("1".into()),
+        _ => None,
+    })?;
+    let d = app::deps(config, Arc::new(SystemClock)).await?;
+    d.db.execute_unprepared("TRUNCATE postback_attempts, postback_endpoints, postbacks")
+        .await?;
+    let now = Utc::now();
+    let mut ids = Vec::new();
+    for i in 0..merchants {
+        let m =
+            kassa::accounts::service::create_merchant(&d, &format!("Fair {i}"), None, None).await?;
+        let target = if i < healthy { receiver } else { hanging };
+        entity::merchant::Entity::update_many()
+            .col_expr(
+                entity::merchant::Column::PostbackUrl,
+                Expr::value(Some(target.to_string())),
+            )
+            .filter(entity::merchant::Column::Id.eq(m.id))
+            .exec(&d.db)
+            .await?;
+        ids.push(m.id);
+    }
+    // Due postbacks written by SQL (fixture), interleaved in time.
+    for (i, m) in ids.iter().enumerate() {
+        d.db.execute_unprepared(&format!(
+            "INSERT INTO postbacks (merchant_id, message_id, kind, payload, status, attempt_count, next_attempt_at, created_at)
+             SELECT {m}, 'fair-{i}-' || g, 'DEPOSIT', '{{\"type\":\"deposit\"}}', 'PENDING', 0,
+                    TIMESTAMPTZ '{now}' - (g || ' milliseconds')::interval, TIMESTAMPTZ '{now}'
+             FROM generate_series(1, 100) AS g",
+            now = now.to_rfc3339()
+        ))
+        .await?;
+    }
+    let healthy_ids = ids[..healthy].to_vec();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let started = Instant::now();
+    let worker = tokio::spawn(kassa::postbacks::worker::run(d.clone(), stop_rx));
+    let want = healthy * 100;
+    loop {
+        let done = entity::postback::Entity::find()
+            .filter(entity::postback::Column::Status.eq("DELIVERED"))
+            .filter(entity::postback::Column::MerchantId.is_in(healthy_ids.clone()))
+            .count(&d.db)
+            .await? as usize;
+        if done >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = started.elapsed().as_secs_f64();
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    Ok(took)
+}
 
 async fn hook(State(seen): State<Seen>, headers: axum::http::HeaderMap) -> &'static str {
     if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
@@ -63,7 +137,11 @@ async fn main() -> anyhow::Result<()> {
     let seen: Seen = Default::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let receiver = format!("http://{}/hook", listener.local_addr()?);
-    let router = axum::Router::new().fallback(hook).with_state(seen.clone());
+    let hanging = format!("http://{}/hang", listener.local_addr()?);
+    let router = axum::Router::new()
+        .route("/hang", axum::routing::post(hang))
+        .fallback(hook)
+        .with_state(seen.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let m = kassa::accounts::service::create_merchant(&d, "Postback Bench", None, None).await?;
@@ -151,5 +229,16 @@ async fn main() -> anyhow::Result<()> {
     );
     let _ = stop_tx.send(true);
     let _ = worker.await;
+
+    // Fairness: 100 merchants × 100 due postbacks; the time until the 90
+    // healthy merchants' 9,000 are delivered, with 10 endpoints hanging and
+    // with none.
+    let none_hang = fairness(&url, &receiver, &hanging, 100, 100).await?;
+    let ten_hang = fairness(&url, &receiver, &hanging, 100, 90).await?;
+    println!(
+        "fairness: 10,000 due over 100 merchants; all 10,000 delivered with no endpoint hanging in {none_hang:.2} s; \
+         with 10 endpoints hanging, the other 90 merchants' 9,000 in {ten_hang:.2} s ({:+.0} % per postback)",
+        (ten_hang / 9_000.0) / (none_hang / 10_000.0) * 100.0 - 100.0
+    );
     Ok(())
 }

@@ -68,7 +68,7 @@ pub struct Deps {
 /// Connects, migrates and loads the catalogue: the state a server or a
 /// command line call works on.
 pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
-    let mut db = crate::db::connect(&config.database_url).await?;
+    let mut db = crate::db::connect(&config.database_url, config.db_pool).await?;
     crate::db::migrate(&db).await?;
     let statements = Arc::new(AtomicU64::new(0));
     let counter = statements.clone();

@@ -78,6 +78,9 @@ pub struct Config {
     pub ws_per_client: usize,
     /// `KASSA_ARGON2_SLOTS`: password hashes computed at once (default: cores, at least 2).
     pub argon2_slots: usize,
+    /// `KASSA_DB_POOL`: most database connections this process opens
+    /// (default 8 on SQLite, 20 on PostgreSQL).
+    pub db_pool: Option<u32>,
     /// `KASSA_CORS_ORIGINS`: comma list of exact origins (`https://app.example.com`)
     /// whose browser pages may call the API and open its WebSocket; none by default.
     pub cors_origins: Vec<String>,
@@ -279,6 +282,9 @@ impl Config {
             purge_every: duration("KASSA_PURGE_EVERY", "60s")?,
             trusted_proxies,
             cors_origins,
+            db_pool: get("KASSA_DB_POOL")
+                .map(|_| number("KASSA_DB_POOL", 1).map(|n| n.min(1000) as u32))
+                .transpose()?,
             metrics_token: get("KASSA_METRICS_TOKEN").map(|t| t.trim().to_string()),
             ws_per_client: number("KASSA_WS_PER_CLIENT", 20)? as usize,
             argon2_slots: number(

@@ -8,9 +8,44 @@ use sea_orm::{
 };
 use std::time::Duration;
 
+/// Whether a pooled PostgreSQL connection is outside any transaction, as
+/// it must be before anyone borrows it. A request cancelled while its
+/// `BEGIN` was in flight leaves the connection inside a transaction that
+/// sqlx does not know about (sqlx issue 4393, present in sqlx-postgres
+/// 0.9.0): whoever borrowed it next would run inside a transaction nobody
+/// commits — errors at best, lost writes and held locks at worst. Such a
+/// connection is discarded (closing it rolls the transaction back) and the
+/// pool opens a fresh one.
+///
+/// The test: in a transaction begun earlier, `now()` (its start) is older
+/// than `statement_timestamp()`; outside one they are the same instant. A
+/// single simple-protocol message, so the statement's own implicit
+/// transaction starts when the statement does. A connection in a failed
+/// transaction answers with an error, and is discarded too.
+async fn outside_transaction(
+    conn: &mut sea_orm::sqlx::postgres::PgConnection,
+) -> Result<bool, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::Row;
+    match sea_orm::sqlx::raw_sql("SELECT now() = statement_timestamp()")
+        .fetch_one(&mut *conn)
+        .await
+        .and_then(|row| row.try_get::<bool, _>(0))
+    {
+        Ok(true) => Ok(true),
+        Ok(false) => {
+            tracing::warn!("a pooled connection was left inside a transaction: discarded");
+            Ok(false)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "a pooled connection failed its check: discarded");
+            Ok(false)
+        }
+    }
+}
+
 /// Opens the pool. SQLite gets WAL (readers never block the writer) and a
 /// busy timeout; PostgreSQL a pool sized for a few instances per server.
-pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+pub async fn connect(url: &str, pool_size: Option<u32>) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
@@ -18,7 +53,7 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     if url.starts_with("sqlite:") {
         // WAL with synchronous=NORMAL is durable against application crashes
         // and loses at most the last commits on a power cut, at a fraction of the fsyncs.
-        opts.max_connections(8)
+        opts.max_connections(pool_size.unwrap_or(8))
             .min_connections(1)
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -29,9 +64,13 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         // Plans are made for each execution's values: a generic plan cached
         // while a table was small (a seq scan) would otherwise stay for the
         // life of the pooled connection as the table grows.
-        opts.max_connections(20)
+        opts.max_connections(pool_size.unwrap_or(20))
             .min_connections(1)
-            .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
+            .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]))
+            // Instead of sqlx's plain ping on acquire (same one round trip):
+            // a connection found inside a transaction is never handed out.
+            .test_before_acquire(false)
+            .map_sqlx_postgres_before_acquire(|conn, _meta| Box::pin(outside_transaction(conn)));
     }
     // Several processes opening one new SQLite file at once race to switch
     // it to WAL, and the loser gets "database is locked" (the switch does not

@@ -355,7 +355,22 @@ async fn execute(
         actor,
         client_addr(state, peer, headers),
     );
-    let response = state.schema.execute(request).await;
+    // The operation runs to its end on a task of its own: a client that goes
+    // away mid-request cancels nothing half-way (a write and its audit, a
+    // transaction being opened), it only misses the answer.
+    let schema = state.schema.clone();
+    let response = match tokio::spawn(async move { schema.execute(request).await }).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "a GraphQL operation panicked");
+            return refuse(
+                state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error",
+            );
+        }
+    };
     // A response is bounded in bytes too: past the limit the client gets an
     // error asking for a smaller page instead of megabytes.
     let body = match serde_json::to_vec(&response) {

@@ -66,8 +66,9 @@ pub fn client(allow_private: bool) -> anyhow::Result<reqwest::Client> {
 /// `KASSA_POSTBACK_CONCURRENCY` at once) takes the next due postback as soon
 /// as it frees — no batch waits for its slowest member — with at most
 /// `KASSA_POSTBACK_PER_MERCHANT` of one merchant's postbacks in flight
-/// (counted over every instance's claims), and merchants served in turn:
-/// each merchant's oldest due postback first, then each one's second, …
+/// (counted over every instance's claims) and never more than its fair
+/// share of the slots, and merchants served in turn: the merchant with the
+/// fewest in flight first, each merchant's oldest due postback first.
 /// An endpoint whose circuit is open is skipped until its probe.
 ///
 /// Woken at once by `Deps::postbacks_due`, and every poll interval for work
@@ -205,6 +206,10 @@ async fn claim(d: &Deps, me: &str, free: usize) -> AppResult<Vec<postback::Model
     if free == 0 {
         return Ok(claimed);
     }
+    // A merchant may hold at most its fair share of the slots — the slots
+    // over the merchants with work in hand, at least one — and never more
+    // than the per-merchant limit: ten merchants whose endpoints hang hold
+    // ten of a hundred merchants' slots, not all of them.
     let sql = format!(
         "WITH busy AS (
            SELECT merchant_id, COUNT(*) AS n FROM postbacks
@@ -218,12 +223,20 @@ async fn claim(d: &Deps, me: &str, free: usize) -> AppResult<Vec<postback::Model
              AND NOT EXISTS (SELECT 1 FROM postback_endpoints h
                  WHERE h.merchant_id = p.merchant_id AND h.circuit <> 'CLOSED'
                    AND h.url = {TARGET_SQL})
+         ), active AS (
+           SELECT COUNT(*) AS n FROM (
+             SELECT merchant_id FROM due UNION SELECT merchant_id FROM busy) AS a
+         ), cap AS (
+           SELECT CASE WHEN $6 / active.n < 1 THEN 1
+                       WHEN $6 / active.n > $4 THEN $4
+                       ELSE $6 / active.n END AS n
+           FROM active
          )
          UPDATE postbacks SET claimed_by = $1, claimed_until = $2
          WHERE id IN (
            SELECT due.id FROM due LEFT JOIN busy ON busy.merchant_id = due.merchant_id
-           WHERE due.rn + COALESCE(busy.n, 0) <= $4
-           ORDER BY due.rn, due.next_attempt_at, due.id
+           WHERE due.rn + COALESCE(busy.n, 0) <= (SELECT n FROM cap)
+           ORDER BY due.rn + COALESCE(busy.n, 0), due.next_attempt_at, due.id
            LIMIT $5)
          AND (claimed_until IS NULL OR claimed_until < $3)
          RETURNING *"
@@ -234,6 +247,7 @@ async fn claim(d: &Deps, me: &str, free: usize) -> AppResult<Vec<postback::Model
         now.into(),
         (d.config.postback_per_merchant.max(1) as i64).into(),
         (free as i64).into(),
+        (d.config.postback_concurrency.max(1) as i64).into(),
     ];
     claimed.extend(claimed_rows(d, statement(d, &sql, values)).await?);
     Ok(claimed)

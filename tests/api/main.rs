@@ -12,6 +12,7 @@ mod events;
 mod http_surface;
 mod playground;
 mod plugin;
+mod pool;
 mod postbacks;
 mod rates;
 mod security;

@@ -1,0 +1,207 @@
+//! A cancelled request never poisons a pooled connection: with a pool of
+//! one connection, work cancelled at random points (inside `BEGIN`, inside
+//! transactions, clients that hang up) is followed by work that succeeds,
+//! and every committed write is visible from another connection.
+
+use crate::support::*;
+use rand::Rng;
+use sea_orm::{AccessMode, ConnectionTrait, Database, DbErr, IsolationLevel, TransactionTrait};
+use serde_json::json;
+use std::time::Duration;
+
+/// A transaction that writes `n`, as the services write.
+async fn write(db: &sea_orm::DatabaseConnection, n: i64) -> Result<(), DbErr> {
+    let txn = kassa::db::begin_write(db).await?;
+    txn.execute_unprepared(&format!("INSERT INTO pool_probe (n) VALUES ({n})"))
+        .await?;
+    txn.commit().await
+}
+
+/// A read-only snapshot, as the dashboard reads (its isolation level must
+/// be the first thing its transaction does).
+async fn snapshot(db: &sea_orm::DatabaseConnection) -> Result<i64, DbErr> {
+    let txn = db
+        .begin_with_config(
+            Some(IsolationLevel::RepeatableRead),
+            Some(AccessMode::ReadOnly),
+        )
+        .await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        // a BEGIN inside a transaction left open is ignored, with its isolation level
+        let iso = txn
+            .query_one_raw(sea_orm::Statement::from_string(
+                txn.get_database_backend(),
+                "SELECT current_setting('transaction_isolation') AS iso",
+            ))
+            .await?
+            .expect("a setting");
+        let iso: String = iso.try_get("", "iso")?;
+        if iso != "repeatable read" {
+            return Err(DbErr::Custom(format!("the snapshot ran at {iso}")));
+        }
+    }
+    let row = txn
+        .query_one_raw(sea_orm::Statement::from_string(
+            txn.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM pool_probe",
+        ))
+        .await?
+        .expect("a count");
+    let n: i64 = row.try_get("", "n")?;
+    txn.commit().await?;
+    Ok(n)
+}
+
+/// Runs `fut` but drops it once it has been polled `polls` times without
+/// finishing: a cancellation exactly at one of its await points (after the
+/// first poll, `BEGIN` is on the wire). `None` when cancelled.
+async fn cancel_after<F: std::future::Future>(polls: usize, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut left = polls;
+    std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
+        std::task::Poll::Ready(out) => std::task::Poll::Ready(Some(out)),
+        std::task::Poll::Pending => {
+            left -= 1;
+            if left == 0 {
+                std::task::Poll::Ready(None)
+            } else {
+                std::task::Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn cancelled_work_never_poisons_a_pooled_connection() {
+    let app = spawn_app_with(&[("KASSA_DB_POOL", "1")]).await;
+    let db = app.deps.db.clone();
+    db.execute_unprepared("CREATE TABLE pool_probe (n BIGINT PRIMARY KEY)")
+        .await
+        .unwrap();
+    let owner = app.login(OWNER).await;
+    let other = Database::connect(&app.database_url).await.unwrap();
+    let visible = async |n: i64| {
+        other
+            .query_one_raw(sea_orm::Statement::from_string(
+                other.get_database_backend(),
+                format!("SELECT n FROM pool_probe WHERE n = {n}"),
+            ))
+            .await
+            .unwrap()
+            .is_some()
+    };
+    let mut committed = Vec::new();
+    let mut cancelled = 0;
+    let mut rng = rand::thread_rng();
+    for i in 0..1000i64 {
+        let delay = Duration::from_micros(rng.gen_range(0..2000));
+        let polls = rng.gen_range(1..=4);
+        match i % 6 {
+            // cancelled at an await point: inside BEGIN, the insert, the COMMIT
+            5 => match cancel_after(polls, write(&db, i)).await {
+                Some(Ok(())) => committed.push(i),
+                Some(Err(e)) => panic!("write {i} failed: {e}"),
+                None => cancelled += 1,
+            },
+            // an autocommit write: committed when it returns
+            4 => match tokio::time::timeout(
+                delay,
+                db.execute_unprepared(&format!("INSERT INTO pool_probe (n) VALUES ({i})")),
+            )
+            .await
+            {
+                Ok(Ok(_)) => committed.push(i),
+                Ok(Err(e)) => panic!("autocommit write {i} failed: {e}"),
+                Err(_) => cancelled += 1,
+            },
+            // cancelled by a timeout
+            0 | 1 => match tokio::time::timeout(delay, write(&db, i)).await {
+                Ok(Ok(())) => committed.push(i),
+                Ok(Err(e)) => panic!("write {i} failed: {e}"),
+                Err(_) => cancelled += 1,
+            },
+            2 => match tokio::time::timeout(delay, snapshot(&db)).await {
+                Ok(r) => {
+                    r.unwrap_or_else(|e| panic!("snapshot {i} failed: {e}"));
+                }
+                Err(_) => cancelled += 1,
+            },
+            // a client that hangs up mid-request
+            _ => {
+                let sent = app
+                    .http
+                    .post(format!("{}/graphql", app.url))
+                    .bearer_auth(&owner)
+                    .timeout(delay)
+                    .json(&json!({ "query": "mutation { updateProfile(input: { language: HI }) { errors { code } } }" }))
+                    .send()
+                    .await;
+                if sent.is_err() {
+                    cancelled += 1;
+                }
+            }
+        }
+        // Whatever was cut, the next borrower works outside any transaction:
+        // its autocommit write is visible to others as soon as it returns,
+        // and a snapshot gets its isolation level.
+        let marker = 100_000 + i;
+        db.execute_unprepared(&format!("INSERT INTO pool_probe (n) VALUES ({marker})"))
+            .await
+            .unwrap_or_else(|e| panic!("the write after {i} failed: {e}"));
+        assert!(
+            visible(marker).await,
+            "after iteration {i} an autocommit write was not committed: the connection was left in a transaction"
+        );
+        committed.push(marker);
+        if i % 10 == 0 {
+            snapshot(&db)
+                .await
+                .unwrap_or_else(|e| panic!("the snapshot after {i} failed: {e}"));
+        }
+    }
+    assert!(
+        cancelled > 100,
+        "only {cancelled} cancellations: nothing tested"
+    );
+    // Every later piece of work succeeds on the one pooled connection, and
+    // an autocommit write is visible to others the moment it returns.
+    for i in 1000..1050i64 {
+        db.execute_unprepared(&format!(
+            "INSERT INTO pool_probe (n) VALUES ({})",
+            i + 20_000
+        ))
+        .await
+        .unwrap();
+        assert!(
+            visible(i + 20_000).await,
+            "autocommit write {i} not visible"
+        );
+        committed.push(i + 20_000);
+        write(&db, i).await.unwrap();
+        committed.push(i);
+        snapshot(&db).await.unwrap();
+    }
+    let body = app
+        .gql(Some(&owner), "{ me { login } dashboard(filter: { from: \"2026-11-01\", to: \"2026-11-24\" }) { timezone } }", json!({}))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    // Every committed write is there for another connection to see.
+    let rows = other
+        .query_all_raw(sea_orm::Statement::from_string(
+            other.get_database_backend(),
+            "SELECT n FROM pool_probe",
+        ))
+        .await
+        .unwrap();
+    let seen: std::collections::HashSet<i64> = rows
+        .iter()
+        .map(|r| r.try_get::<i64>("", "n").unwrap())
+        .collect();
+    let missing: Vec<_> = committed.iter().filter(|n| !seen.contains(n)).collect();
+    assert!(missing.is_empty(), "committed but not visible: {missing:?}");
+    eprintln!(
+        "{cancelled} of 1,000 cancelled; {} committed writes all visible",
+        committed.len()
+    );
+}
