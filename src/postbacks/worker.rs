@@ -10,8 +10,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use entity::{merchant, postback, postback_attempt, postback_endpoint, transaction};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QuerySelect, Set, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect, Set, Statement,
 };
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -86,6 +86,8 @@ pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
     let me: Arc<str> = format!("worker-{}", crate::auth::tokens::generate("")).into();
     let limit = d.config.postback_concurrency.max(1);
     let mut running: JoinSet<()> = JoinSet::new();
+    let (outcomes, to_record) = tokio::sync::mpsc::channel::<Outcome>(limit * 4);
+    let recorder = tokio::spawn(record_loop(d.clone(), me.clone(), to_record));
     // Whether the last claim found all the due work there was: then only a
     // wake-up, a poll tick or a finished delivery makes the next one worth it.
     let mut drained = false;
@@ -105,11 +107,18 @@ pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
                     drained = batch.len() < free;
                     for p in batch {
                         let (d, client, me) = (d.clone(), client.clone(), me.clone());
+                        let outcomes = outcomes.clone();
                         running.spawn(async move {
                             d.postback_stats.in_flight.fetch_add(1, Ordering::Relaxed);
                             let id = p.id;
-                            if let Err(e) = deliver(&d, &client, &me, p).await {
-                                tracing::warn!(postback = id, error = ?e, "recording a postback attempt failed");
+                            match deliver(&d, &client, &me, p).await {
+                                Ok(Some(outcome)) => {
+                                    let _ = outcomes.send(outcome).await;
+                                }
+                                Ok(None) => {}
+                                Err(e) => {
+                                    tracing::warn!(postback = id, error = ?e, "a postback attempt failed to run");
+                                }
                             }
                             d.postback_stats.in_flight.fetch_sub(1, Ordering::Relaxed);
                         });
@@ -149,6 +158,9 @@ pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
         running.abort_all();
         while running.join_next().await.is_some() {}
     }
+    // Every attempt made is recorded before the claims are given back.
+    drop(outcomes);
+    let _ = recorder.await;
     match release_claims(&d, &me).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(released = n, "postback claims released for other instances"),
@@ -353,18 +365,21 @@ pub fn target_url(m: &merchant::Model, kind: &str) -> Option<String> {
     url.filter(|u| !u.trim().is_empty())
 }
 
+/// Makes one attempt; `None` when none could be made (no URL: the
+/// postback is finished at once).
 async fn deliver(
     d: &Deps,
     client: &reqwest::Client,
     me: &str,
     p: postback::Model,
-) -> AppResult<()> {
+) -> AppResult<Option<Outcome>> {
     let m = merchant::Entity::find_by_id(p.merchant_id)
         .one(&d.db)
         .await?
         .ok_or_else(|| anyhow::anyhow!("postback {} has no merchant", p.id))?;
     let Some(url) = target_url(&m, &p.kind) else {
-        return finish_without_attempt(d, me, &p, "no postback URL is set").await;
+        finish_without_attempt(d, me, &p, "no postback URL is set").await?;
+        return Ok(None);
     };
     let started = Instant::now();
     let at = d.clock.now();
@@ -377,7 +392,13 @@ async fn deliver(
         &p.payload,
     )
     .await?;
-    record(d, me, &p, &url, at, started.elapsed(), outcome).await
+    Ok(Some(Outcome {
+        postback: p,
+        url,
+        at,
+        took: started.elapsed(),
+        attempt: outcome,
+    }))
 }
 
 /// Signs `payload` as message `id` (Standard Webhooks) and POSTs it to `url`
@@ -434,101 +455,272 @@ pub fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn record(
-    d: &Deps,
-    me: &str,
-    p: &postback::Model,
-    url: &str,
-    at: DateTime<Utc>,
-    took: Duration,
-    outcome: Attempt,
-) -> AppResult<()> {
-    let (status, error, delivered, wait) = match &outcome {
-        Attempt::Answered { status, .. } if (200..300).contains(status) => {
-            (Some(*status as i32), None, true, None)
+/// One attempt, made and waiting to be recorded.
+pub struct Outcome {
+    pub postback: postback::Model,
+    pub url: String,
+    pub at: DateTime<Utc>,
+    pub took: Duration,
+    pub attempt: Attempt,
+}
+
+/// Most attempts recorded in one database transaction.
+const RECORD_BATCH: usize = 256;
+
+/// Records attempts as they come from the deliveries, many to a database
+/// transaction (one commit for all of them): what makes thousands of
+/// deliveries a second possible. A delivery's slot frees when its attempt
+/// is made; its claim stays until the attempt is recorded. Ends when every
+/// sender is gone and the queue is drained.
+async fn record_loop(d: Deps, me: Arc<str>, mut rx: tokio::sync::mpsc::Receiver<Outcome>) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        let n = batch.len();
+        let outcomes = std::mem::take(&mut batch);
+        if let Err(e) = record_batch(&d, &me, outcomes).await {
+            // the claims lapse with their lease and the attempts are made again
+            tracing::warn!(error = ?e, attempts = n, "recording postback attempts failed");
         }
-        Attempt::Answered {
-            status,
-            retry_after,
-        } => (Some(*status as i32), None, false, *retry_after),
-        Attempt::NoAnswer(e) => (None, Some(e.clone()), false, None),
-    };
-    let stats = &d.postback_stats;
-    match (&outcome, delivered) {
-        (_, true) => stats.delivered.fetch_add(1, Ordering::Relaxed),
-        (Attempt::Answered { .. }, false) => stats.rejected.fetch_add(1, Ordering::Relaxed),
-        (Attempt::NoAnswer(_), false) => stats.no_answer.fetch_add(1, Ordering::Relaxed),
-    };
-    let attempts = p.attempt_count + 1;
-    let schedule = &d.config.postback_retry_schedule;
-    let now = d.clock.now();
-    let (state, next) = if delivered {
-        ("DELIVERED", None)
-    } else if attempts as usize > schedule.len() {
-        ("FAILED", None)
-    } else {
-        let planned = schedule[attempts as usize - 1];
-        let delay = wait.map_or(planned, |w| w.max(planned));
-        (
-            "RETRYING",
-            Some(now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::hours(1))),
-        )
-    };
-    let txn = begin_write(&d.db).await?;
-    postback_attempt::ActiveModel {
-        postback_id: Set(p.id),
-        at: Set(at),
-        response_status: Set(status),
-        error: Set(error.clone()),
-        duration_ms: Set(took.as_millis().min(i32::MAX as u128) as i32),
-        ..Default::default()
     }
-    .insert(&txn)
-    .await?;
-    use postback::Column as P;
-    let updated = postback::Entity::update_many()
-        .col_expr(P::Status, Expr::value(state))
-        .col_expr(P::AttemptCount, Expr::value(attempts))
-        .col_expr(
-            P::LastOutcome,
-            Expr::value(Some(if delivered { "SENT" } else { "ERROR" })),
-        )
-        .col_expr(
-            P::LastError,
-            Expr::value(
-                error
-                    .clone()
-                    .or_else(|| status.map(|s| format!("HTTP {s}"))),
-            ),
-        )
-        .col_expr(P::NextAttemptAt, Expr::value(next))
-        .col_expr(P::DeliveredAt, Expr::value(delivered.then_some(now)))
-        .col_expr(P::Url, Expr::value(Some(url.to_string())))
-        .col_expr(P::ClaimedBy, Expr::value(Option::<String>::None))
-        .col_expr(P::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .filter(P::Id.eq(p.id))
-        .filter(P::ClaimedBy.eq(me))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected == 1 {
-        let tx_status = if delivered {
-            PostbackStatus::Sent
-        } else {
-            PostbackStatus::ErrorSending
+}
+
+/// Where an attempt leaves its postback.
+struct Recorded {
+    id: i64,
+    status: &'static str,
+    attempts: i32,
+    delivered: bool,
+    error: Option<String>,
+    response: Option<i32>,
+    next: Option<DateTime<Utc>>,
+}
+
+/// Records `outcomes` in one transaction: the attempts, their postbacks'
+/// new state, what they report (transactions, withdrawals) and endpoint
+/// health; then publishes the status changes. A postback no longer claimed
+/// by this worker (its lease lapsed and another took it) keeps its attempt
+/// in the log but is left to its new owner.
+async fn record_batch(d: &Deps, me: &str, outcomes: Vec<Outcome>) -> AppResult<()> {
+    let now = d.clock.now();
+    let schedule = &d.config.postback_retry_schedule;
+    let stats = &d.postback_stats;
+    let mut rows = Vec::with_capacity(outcomes.len());
+    for o in &outcomes {
+        let (response, error, delivered, wait) = match &o.attempt {
+            Attempt::Answered { status, .. } if (200..300).contains(status) => {
+                (Some(*status as i32), None, true, None)
+            }
+            Attempt::Answered {
+                status,
+                retry_after,
+            } => (Some(*status as i32), None, false, *retry_after),
+            Attempt::NoAnswer(e) => (None, Some(e.clone()), false, None),
         };
-        mark_transactions(&txn, p, tx_status).await?;
-        let failure = (!delivered).then(|| {
-            error
-                .clone()
-                .or_else(|| status.map(|s| format!("HTTP {s}")))
-                .unwrap_or_default()
+        match (&o.attempt, delivered) {
+            (_, true) => stats.delivered.fetch_add(1, Ordering::Relaxed),
+            (Attempt::Answered { .. }, false) => stats.rejected.fetch_add(1, Ordering::Relaxed),
+            (Attempt::NoAnswer(_), false) => stats.no_answer.fetch_add(1, Ordering::Relaxed),
+        };
+        let attempts = o.postback.attempt_count + 1;
+        let (status, next) = if delivered {
+            ("DELIVERED", None)
+        } else if attempts as usize > schedule.len() {
+            ("FAILED", None)
+        } else {
+            let planned = schedule[attempts as usize - 1];
+            let delay = wait.map_or(planned, |w| w.max(planned));
+            (
+                "RETRYING",
+                Some(now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::hours(1))),
+            )
+        };
+        rows.push(Recorded {
+            id: o.postback.id,
+            status,
+            attempts,
+            delivered,
+            error,
+            response,
+            next,
         });
-        endpoint_health(d, &txn, p.merchant_id, url, now, failure).await?;
+    }
+    let txn = begin_write(&d.db).await?;
+    postback_attempt::Entity::insert_many(outcomes.iter().zip(&rows).map(|(o, r)| {
+        postback_attempt::ActiveModel {
+            postback_id: Set(o.postback.id),
+            at: Set(o.at),
+            response_status: Set(r.response),
+            error: Set(r.error.clone()),
+            duration_ms: Set(o.took.as_millis().min(i32::MAX as u128) as i32),
+            ..Default::default()
+        }
+    }))
+    .exec(&txn)
+    .await?;
+    // The postbacks, in one statement; only those still claimed by this worker.
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * 8);
+    let mut tuples = Vec::with_capacity(rows.len());
+    for (o, r) in outcomes.iter().zip(&rows) {
+        let base = values.len();
+        tuples.push(format!(
+            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            base + 1,
+            base + 2,
+            base + 3,
+            base + 4,
+            base + 5,
+            base + 6,
+            base + 7,
+            base + 8
+        ));
+        values.push(r.id.into());
+        values.push(r.status.into());
+        values.push(r.attempts.into());
+        values.push(if r.delivered { "SENT" } else { "ERROR" }.into());
+        values.push(
+            r.error
+                .clone()
+                .or_else(|| r.response.map(|s| format!("HTTP {s}")))
+                .into(),
+        );
+        values.push(r.next.into());
+        values.push(r.delivered.then_some(now).into());
+        values.push(o.url.clone().into());
+    }
+    values.push(me.into());
+    let me_param = values.len();
+    let sql = format!(
+        "UPDATE postbacks SET status = v.column2, attempt_count = v.column3,
+           last_outcome = v.column4, last_error = v.column5, next_attempt_at = v.column6,
+           delivered_at = v.column7, url = v.column8, claimed_by = NULL, claimed_until = NULL
+         FROM (VALUES {}) AS v
+         WHERE postbacks.id = v.column1 AND postbacks.claimed_by = ${me_param}
+         RETURNING postbacks.id",
+        tuples.join(", ")
+    );
+    let updated: std::collections::HashSet<i64> = txn
+        .query_all_raw(statement(d, &sql, values))
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64>("", "id"))
+        .collect::<Result<_, _>>()?;
+    // What the postbacks report, one statement per new status.
+    let mut changed = Vec::new();
+    let mut healthy: Vec<(i64, &str)> = Vec::new();
+    for (o, r) in outcomes.iter().zip(&rows) {
+        if !updated.contains(&r.id) {
+            continue;
+        }
+        changed.push((&o.postback, r.delivered));
+        if r.delivered {
+            healthy.push((o.postback.merchant_id, o.url.as_str()));
+        } else {
+            let failure = r
+                .error
+                .clone()
+                .or_else(|| r.response.map(|s| format!("HTTP {s}")))
+                .unwrap_or_default();
+            endpoint_health(d, &txn, o.postback.merchant_id, &o.url, now, Some(failure)).await?;
+        }
+    }
+    for delivered in [true, false] {
+        let (tx_status, wd_status) = if delivered {
+            (PostbackStatus::Sent.as_str(), "RECEIVED")
+        } else {
+            (PostbackStatus::ErrorSending.as_str(), "ERROR")
+        };
+        let of = |pick: fn(&postback::Model) -> Option<i64>| -> Vec<i64> {
+            changed
+                .iter()
+                .filter(|(_, ok)| *ok == delivered)
+                .filter_map(|(p, _)| pick(p))
+                .collect()
+        };
+        let sps = of(|p| p.stockpiling_id);
+        if !sps.is_empty() {
+            transaction::Entity::update_many()
+                .col_expr(transaction::Column::PostbackStatus, Expr::value(tx_status))
+                .filter(transaction::Column::StockpilingId.is_in(sps))
+                .exec(&txn)
+                .await?;
+        }
+        let wds = of(|p| p.withdrawal_id);
+        if !wds.is_empty() {
+            entity::withdrawal::Entity::update_many()
+                .col_expr(
+                    entity::withdrawal::Column::PostbackStatus,
+                    Expr::value(wd_status),
+                )
+                .filter(entity::withdrawal::Column::Id.is_in(wds))
+                .exec(&txn)
+                .await?;
+        }
+    }
+    if !healthy.is_empty() {
+        endpoints_recovered(d, &txn, &healthy, now).await?;
     }
     txn.commit().await?;
-    if updated.rows_affected == 1 {
-        publish_status(d, p, now).await?;
+    let reported: Vec<&postback::Model> = changed.iter().map(|(p, _)| *p).collect();
+    publish_statuses(d, &reported, now).await?;
+    Ok(())
+}
+
+/// Closes the circuits of the endpoints that just delivered (those that
+/// have a health row: a healthy endpoint never failed and has none).
+async fn endpoints_recovered(
+    d: &Deps,
+    txn: &impl ConnectionTrait,
+    endpoints: &[(i64, &str)],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let mut values: Vec<sea_orm::Value> = vec![now.into()];
+    let mut pairs = Vec::with_capacity(endpoints.len());
+    for (merchant, url) in endpoints {
+        pairs.push(format!("(${}, ${})", values.len() + 1, values.len() + 2));
+        values.push((*merchant).into());
+        values.push((*url).into());
+    }
+    let sql = format!(
+        "UPDATE postback_endpoints SET circuit = 'CLOSED', consecutive_failures = 0,
+           open_streak = 0, next_probe_at = NULL, last_success_at = $1
+         WHERE (merchant_id, url) IN (VALUES {})",
+        pairs.join(", ")
+    );
+    txn.execute_raw(statement(d, &sql, values)).await?;
+    Ok(())
+}
+
+/// Tells subscribers the postback status of what `postbacks` report has
+/// changed: two reads for the whole batch.
+async fn publish_statuses(
+    d: &Deps,
+    postbacks: &[&postback::Model],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    use crate::events::Event;
+    let sps: Vec<i64> = postbacks.iter().filter_map(|p| p.stockpiling_id).collect();
+    let wds: Vec<i64> = postbacks.iter().filter_map(|p| p.withdrawal_id).collect();
+    let mut events = Vec::new();
+    if !sps.is_empty() {
+        for t in transaction::Entity::find()
+            .filter(transaction::Column::StockpilingId.is_in(sps))
+            .all(&d.db)
+            .await?
+        {
+            events.push(Event::transaction("POSTBACK_STATUS_CHANGED", now, &t));
+        }
+    }
+    if !wds.is_empty() {
+        for w in entity::withdrawal::Entity::find()
+            .filter(entity::withdrawal::Column::Id.is_in(wds))
+            .all(&d.db)
+            .await?
+        {
+            events.push(Event::withdrawal("POSTBACK_STATUS_CHANGED", now, &w));
+        }
+    }
+    if !events.is_empty() {
+        d.bus.publish(events).await;
     }
     Ok(())
 }
@@ -549,17 +741,7 @@ async fn endpoint_health(
 ) -> AppResult<()> {
     use postback_endpoint::Column as H;
     let Some(error) = failure else {
-        postback_endpoint::Entity::update_many()
-            .col_expr(H::Circuit, Expr::value("CLOSED"))
-            .col_expr(H::ConsecutiveFailures, Expr::value(0))
-            .col_expr(H::OpenStreak, Expr::value(0))
-            .col_expr(H::NextProbeAt, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(H::LastSuccessAt, Expr::value(Some(now)))
-            .filter(H::MerchantId.eq(merchant_id))
-            .filter(H::Url.eq(url))
-            .exec(txn)
-            .await?;
-        return Ok(());
+        return endpoints_recovered(d, txn, &[(merchant_id, url)], now).await;
     };
     let sql = "INSERT INTO postback_endpoints (merchant_id, url, circuit, consecutive_failures, open_streak, last_failure_at, last_error)
                VALUES ($1, $2, 'CLOSED', 1, 0, $3, $4)
