@@ -61,6 +61,8 @@ pub struct Deps {
     /// Passwords checked against their hash (sign-ins and password
     /// changes): at /metrics, and what the lockout tests count.
     pub password_checks: Arc<AtomicU64>,
+    /// Credentials verified in the last seconds.
+    pub auth_cache: Arc<crate::auth::cache::AuthCache>,
     /// What the postback pipeline has done: at /metrics.
     pub postback_stats: Arc<crate::postbacks::worker::PostbackStats>,
 }
@@ -86,6 +88,7 @@ pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
         argon2: Arc::new(tokio::sync::Semaphore::new(config.argon2_slots)),
         password_checks: Arc::new(AtomicU64::new(0)),
         postback_stats: Default::default(),
+        auth_cache: Default::default(),
         db,
         clock,
         config: Arc::new(config),

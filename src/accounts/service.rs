@@ -268,6 +268,7 @@ pub async fn set_user_disabled(
         .await?
         .ok_or(AppError::NotFound)?;
     txn.commit().await?;
+    d.auth_cache.end_sessions(&ended);
     d.bus
         .publish(vec![crate::events::Event::SessionsEnded {
             session_ids: ended.clone(),

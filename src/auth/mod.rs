@@ -11,6 +11,7 @@
 //! database so every instance shares it. Roles are checked here, in the
 //! service layer, never in resolvers alone.
 
+pub mod cache;
 pub mod graphql;
 pub mod model;
 pub mod password;

@@ -269,9 +269,27 @@ pub async fn authenticate(d: &Deps, bearer: Option<&str>) -> AppResult<Actor> {
     let Some(token) = bearer.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(Actor::Anonymous);
     };
+    let now = d.clock.now();
+    let digest = tokens::digest(token);
+    if let Some(actor) = d.auth_cache.get(&digest, now) {
+        return Ok(actor);
+    }
+    let (actor, expires_at) = verify(d, token).await?;
+    d.auth_cache.put(digest, actor.clone(), now, expires_at);
+    Ok(actor)
+}
+
+/// Looks `token` up in the database: the caller, and when it is a session
+/// its absolute end.
+async fn verify(d: &Deps, token: &str) -> AppResult<(Actor, Option<DateTime<Utc>>)> {
     if token.starts_with(tokens::SESSION_PREFIX) {
         return authenticate_session(d, token).await;
     }
+    let actor = verify_key(d, token).await?;
+    Ok((actor, None))
+}
+
+async fn verify_key(d: &Deps, token: &str) -> AppResult<Actor> {
     if token.starts_with(tokens::API_KEY_PREFIX) {
         let key = api_key::Entity::find()
             .filter(api_key::Column::KeyHash.eq(tokens::digest(token)))
@@ -303,7 +321,7 @@ pub async fn authenticate(d: &Deps, bearer: Option<&str>) -> AppResult<Actor> {
     Ok(Actor::Invalid)
 }
 
-async fn authenticate_session(d: &Deps, token: &str) -> AppResult<Actor> {
+async fn authenticate_session(d: &Deps, token: &str) -> AppResult<(Actor, Option<DateTime<Utc>>)> {
     let now = d.clock.now();
     let Some(s) = session::Entity::find()
         .filter(session::Column::TokenHash.eq(tokens::digest(token)))
@@ -311,31 +329,40 @@ async fn authenticate_session(d: &Deps, token: &str) -> AppResult<Actor> {
         .one(&d.db)
         .await?
     else {
-        return Ok(Actor::Invalid);
+        return Ok((Actor::Invalid, None));
     };
     if now >= s.expires_at || now >= s.last_seen_at + delta(d.config.session_idle) {
         end_sessions(&d.db, now, session::Column::Id.eq(s.id), "expired").await?;
-        return Ok(Actor::Invalid);
+        return Ok((Actor::Invalid, None));
     }
     let Some(u) = user::Entity::find_by_id(s.user_id).one(&d.db).await? else {
-        return Ok(Actor::Invalid);
+        return Ok((Actor::Invalid, None));
     };
     if u.disabled {
-        return Ok(Actor::Invalid);
+        return Ok((Actor::Invalid, None));
     }
-    if now - s.last_seen_at >= TOUCH_EVERY {
+    // (a cached session is trusted for less than this, so every touch due
+    // still reaches the database)
+    let touched = now - s.last_seen_at >= TOUCH_EVERY;
+    if touched {
         session::Entity::update_many()
             .col_expr(session::Column::LastSeenAt, Expr::value(now))
             .filter(session::Column::Id.eq(s.id))
             .exec(&d.db)
             .await?;
     }
-    Ok(Actor::User(UserActor {
-        user_id: u.id,
-        merchant_id: u.merchant_id,
-        role: u.role.parse().map_err(anyhow::Error::msg)?,
-        session_id: s.id,
-    }))
+    Ok((
+        Actor::User(UserActor {
+            user_id: u.id,
+            merchant_id: u.merchant_id,
+            role: u.role.parse().map_err(anyhow::Error::msg)?,
+            session_id: s.id,
+        }),
+        Some(std::cmp::min(
+            s.expires_at,
+            if touched { now } else { s.last_seen_at } + delta(d.config.session_idle),
+        )),
+    ))
 }
 
 /// Whether a session is still open (no touch: an open subscription is not activity).
@@ -397,6 +424,7 @@ pub async fn logout(d: &Deps, actor: &Actor) -> AppResult<()> {
     )
     .await?;
     txn.commit().await?;
+    d.auth_cache.end_sessions(&[me.session_id]);
     d.bus
         .publish(vec![crate::events::Event::SessionsEnded {
             session_ids: vec![me.session_id],
@@ -532,6 +560,7 @@ pub async fn change_password(
     )
     .await?;
     txn.commit().await?;
+    d.auth_cache.end_sessions(&ended);
     d.bus
         .publish(vec![crate::events::Event::SessionsEnded {
             session_ids: ended.clone(),

@@ -108,10 +108,15 @@ pub async fn run(d: Deps, watch: Arc<SessionWatch>, mut stop: watch::Receiver<bo
             event = bus.recv() => match event {
                 Ok(e) => {
                     if let Event::SessionsEnded { session_ids } = &*e {
+                        // (ended on any instance: trusted here no longer)
+                        d.auth_cache.end_sessions(session_ids);
                         watch.close(session_ids);
                     }
                 }
-                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Lagged(_)) => {
+                    d.auth_cache.clear();
+                    continue;
+                }
                 Err(RecvError::Closed) => return,
             },
             _ = tick.tick() => {

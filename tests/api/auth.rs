@@ -311,3 +311,46 @@ async fn login_is_rate_limited_per_client() {
     let body = app.login_raw(OWNER.0, OWNER.1).await;
     assert_eq!(error_code(&body), Some("RATE_LIMITED"), "{body}");
 }
+
+#[tokio::test]
+async fn a_busy_client_is_verified_from_memory_and_ended_sessions_stop_at_once() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let app = spawn_app().await;
+    let owner = app.login(OWNER).await;
+    let viewer = app.login(VIEWER).await;
+    let ask = async |token: &str| app.gql(Some(token), "{ __typename }", json!({})).await;
+    assert!(ask(&viewer).await["errors"].is_null());
+    // Within a few seconds, the same credential costs no database statement.
+    let before = app.deps.statements.load(Relaxed);
+    for _ in 0..20 {
+        assert_eq!(ask(&viewer).await["data"]["__typename"], "Query");
+    }
+    assert_eq!(
+        app.deps.statements.load(Relaxed) - before,
+        0,
+        "a cached session is not looked up again"
+    );
+    // ... and past them it is looked up (and touched) again.
+    app.clock.advance(Duration::from_secs(6));
+    let before = app.deps.statements.load(Relaxed);
+    assert!(ask(&viewer).await["errors"].is_null());
+    assert!(app.deps.statements.load(Relaxed) > before);
+
+    // Disabling the user ends its sessions at once, cached or not.
+    let id = app.gql(Some(&viewer), "{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
+    let body = app
+        .gql(
+            Some(&owner),
+            "mutation($id: ID!) { setUserDisabled(id: $id, disabled: true) { errors { code } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let me = async |token: &str| app.gql(Some(token), "{ me { login } }", json!({})).await;
+    assert_eq!(error_code(&me(&viewer).await), Some("UNAUTHENTICATED"));
+    // So does signing out.
+    assert!(me(&owner).await["errors"].is_null());
+    app.gql(Some(&owner), "mutation { logout }", json!({}))
+        .await;
+    assert_eq!(error_code(&me(&owner).await), Some("UNAUTHENTICATED"));
+}
