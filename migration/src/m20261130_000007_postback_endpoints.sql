@@ -18,3 +18,6 @@ CREATE TABLE postback_endpoints (
 );
 -- Claims in force, counted per merchant for the per-merchant limit.
 CREATE INDEX postbacks_claimed ON postbacks (claimed_until);
+-- Due work grouped by merchant and kind, and each group's oldest first.
+CREATE INDEX postbacks_due_by_merchant ON postbacks (merchant_id, kind, next_attempt_at)
+    WHERE status IN ('PENDING', 'RETRYING');

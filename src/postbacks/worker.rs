@@ -186,7 +186,7 @@ async fn release_claims(d: &Deps, me: &str) -> AppResult<u64> {
 /// The URL a postback of `p` goes to, in SQL: the merchant's current
 /// setting, as [`target_url`] computes it.
 const TARGET_SQL: &str =
-    "CASE WHEN p.kind = 'WITHDRAWAL' AND COALESCE(m.withdrawal_postback_url, '') <> '' \
+    "CASE WHEN p.kind = 'WITHDRAWAL' AND m.withdrawal_postback_url IS NOT NULL \
      THEN m.withdrawal_postback_url ELSE m.postback_url END";
 
 /// Writes `sql` (with `$1`-style parameters) for the connection's backend.
@@ -218,51 +218,156 @@ async fn claim(d: &Deps, me: &str, free: usize) -> AppResult<Vec<postback::Model
     if free == 0 {
         return Ok(claimed);
     }
-    // A merchant may hold at most its fair share of the slots — the slots
-    // over the merchants with work in hand, at least one — and never more
-    // than the per-merchant limit: ten merchants whose endpoints hang hold
-    // ten of a hundred merchants' slots, not all of them.
-    let sql = format!(
-        "WITH busy AS (
-           SELECT merchant_id, COUNT(*) AS n FROM postbacks
-           WHERE claimed_until >= $3 GROUP BY merchant_id
-         ), due AS (
-           SELECT p.id, p.merchant_id, p.next_attempt_at,
-                  ROW_NUMBER() OVER (PARTITION BY p.merchant_id ORDER BY p.next_attempt_at, p.id) AS rn
-           FROM postbacks p JOIN merchants m ON m.id = p.merchant_id
-           WHERE p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= $3
-             AND (p.claimed_until IS NULL OR p.claimed_until < $3)
-             AND NOT EXISTS (SELECT 1 FROM postback_endpoints h
-                 WHERE h.merchant_id = p.merchant_id AND h.circuit <> 'CLOSED'
-                   AND h.url = {TARGET_SQL})
-         ), active AS (
-           SELECT COUNT(*) AS n FROM (
-             SELECT merchant_id FROM due UNION SELECT merchant_id FROM busy) AS a
-         ), cap AS (
-           SELECT CASE WHEN $6 / active.n < 1 THEN 1
-                       WHEN $6 / active.n > $4 THEN $4
-                       ELSE $6 / active.n END AS n
-           FROM active
-         )
-         UPDATE postbacks SET claimed_by = $1, claimed_until = $2
-         WHERE id IN (
-           SELECT due.id FROM due LEFT JOIN busy ON busy.merchant_id = due.merchant_id
-           WHERE due.rn + COALESCE(busy.n, 0) <= (SELECT n FROM cap)
-           ORDER BY due.rn + COALESCE(busy.n, 0), due.next_attempt_at, due.id
-           LIMIT $5)
-         AND (claimed_until IS NULL OR claimed_until < $3)
-         RETURNING *"
-    );
-    let values: Vec<sea_orm::Value> = vec![
-        me.into(),
-        until.into(),
-        now.into(),
-        (d.config.postback_per_merchant.max(1) as i64).into(),
-        (free as i64).into(),
-        (d.config.postback_concurrency.max(1) as i64).into(),
-    ];
-    claimed.extend(claimed_rows(d, statement(d, &sql, values)).await?);
+    claimed.extend(claim_fairly(d, me, now, until, free).await?);
     Ok(claimed)
+}
+
+/// Due work per (merchant, kind): how many postbacks and since when.
+#[derive(FromQueryResult)]
+struct DueGroup {
+    merchant_id: i64,
+    kind: String,
+    n: i64,
+    oldest: DateTime<Utc>,
+    postback_url: Option<String>,
+    withdrawal_postback_url: Option<String>,
+}
+
+/// Claims up to `free` due postbacks, merchants in turn. A merchant may hold
+/// at most its fair share of the slots — the slots over the merchants with
+/// work in hand, at least one — and never more than the per-merchant limit
+/// (claims of every instance count): ten merchants whose endpoints hang
+/// hold ten of a hundred merchants' slots, not all of them. Merchants with
+/// the fewest in flight, then the longest waiting, go first; an endpoint
+/// whose circuit is open is skipped.
+///
+/// Two short statements whatever the backlog: the due work grouped by
+/// (merchant, kind) from a partial index, then one claim made of an
+/// index-range `LIMIT` per group.
+async fn claim_fairly(
+    d: &Deps,
+    me: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    free: usize,
+) -> AppResult<Vec<postback::Model>> {
+    #[derive(FromQueryResult)]
+    struct Busy {
+        merchant_id: i64,
+        n: i64,
+    }
+    let groups = DueGroup::find_by_statement(statement(
+        d,
+        "SELECT p.merchant_id, p.kind, COUNT(*) AS n, MIN(p.next_attempt_at) AS oldest,
+                m.postback_url, m.withdrawal_postback_url
+         FROM postbacks p JOIN merchants m ON m.id = p.merchant_id
+         WHERE p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= $1
+           AND (p.claimed_until IS NULL OR p.claimed_until < $1)
+         GROUP BY p.merchant_id, p.kind, m.postback_url, m.withdrawal_postback_url",
+        vec![now.into()],
+    ))
+    .all(&d.db)
+    .await?;
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let busy: std::collections::HashMap<i64, i64> = Busy::find_by_statement(statement(
+        d,
+        "SELECT merchant_id, COUNT(*) AS n FROM postbacks WHERE claimed_until >= $1 GROUP BY merchant_id",
+        vec![now.into()],
+    ))
+    .all(&d.db)
+    .await?
+    .into_iter()
+    .map(|b| (b.merchant_id, b.n))
+    .collect();
+    let open: std::collections::HashSet<(i64, String)> = postback_endpoint::Entity::find()
+        .filter(postback_endpoint::Column::Circuit.ne("CLOSED"))
+        .all(&d.db)
+        .await?
+        .into_iter()
+        .map(|h| (h.merchant_id, h.url))
+        .collect();
+    // the groups whose endpoint takes deliveries (no URL: claimed, to be
+    // finished as FAILED with the reason)
+    let mut groups: Vec<DueGroup> = groups
+        .into_iter()
+        .filter(|g| {
+            url_for(
+                g.postback_url.as_deref(),
+                g.withdrawal_postback_url.as_deref(),
+                &g.kind,
+            )
+            .is_none_or(|url| !open.contains(&(g.merchant_id, url)))
+        })
+        .collect();
+    let mut merchants: Vec<i64> = groups.iter().map(|g| g.merchant_id).collect();
+    merchants.extend(busy.keys());
+    merchants.sort_unstable();
+    merchants.dedup();
+    let per_merchant = d.config.postback_per_merchant.max(1) as i64;
+    let cap = (d.config.postback_concurrency.max(1) as i64 / merchants.len().max(1) as i64)
+        .clamp(1, per_merchant);
+    groups.sort_by(|a, b| {
+        let in_flight = |g: &DueGroup| busy.get(&g.merchant_id).copied().unwrap_or(0);
+        in_flight(a)
+            .cmp(&in_flight(b))
+            .then(a.oldest.cmp(&b.oldest))
+            .then(a.merchant_id.cmp(&b.merchant_id))
+    });
+    // Round robin: one more for each merchant under its cap, until the
+    // slots are given out.
+    let mut taken: std::collections::HashMap<i64, i64> = Default::default();
+    let mut quota = vec![0i64; groups.len()];
+    let mut left = free as i64;
+    while left > 0 {
+        let mut gave = false;
+        for (i, g) in groups.iter().enumerate() {
+            if left == 0 {
+                break;
+            }
+            let holds = busy.get(&g.merchant_id).copied().unwrap_or(0)
+                + taken.get(&g.merchant_id).copied().unwrap_or(0);
+            if holds < cap && quota[i] < g.n {
+                quota[i] += 1;
+                *taken.entry(g.merchant_id).or_default() += 1;
+                left -= 1;
+                gave = true;
+            }
+        }
+        if !gave {
+            break;
+        }
+    }
+    let mut parts = Vec::new();
+    let mut values: Vec<sea_orm::Value> = vec![me.into(), until.into(), now.into()];
+    for (g, q) in groups.iter().zip(&quota) {
+        if *q == 0 {
+            continue;
+        }
+        parts.push(format!(
+            "SELECT id FROM (SELECT id FROM postbacks
+               WHERE merchant_id = ${} AND kind = ${} AND status IN ('PENDING', 'RETRYING')
+                 AND next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until < $3)
+               ORDER BY next_attempt_at, id LIMIT {q}) AS g{}",
+            values.len() + 1,
+            values.len() + 2,
+            parts.len()
+        ));
+        values.push(g.merchant_id.into());
+        values.push(g.kind.clone().into());
+    }
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "UPDATE postbacks SET claimed_by = $1, claimed_until = $2
+         WHERE id IN ({})
+         AND (claimed_until IS NULL OR claimed_until < $3)
+         RETURNING *",
+        parts.join(" UNION ALL ")
+    );
+    claimed_rows(d, statement(d, &sql, values)).await
 }
 
 /// One probe for each endpoint whose circuit is open and due for a probe
@@ -355,14 +460,22 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 
 /// The URL a postback goes to now: the merchant's current setting.
 pub fn target_url(m: &merchant::Model, kind: &str) -> Option<String> {
+    url_for(
+        m.postback_url.as_deref(),
+        m.withdrawal_postback_url.as_deref(),
+        kind,
+    )
+}
+
+/// The URL for `kind` given a merchant's two settings: withdrawals go to
+/// their own URL when one is set, everything else to the postback URL.
+fn url_for(postback_url: Option<&str>, withdrawal_url: Option<&str>, kind: &str) -> Option<String> {
     let url = if kind == "WITHDRAWAL" {
-        m.withdrawal_postback_url
-            .clone()
-            .or_else(|| m.postback_url.clone())
+        withdrawal_url.or(postback_url)
     } else {
-        m.postback_url.clone()
+        postback_url
     };
-    url.filter(|u| !u.trim().is_empty())
+    url.filter(|u| !u.trim().is_empty()).map(str::to_string)
 }
 
 /// Makes one attempt; `None` when none could be made (no URL: the
