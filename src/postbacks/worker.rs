@@ -19,6 +19,19 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+/// Attempts made by this instance and waiting to be recorded, per merchant:
+/// their postbacks are still claimed, but their slots are free again.
+type Pending = Arc<std::sync::Mutex<std::collections::HashMap<i64, i64>>>;
+
+fn pending_add(pending: &Pending, merchant_id: i64, by: i64) {
+    let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+    let n = p.entry(merchant_id).or_default();
+    *n += by;
+    if *n <= 0 {
+        p.remove(&merchant_id);
+    }
+}
+
 /// Per-attempt timeout (BEHAVIOUR §6).
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest `Retry-After` honoured; longer asks wait for the schedule instead.
@@ -87,7 +100,13 @@ pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
     let limit = d.config.postback_concurrency.max(1);
     let mut running: JoinSet<()> = JoinSet::new();
     let (outcomes, to_record) = tokio::sync::mpsc::channel::<Outcome>(limit * 4);
-    let recorder = tokio::spawn(record_loop(d.clone(), me.clone(), to_record));
+    let pending: Pending = Default::default();
+    let recorder = tokio::spawn(record_loop(
+        d.clone(),
+        me.clone(),
+        to_record,
+        pending.clone(),
+    ));
     // Whether the last claim found all the due work there was: then only a
     // wake-up, a poll tick or a finished delivery makes the next one worth it.
     let mut drained = false;
@@ -102,18 +121,23 @@ pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
             || last_claim.elapsed() >= CLAIM_GATHER;
         if free > 0 && !drained && gathered {
             last_claim = Instant::now();
-            match claim(&d, &me, free).await {
+            match claim(&d, &me, free, &pending).await {
                 Ok(batch) => {
                     drained = batch.len() < free;
                     for p in batch {
                         let (d, client, me) = (d.clone(), client.clone(), me.clone());
                         let outcomes = outcomes.clone();
+                        let pending = pending.clone();
                         running.spawn(async move {
                             d.postback_stats.in_flight.fetch_add(1, Ordering::Relaxed);
                             let id = p.id;
                             match deliver(&d, &client, &me, p).await {
                                 Ok(Some(outcome)) => {
-                                    let _ = outcomes.send(outcome).await;
+                                    let merchant = outcome.postback.merchant_id;
+                                    pending_add(&pending, merchant, 1);
+                                    if outcomes.send(outcome).await.is_err() {
+                                        pending_add(&pending, merchant, -1);
+                                    }
                                 }
                                 Ok(None) => {}
                                 Err(e) => {
@@ -209,7 +233,12 @@ async fn claimed_rows(d: &Deps, st: Statement) -> AppResult<Vec<postback::Model>
 
 /// Claims up to `free` due postbacks for this worker: first one probe for
 /// each endpoint whose circuit is due for one, then the rest fairly.
-async fn claim(d: &Deps, me: &str, free: usize) -> AppResult<Vec<postback::Model>> {
+async fn claim(
+    d: &Deps,
+    me: &str,
+    free: usize,
+    pending: &Pending,
+) -> AppResult<Vec<postback::Model>> {
     let now = d.clock.now();
     let until =
         now + TimeDelta::from_std(d.config.postback_lease).unwrap_or(TimeDelta::seconds(60));
@@ -218,7 +247,7 @@ async fn claim(d: &Deps, me: &str, free: usize) -> AppResult<Vec<postback::Model
     if free == 0 {
         return Ok(claimed);
     }
-    claimed.extend(claim_fairly(d, me, now, until, free).await?);
+    claimed.extend(claim_fairly(d, me, now, until, free, pending).await?);
     Ok(claimed)
 }
 
@@ -250,6 +279,7 @@ async fn claim_fairly(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
     free: usize,
+    pending: &Pending,
 ) -> AppResult<Vec<postback::Model>> {
     #[derive(FromQueryResult)]
     struct Busy {
@@ -279,7 +309,17 @@ async fn claim_fairly(
     .all(&d.db)
     .await?
     .into_iter()
-    .map(|b| (b.merchant_id, b.n))
+    .map(|b| {
+        // (this instance's attempts already made, waiting to be recorded,
+        // hold a claim but no slot)
+        let waiting = pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&b.merchant_id)
+            .copied()
+            .unwrap_or(0);
+        (b.merchant_id, (b.n - waiting).max(0))
+    })
     .collect();
     let open: std::collections::HashSet<(i64, String)> = postback_endpoint::Entity::find()
         .filter(postback_endpoint::Column::Circuit.ne("CLOSED"))
@@ -585,14 +625,23 @@ const RECORD_BATCH: usize = 256;
 /// deliveries a second possible. A delivery's slot frees when its attempt
 /// is made; its claim stays until the attempt is recorded. Ends when every
 /// sender is gone and the queue is drained.
-async fn record_loop(d: Deps, me: Arc<str>, mut rx: tokio::sync::mpsc::Receiver<Outcome>) {
+async fn record_loop(
+    d: Deps,
+    me: Arc<str>,
+    mut rx: tokio::sync::mpsc::Receiver<Outcome>,
+    pending: Pending,
+) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
         let n = batch.len();
         let outcomes = std::mem::take(&mut batch);
+        let merchants: Vec<i64> = outcomes.iter().map(|o| o.postback.merchant_id).collect();
         if let Err(e) = record_batch(&d, &me, outcomes).await {
             // the claims lapse with their lease and the attempts are made again
             tracing::warn!(error = ?e, attempts = n, "recording postback attempts failed");
+        }
+        for m in merchants {
+            pending_add(&pending, m, -1);
         }
     }
 }
