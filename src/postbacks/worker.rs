@@ -133,10 +133,17 @@ pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
                             let id = p.id;
                             match deliver(&d, &client, &me, p).await {
                                 Ok(Some(outcome)) => {
-                                    let merchant = outcome.postback.merchant_id;
-                                    pending_add(&pending, merchant, 1);
+                                    // A delivered attempt frees its merchant's slot
+                                    // at once; a failed one holds it until recorded,
+                                    // so a failing endpoint is not tried faster.
+                                    let frees = outcome.attempt.delivered().then_some(outcome.postback.merchant_id);
+                                    if let Some(m) = frees {
+                                        pending_add(&pending, m, 1);
+                                    }
                                     if outcomes.send(outcome).await.is_err() {
-                                        pending_add(&pending, merchant, -1);
+                                        if let Some(m) = frees {
+                                            pending_add(&pending, m, -1);
+                                        }
                                     }
                                 }
                                 Ok(None) => {}
@@ -473,6 +480,13 @@ async fn claim_probes(
     Ok(probes)
 }
 
+impl Attempt {
+    /// Whether the receiver answered 2xx.
+    pub fn delivered(&self) -> bool {
+        matches!(self, Attempt::Answered { status, .. } if (200..300).contains(status))
+    }
+}
+
 /// How one attempt ended.
 pub enum Attempt {
     Answered {
@@ -635,7 +649,11 @@ async fn record_loop(
     while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
         let n = batch.len();
         let outcomes = std::mem::take(&mut batch);
-        let merchants: Vec<i64> = outcomes.iter().map(|o| o.postback.merchant_id).collect();
+        let merchants: Vec<i64> = outcomes
+            .iter()
+            .filter(|o| o.attempt.delivered())
+            .map(|o| o.postback.merchant_id)
+            .collect();
         if let Err(e) = record_batch(&d, &me, outcomes).await {
             // the claims lapse with their lease and the attempts are made again
             tracing::warn!(error = ?e, attempts = n, "recording postback attempts failed");
