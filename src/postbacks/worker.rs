@@ -19,6 +19,25 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+/// The due work as last read, kept for a moment between claims: reading it
+/// scans every due postback, claiming from it does not. Read again when it
+/// is older than [`DUE_FRESH`], when work was queued or came due (wake-ups,
+/// poll ticks), or when a claim got less than it expected.
+#[derive(Default)]
+struct DueCache {
+    read_at: Option<Instant>,
+    groups: Vec<DueGroup>,
+}
+
+/// How long the due work, once read, is claimed from without reading it again.
+const DUE_FRESH: Duration = Duration::from_millis(200);
+
+impl DueCache {
+    fn invalidate(&mut self) {
+        self.read_at = None;
+    }
+}
+
 /// Attempts made by this instance and waiting to be recorded, per merchant:
 /// their postbacks are still claimed, but their slots are free again.
 type Pending = Arc<std::sync::Mutex<std::collections::HashMap<i64, i64>>>;
@@ -110,6 +129,7 @@ pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
     // Whether the last claim found all the due work there was: then only a
     // wake-up, a poll tick or a finished delivery makes the next one worth it.
     let mut drained = false;
+    let mut due = DueCache::default();
     let mut last_claim = Instant::now() - CLAIM_GATHER;
     loop {
         if *stop.borrow() {
@@ -121,7 +141,7 @@ pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
             || last_claim.elapsed() >= CLAIM_GATHER;
         if free > 0 && !drained && gathered {
             last_claim = Instant::now();
-            match claim(&d, &me, free, &pending).await {
+            match claim(&d, &me, free, &pending, &mut due).await {
                 Ok(batch) => {
                     drained = batch.len() < free;
                     for p in batch {
@@ -169,8 +189,8 @@ pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
                 drained = false;
             }
             _ = tokio::time::sleep_until((last_claim + CLAIM_GATHER).into()), if gather => {}
-            _ = d.postbacks_due.notified() => { drained = false; }
-            _ = tokio::time::sleep(d.config.postback_poll) => { drained = false; }
+            _ = d.postbacks_due.notified() => { drained = false; due.invalidate(); }
+            _ = tokio::time::sleep(d.config.postback_poll) => { drained = false; due.invalidate(); }
             _ = stop.changed() => {}
         }
     }
@@ -245,6 +265,7 @@ async fn claim(
     me: &str,
     free: usize,
     pending: &Pending,
+    due: &mut DueCache,
 ) -> AppResult<Vec<postback::Model>> {
     let now = d.clock.now();
     let until =
@@ -254,12 +275,12 @@ async fn claim(
     if free == 0 {
         return Ok(claimed);
     }
-    claimed.extend(claim_fairly(d, me, now, until, free, pending).await?);
+    claimed.extend(claim_fairly(d, me, now, until, free, pending, due).await?);
     Ok(claimed)
 }
 
 /// Due work per (merchant, kind): how many postbacks and since when.
-#[derive(FromQueryResult)]
+#[derive(FromQueryResult, Clone)]
 struct DueGroup {
     merchant_id: i64,
     kind: String,
@@ -287,27 +308,32 @@ async fn claim_fairly(
     until: DateTime<Utc>,
     free: usize,
     pending: &Pending,
+    due: &mut DueCache,
 ) -> AppResult<Vec<postback::Model>> {
     #[derive(FromQueryResult)]
     struct Busy {
         merchant_id: i64,
         n: i64,
     }
-    let groups = DueGroup::find_by_statement(statement(
-        d,
-        "SELECT p.merchant_id, p.kind, COUNT(*) AS n, MIN(p.next_attempt_at) AS oldest,
-                m.postback_url, m.withdrawal_postback_url
-         FROM postbacks p JOIN merchants m ON m.id = p.merchant_id
-         WHERE p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= $1
-           AND (p.claimed_until IS NULL OR p.claimed_until < $1)
-         GROUP BY p.merchant_id, p.kind, m.postback_url, m.withdrawal_postback_url",
-        vec![now.into()],
-    ))
-    .all(&d.db)
-    .await?;
-    if groups.is_empty() {
+    if due.read_at.is_none_or(|at| at.elapsed() >= DUE_FRESH) || due.groups.is_empty() {
+        due.groups = DueGroup::find_by_statement(statement(
+            d,
+            "SELECT p.merchant_id, p.kind, COUNT(*) AS n, MIN(p.next_attempt_at) AS oldest,
+                    m.postback_url, m.withdrawal_postback_url
+             FROM postbacks p JOIN merchants m ON m.id = p.merchant_id
+             WHERE p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= $1
+               AND (p.claimed_until IS NULL OR p.claimed_until < $1)
+             GROUP BY p.merchant_id, p.kind, m.postback_url, m.withdrawal_postback_url",
+            vec![now.into()],
+        ))
+        .all(&d.db)
+        .await?;
+        due.read_at = Some(Instant::now());
+    }
+    if due.groups.is_empty() {
         return Ok(Vec::new());
     }
+    let groups = due.groups.clone();
     let busy: std::collections::HashMap<i64, i64> = Busy::find_by_statement(statement(
         d,
         "SELECT merchant_id, COUNT(*) AS n FROM postbacks WHERE claimed_until >= $1 GROUP BY merchant_id",
@@ -386,6 +412,17 @@ async fn claim_fairly(
             break;
         }
     }
+    let expected: i64 = quota.iter().sum();
+    for (g, q) in groups.iter().zip(&quota) {
+        if let Some(c) = due
+            .groups
+            .iter_mut()
+            .find(|c| c.merchant_id == g.merchant_id && c.kind == g.kind)
+        {
+            c.n -= q;
+        }
+    }
+    due.groups.retain(|g| g.n > 0);
     let mut parts = Vec::new();
     let mut values: Vec<sea_orm::Value> = vec![me.into(), until.into(), now.into()];
     for (g, q) in groups.iter().zip(&quota) {
@@ -414,7 +451,12 @@ async fn claim_fairly(
          RETURNING *",
         parts.join(" UNION ALL ")
     );
-    claimed_rows(d, statement(d, &sql, values)).await
+    let claimed = claimed_rows(d, statement(d, &sql, values)).await?;
+    if (claimed.len() as i64) < expected {
+        // (another instance took some, or they were delivered meanwhile)
+        due.invalidate();
+    }
+    Ok(claimed)
 }
 
 /// One probe for each endpoint whose circuit is open and due for a probe
