@@ -86,7 +86,7 @@ async fn fairness(
         if done >= want {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let took = started.elapsed().as_secs_f64();
     let _ = stop_tx.send(true);
@@ -195,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
         if done >= n {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let took = started.elapsed().as_secs_f64();
     println!("one merchant: {n} postbacks delivered and recorded in {took:.2} s = {:.0}/s (one instance, PostgreSQL; at most KASSA_POSTBACK_PER_MERCHANT = 8 in flight)", n as f64 / took);

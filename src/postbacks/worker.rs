@@ -144,14 +144,23 @@ pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
             match claim(&d, &me, free, &pending, &mut due).await {
                 Ok(batch) => {
                     drained = batch.len() < free;
+                    // the batch's merchants (URL and secret as they are now), in one read
+                    let merchants = match merchants_of(&d, &batch).await {
+                        Ok(m) => m,
+                        Err(e) => {
+                            tracing::warn!(error = ?e, "reading the merchants of claimed postbacks failed");
+                            Default::default()
+                        }
+                    };
                     for p in batch {
                         let (d, client, me) = (d.clone(), client.clone(), me.clone());
+                        let merchant = merchants.get(&p.merchant_id).cloned();
                         let outcomes = outcomes.clone();
                         let pending = pending.clone();
                         running.spawn(async move {
                             d.postback_stats.in_flight.fetch_add(1, Ordering::Relaxed);
                             let id = p.id;
-                            match deliver(&d, &client, &me, p).await {
+                            match deliver(&d, &client, &me, p, merchant).await {
                                 Ok(Some(outcome)) => {
                                     // A delivered attempt frees its merchant's slot
                                     // at once; a failed one holds it until recorded,
@@ -219,6 +228,26 @@ pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
             tracing::warn!(error = ?e, "releasing postback claims failed; they lapse with their lease")
         }
     }
+}
+
+/// The merchants of `postbacks`, read once for the batch.
+async fn merchants_of(
+    d: &Deps,
+    postbacks: &[postback::Model],
+) -> AppResult<std::collections::HashMap<i64, Arc<merchant::Model>>> {
+    let mut ids: Vec<i64> = postbacks.iter().map(|p| p.merchant_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(merchant::Entity::find()
+        .filter(merchant::Column::Id.is_in(ids))
+        .all(&d.db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, Arc::new(m)))
+        .collect())
 }
 
 /// Gives back every claim this worker holds (at shutdown).
@@ -581,11 +610,17 @@ async fn deliver(
     client: &reqwest::Client,
     me: &str,
     p: postback::Model,
+    merchant: Option<Arc<merchant::Model>>,
 ) -> AppResult<Option<Outcome>> {
-    let m = merchant::Entity::find_by_id(p.merchant_id)
-        .one(&d.db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("postback {} has no merchant", p.id))?;
+    let m = match merchant {
+        Some(m) => m,
+        None => Arc::new(
+            merchant::Entity::find_by_id(p.merchant_id)
+                .one(&d.db)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("postback {} has no merchant", p.id))?,
+        ),
+    };
     let Some(url) = target_url(&m, &p.kind) else {
         finish_without_attempt(d, me, &p, "no postback URL is set").await?;
         return Ok(None);
