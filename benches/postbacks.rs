@@ -40,6 +40,8 @@ async fn fairness(
     let config = Config::from_lookup(|k| match k {
         "DATABASE_URL" => Some(url.to_string()),
         "KASSA_ALLOW_PRIVATE_URLS" => Some("1".into()),
+        // the pipeline's own settings may be tried from the environment
+        k if k.starts_with("KASSA_POSTBACK_") || k == "KASSA_DB_POOL" => std::env::var(k).ok(),
         _ => None,
     })?;
     let d = app::deps(config, Arc::new(SystemClock)).await?;
@@ -91,6 +93,19 @@ async fn fairness(
     let took = started.elapsed().as_secs_f64();
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    let s = &d.postback_stats;
+    let get =
+        |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    println!(
+        "  ({} merchants, {} healthy: {:.0} claims of {:.1} ms on average; {:.0} recording transactions of {:.1} attempts, {:.1} ms on average)",
+        merchants,
+        healthy,
+        get(&s.claims),
+        get(&s.claim_micros) / get(&s.claims).max(1.0) / 1000.0,
+        get(&s.record_batches),
+        get(&s.recorded) / get(&s.record_batches).max(1.0),
+        get(&s.record_micros) / get(&s.record_batches).max(1.0) / 1000.0,
+    );
     Ok(took)
 }
 
@@ -155,6 +170,15 @@ async fn main() -> anyhow::Result<()> {
         .exec(&d.db)
         .await?;
     let total = n + 200;
+    if std::env::var("KASSA_BENCH_ONLY_FAIRNESS").is_ok_and(|v| v == "1") {
+        fairness(&url, &receiver, &hanging, 10, 10).await?;
+        let none_hang = fairness(&url, &receiver, &hanging, 100, 100).await?;
+        println!(
+            "10,000 over 100 merchants: {:.0} deliveries/s",
+            10_000.0 / none_hang
+        );
+        return Ok(());
+    }
     let items: Vec<IngestItem> = (0..total)
         .map(|i| IngestItem {
             payment_system: "paytm".into(),

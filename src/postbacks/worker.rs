@@ -30,7 +30,16 @@ struct DueCache {
 }
 
 /// How long the due work, once read, is claimed from without reading it again.
-const DUE_FRESH: Duration = Duration::from_millis(200);
+const DUE_FRESH: Duration = Duration::from_millis(500);
+
+/// Claims the oldest `$6` due postbacks of one merchant (`$4`) and kind (`$5`).
+const CLAIM_GROUP: &str = "UPDATE postbacks SET claimed_by = $1, claimed_until = $2
+     WHERE id IN (SELECT id FROM postbacks
+         WHERE merchant_id = $4 AND kind = $5 AND status IN ('PENDING', 'RETRYING')
+           AND next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until < $3)
+         ORDER BY next_attempt_at, id LIMIT $6)
+     AND (claimed_until IS NULL OR claimed_until < $3)
+     RETURNING *";
 
 impl DueCache {
     fn invalidate(&mut self) {
@@ -75,6 +84,13 @@ pub struct PostbackStats {
     pub no_answer: AtomicU64,
     /// Circuits this instance opened.
     pub circuits_opened: AtomicU64,
+    /// Claims made, and the microseconds they took.
+    pub claims: AtomicU64,
+    pub claim_micros: AtomicU64,
+    /// Recording transactions, the attempts they recorded, and their microseconds.
+    pub record_batches: AtomicU64,
+    pub recorded: AtomicU64,
+    pub record_micros: AtomicU64,
 }
 
 /// The HTTP client for deliveries: no redirects, 10 s, public addresses only
@@ -141,7 +157,12 @@ pub async fn run(d: Deps, mut stop: watch::Receiver<bool>) {
             || last_claim.elapsed() >= CLAIM_GATHER;
         if free > 0 && !drained && gathered {
             last_claim = Instant::now();
-            match claim(&d, &me, free, &pending, &mut due).await {
+            let claimed = claim(&d, &me, free, &pending, &mut due).await;
+            d.postback_stats.claims.fetch_add(1, Ordering::Relaxed);
+            d.postback_stats
+                .claim_micros
+                .fetch_add(last_claim.elapsed().as_micros() as u64, Ordering::Relaxed);
+            match claimed {
                 Ok(batch) => {
                     drained = batch.len() < free;
                     // the batch's merchants (URL and secret as they are now), in one read
@@ -452,35 +473,27 @@ async fn claim_fairly(
         }
     }
     due.groups.retain(|g| g.n > 0);
-    let mut parts = Vec::new();
-    let mut values: Vec<sea_orm::Value> = vec![me.into(), until.into(), now.into()];
-    for (g, q) in groups.iter().zip(&quota) {
-        if *q == 0 {
-            continue;
-        }
-        parts.push(format!(
-            "SELECT id FROM (SELECT id FROM postbacks
-               WHERE merchant_id = ${} AND kind = ${} AND status IN ('PENDING', 'RETRYING')
-                 AND next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until < $3)
-               ORDER BY next_attempt_at, id LIMIT {q}) AS g{}",
-            values.len() + 1,
-            values.len() + 2,
-            parts.len()
-        ));
-        values.push(g.merchant_id.into());
-        values.push(g.kind.clone().into());
+    // One short statement per group, the same text every time (prepared
+    // once per connection), run side by side over the pool.
+    let claims = groups
+        .iter()
+        .zip(&quota)
+        .filter(|(_, q)| **q > 0)
+        .map(|(g, q)| {
+            let values: Vec<sea_orm::Value> = vec![
+                me.into(),
+                until.into(),
+                now.into(),
+                g.merchant_id.into(),
+                g.kind.clone().into(),
+                (*q).into(),
+            ];
+            claimed_rows(d, statement(d, CLAIM_GROUP, values))
+        });
+    let mut claimed = Vec::new();
+    for rows in futures_util::future::join_all(claims).await {
+        claimed.extend(rows?);
     }
-    if parts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "UPDATE postbacks SET claimed_by = $1, claimed_until = $2
-         WHERE id IN ({})
-         AND (claimed_until IS NULL OR claimed_until < $3)
-         RETURNING *",
-        parts.join(" UNION ALL ")
-    );
-    let claimed = claimed_rows(d, statement(d, &sql, values)).await?;
     if (claimed.len() as i64) < expected {
         // (another instance took some, or they were delivered meanwhile)
         due.invalidate();
@@ -731,7 +744,15 @@ async fn record_loop(
             .filter(|o| o.attempt.delivered())
             .map(|o| o.postback.merchant_id)
             .collect();
-        if let Err(e) = record_batch(&d, &me, outcomes).await {
+        let started = Instant::now();
+        let recorded = record_batch(&d, &me, outcomes).await;
+        let stats = &d.postback_stats;
+        stats.record_batches.fetch_add(1, Ordering::Relaxed);
+        stats.recorded.fetch_add(n as u64, Ordering::Relaxed);
+        stats
+            .record_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if let Err(e) = recorded {
             // the claims lapse with their lease and the attempts are made again
             tracing::warn!(error = ?e, attempts = n, "recording postback attempts failed");
         }
