@@ -30,16 +30,7 @@ struct DueCache {
 }
 
 /// How long the due work, once read, is claimed from without reading it again.
-const DUE_FRESH: Duration = Duration::from_millis(500);
-
-/// Claims the oldest `$6` due postbacks of one merchant (`$4`) and kind (`$5`).
-const CLAIM_GROUP: &str = "UPDATE postbacks SET claimed_by = $1, claimed_until = $2
-     WHERE id IN (SELECT id FROM postbacks
-         WHERE merchant_id = $4 AND kind = $5 AND status IN ('PENDING', 'RETRYING')
-           AND next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until < $3)
-         ORDER BY next_attempt_at, id LIMIT $6)
-     AND (claimed_until IS NULL OR claimed_until < $3)
-     RETURNING *";
+const DUE_FRESH: Duration = Duration::from_millis(200);
 
 impl DueCache {
     fn invalidate(&mut self) {
@@ -473,27 +464,35 @@ async fn claim_fairly(
         }
     }
     due.groups.retain(|g| g.n > 0);
-    // One short statement per group, the same text every time (prepared
-    // once per connection), run side by side over the pool.
-    let claims = groups
-        .iter()
-        .zip(&quota)
-        .filter(|(_, q)| **q > 0)
-        .map(|(g, q)| {
-            let values: Vec<sea_orm::Value> = vec![
-                me.into(),
-                until.into(),
-                now.into(),
-                g.merchant_id.into(),
-                g.kind.clone().into(),
-                (*q).into(),
-            ];
-            claimed_rows(d, statement(d, CLAIM_GROUP, values))
-        });
-    let mut claimed = Vec::new();
-    for rows in futures_util::future::join_all(claims).await {
-        claimed.extend(rows?);
+    let mut parts = Vec::new();
+    let mut values: Vec<sea_orm::Value> = vec![me.into(), until.into(), now.into()];
+    for (g, q) in groups.iter().zip(&quota) {
+        if *q == 0 {
+            continue;
+        }
+        parts.push(format!(
+            "SELECT id FROM (SELECT id FROM postbacks
+               WHERE merchant_id = ${} AND kind = ${} AND status IN ('PENDING', 'RETRYING')
+                 AND next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until < $3)
+               ORDER BY next_attempt_at, id LIMIT {q}) AS g{}",
+            values.len() + 1,
+            values.len() + 2,
+            parts.len()
+        ));
+        values.push(g.merchant_id.into());
+        values.push(g.kind.clone().into());
     }
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "UPDATE postbacks SET claimed_by = $1, claimed_until = $2
+         WHERE id IN ({})
+         AND (claimed_until IS NULL OR claimed_until < $3)
+         RETURNING *",
+        parts.join(" UNION ALL ")
+    );
+    let claimed = claimed_rows(d, statement(d, &sql, values)).await?;
     if (claimed.len() as i64) < expected {
         // (another instance took some, or they were delivered meanwhile)
         due.invalidate();
