@@ -8,6 +8,30 @@ use sea_orm::{
 };
 use std::time::Duration;
 
+/// A statement written with `$1`-style parameters, for `backend` (SQLite
+/// takes the same numbers as `?1`).
+pub fn numbered(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> sea_orm::Statement {
+    let sql = match backend {
+        DbBackend::Postgres => sql.to_string(),
+        _ => sql.replace('$', "?"),
+    };
+    sea_orm::Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// `rows` rows of `columns` numbered parameters for a `VALUES` list, the
+/// first being `$first`: `($3, $4), ($5, $6)`.
+pub fn value_rows(rows: usize, columns: usize, first: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (0..columns)
+                .map(|c| format!("${}", first + r * columns + c))
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Whether a pooled PostgreSQL connection is outside any transaction, as
 /// it must be before anyone borrows it. A request cancelled while its
 /// `BEGIN` was in flight leaves the connection inside a transaction that

@@ -408,21 +408,7 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
         .collect();
     for chunk in claimed.chunks(500) {
         let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 6);
-        let mut rows = Vec::with_capacity(chunk.len());
-        for (i, (n, (label, order, at, k))) in chunk.iter().enumerate() {
-            let p = |j: usize| match backend {
-                sea_orm::DbBackend::Postgres => format!("${}", i * 6 + j),
-                _ => "?".to_string(),
-            };
-            rows.push(format!(
-                "({}, {}, {}, {}, {}, {})",
-                p(1),
-                p(2),
-                p(3),
-                p(4),
-                p(5),
-                p(6)
-            ));
+        for (n, (label, order, at, k)) in chunk {
             let sp = &sps[*k];
             values.push(claimable[*n].id.into());
             values.push(label.clone().into());
@@ -442,12 +428,10 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
             "UPDATE transactions SET label = v.column2, order_id = v.column3, activated_at = v.column4,
                stockpiling_id = v.column5, postback_status = v.column6
              FROM (VALUES {}) AS v WHERE transactions.id = v.column1",
-            rows.join(", ")
+            crate::db::value_rows(chunk.len(), 6, 1)
         );
-        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-            backend, sql, values,
-        ))
-        .await?;
+        txn.execute_raw(crate::db::numbered(backend, &sql, values))
+            .await?;
     }
     for (currency, net) in &credits {
         stockpile::credit(&txn, merchant_id, currency, *net).await?;

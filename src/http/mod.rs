@@ -78,12 +78,7 @@ pub fn origin_allowed(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -
     }
     // Same origin: the page came from the host the request was sent to (as
     // a trusted proxy forwarded it, when there is one).
-    let peer_trusted = state
-        .deps
-        .config
-        .trusted_proxies
-        .iter()
-        .any(|net| net.contains(&peer.ip().to_canonical()));
+    let peer_trusted = is_trusted_proxy(state, &peer.ip().to_canonical());
     let host = peer_trusted
         .then(|| headers.get("x-forwarded-host"))
         .flatten()
@@ -147,13 +142,22 @@ fn refuse(state: &AppState, status: StatusCode, code: &str, message: &str) -> Re
     (status, Json(GqlResponse::from_errors(vec![err]))).into_response()
 }
 
+/// Whether `ip` is a proxy listed in `KASSA_TRUSTED_PROXIES`.
+fn is_trusted_proxy(state: &AppState, ip: &IpAddr) -> bool {
+    state
+        .deps
+        .config
+        .trusted_proxies
+        .iter()
+        .any(|net| net.contains(ip))
+}
+
 /// The client's address: the peer, unless the peer is a trusted proxy
 /// (`KASSA_TRUSTED_PROXIES`); then the nearest address in `X-Forwarded-For`
 /// that is not itself a trusted proxy. Without trusted proxies the header
 /// is never believed, so no client can choose its own rate-limit bucket.
 pub fn client_addr(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    let trusted = &state.deps.config.trusted_proxies;
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let is_trusted = |ip: &IpAddr| is_trusted_proxy(state, ip);
     let peer = peer.ip().to_canonical();
     if !is_trusted(&peer) {
         return peer;

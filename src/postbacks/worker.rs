@@ -10,8 +10,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use entity::{merchant, postback, postback_attempt, postback_endpoint, transaction};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
-    QuerySelect, Set, Statement,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Set,
+    Statement,
 };
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -283,12 +283,7 @@ const TARGET_SQL: &str =
 
 /// Writes `sql` (with `$1`-style parameters) for the connection's backend.
 fn statement(d: &Deps, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    let backend = d.db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => sql.to_string(),
-        _ => sql.replace('$', "?"),
-    };
-    Statement::from_sql_and_values(backend, sql, values)
+    crate::db::numbered(d.db.get_database_backend(), sql, values)
 }
 
 async fn claimed_rows(d: &Deps, st: Statement) -> AppResult<Vec<postback::Model>> {
@@ -836,20 +831,7 @@ async fn record_batch(d: &Deps, me: &str, outcomes: Vec<Outcome>) -> AppResult<(
     .await?;
     // The postbacks, in one statement; only those still claimed by this worker.
     let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * 8);
-    let mut tuples = Vec::with_capacity(rows.len());
     for (o, r) in outcomes.iter().zip(&rows) {
-        let base = values.len();
-        tuples.push(format!(
-            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-            base + 1,
-            base + 2,
-            base + 3,
-            base + 4,
-            base + 5,
-            base + 6,
-            base + 7,
-            base + 8
-        ));
         values.push(r.id.into());
         values.push(r.status.into());
         values.push(r.attempts.into());
@@ -873,7 +855,7 @@ async fn record_batch(d: &Deps, me: &str, outcomes: Vec<Outcome>) -> AppResult<(
          FROM (VALUES {}) AS v
          WHERE postbacks.id = v.column1 AND postbacks.claimed_by = ${me_param}
          RETURNING postbacks.id",
-        tuples.join(", ")
+        crate::db::value_rows(rows.len(), 8, 1)
     );
     let updated: std::collections::HashSet<i64> = txn
         .query_all_raw(statement(d, &sql, values))
@@ -900,39 +882,7 @@ async fn record_batch(d: &Deps, me: &str, outcomes: Vec<Outcome>) -> AppResult<(
             endpoint_health(d, &txn, o.postback.merchant_id, &o.url, now, Some(failure)).await?;
         }
     }
-    for delivered in [true, false] {
-        let (tx_status, wd_status) = if delivered {
-            (PostbackStatus::Sent.as_str(), "RECEIVED")
-        } else {
-            (PostbackStatus::ErrorSending.as_str(), "ERROR")
-        };
-        let of = |pick: fn(&postback::Model) -> Option<i64>| -> Vec<i64> {
-            changed
-                .iter()
-                .filter(|(_, ok)| *ok == delivered)
-                .filter_map(|(p, _)| pick(p))
-                .collect()
-        };
-        let sps = of(|p| p.stockpiling_id);
-        if !sps.is_empty() {
-            transaction::Entity::update_many()
-                .col_expr(transaction::Column::PostbackStatus, Expr::value(tx_status))
-                .filter(transaction::Column::StockpilingId.is_in(sps))
-                .exec(&txn)
-                .await?;
-        }
-        let wds = of(|p| p.withdrawal_id);
-        if !wds.is_empty() {
-            entity::withdrawal::Entity::update_many()
-                .col_expr(
-                    entity::withdrawal::Column::PostbackStatus,
-                    Expr::value(wd_status),
-                )
-                .filter(entity::withdrawal::Column::Id.is_in(wds))
-                .exec(&txn)
-                .await?;
-        }
-    }
+    mark_reported(&txn, &changed).await?;
     if !healthy.is_empty() {
         endpoints_recovered(d, &txn, &healthy, now).await?;
     }
@@ -951,9 +901,7 @@ async fn endpoints_recovered(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let mut values: Vec<sea_orm::Value> = vec![now.into()];
-    let mut pairs = Vec::with_capacity(endpoints.len());
     for (merchant, url) in endpoints {
-        pairs.push(format!("(${}, ${})", values.len() + 1, values.len() + 2));
         values.push((*merchant).into());
         values.push((*url).into());
     }
@@ -961,7 +909,7 @@ async fn endpoints_recovered(
         "UPDATE postback_endpoints SET circuit = 'CLOSED', consecutive_failures = 0,
            open_streak = 0, next_probe_at = NULL, last_success_at = $1
          WHERE (merchant_id, url) IN (VALUES {})",
-        pairs.join(", ")
+        crate::db::value_rows(endpoints.len(), 2, 2)
     );
     txn.execute_raw(statement(d, &sql, values)).await?;
     Ok(())
@@ -1064,57 +1012,44 @@ async fn endpoint_health(
     Ok(())
 }
 
-/// Tells subscribers the postback status of what `p` reports has changed.
-async fn publish_status(d: &Deps, p: &postback::Model, now: DateTime<Utc>) -> AppResult<()> {
-    use crate::events::Event;
-    let mut events = Vec::new();
-    if let Some(sp) = p.stockpiling_id {
-        for t in transaction::Entity::find()
-            .filter(transaction::Column::StockpilingId.eq(sp))
-            .all(&d.db)
-            .await?
-        {
-            events.push(Event::transaction("POSTBACK_STATUS_CHANGED", now, &t));
-        }
-    }
-    if let Some(w) = p.withdrawal_id {
-        if let Some(w) = entity::withdrawal::Entity::find_by_id(w).one(&d.db).await? {
-            events.push(Event::withdrawal("POSTBACK_STATUS_CHANGED", now, &w));
-        }
-    }
-    d.bus.publish(events).await;
-    Ok(())
-}
-
-async fn mark_transactions(
+/// Sets the postback status of what `postbacks` report (their stockpilings'
+/// transactions, their withdrawals): one statement per kind and outcome.
+async fn mark_reported(
     txn: &impl ConnectionTrait,
-    p: &postback::Model,
-    status: PostbackStatus,
+    postbacks: &[(&postback::Model, bool)],
 ) -> AppResult<()> {
-    if let Some(sp) = p.stockpiling_id {
-        transaction::Entity::update_many()
-            .col_expr(
-                transaction::Column::PostbackStatus,
-                Expr::value(status.as_str()),
-            )
-            .filter(transaction::Column::StockpilingId.eq(sp))
-            .exec(txn)
-            .await?;
-    }
-    if let Some(w) = p.withdrawal_id {
-        let received = if status == PostbackStatus::Sent {
-            "RECEIVED"
+    for delivered in [true, false] {
+        let (tx_status, wd_status) = if delivered {
+            (PostbackStatus::Sent.as_str(), "RECEIVED")
         } else {
-            "ERROR"
+            (PostbackStatus::ErrorSending.as_str(), "ERROR")
         };
-        entity::withdrawal::Entity::update_many()
-            .col_expr(
-                entity::withdrawal::Column::PostbackStatus,
-                Expr::value(received),
-            )
-            .filter(entity::withdrawal::Column::Id.eq(w))
-            .exec(txn)
-            .await?;
+        let of = |pick: fn(&postback::Model) -> Option<i64>| -> Vec<i64> {
+            postbacks
+                .iter()
+                .filter(|(_, ok)| *ok == delivered)
+                .filter_map(|(p, _)| pick(p))
+                .collect()
+        };
+        let sps = of(|p| p.stockpiling_id);
+        if !sps.is_empty() {
+            transaction::Entity::update_many()
+                .col_expr(transaction::Column::PostbackStatus, Expr::value(tx_status))
+                .filter(transaction::Column::StockpilingId.is_in(sps))
+                .exec(txn)
+                .await?;
+        }
+        let wds = of(|p| p.withdrawal_id);
+        if !wds.is_empty() {
+            entity::withdrawal::Entity::update_many()
+                .col_expr(
+                    entity::withdrawal::Column::PostbackStatus,
+                    Expr::value(wd_status),
+                )
+                .filter(entity::withdrawal::Column::Id.is_in(wds))
+                .exec(txn)
+                .await?;
+        }
     }
     Ok(())
 }
@@ -1141,11 +1076,11 @@ async fn finish_without_attempt(
         .exec(&txn)
         .await?;
     if updated.rows_affected == 1 {
-        mark_transactions(&txn, p, PostbackStatus::ErrorSending).await?;
+        mark_reported(&txn, &[(p, false)]).await?;
     }
     txn.commit().await?;
     if updated.rows_affected == 1 {
-        publish_status(d, p, d.clock.now()).await?;
+        publish_statuses(d, &[p], d.clock.now()).await?;
     }
     Ok(())
 }
