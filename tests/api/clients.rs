@@ -3,38 +3,20 @@
 //! subscription, CORS for listed origins only, 1012 on shutdown, codes and
 //! metrics over WebSocket, and a described schema.
 
-use crate::events::{next, next_for, socket, subscribe, Ws};
+use crate::events::{acknowledged, next, next_for, socket, socket_init, subscribe, ws_request, Ws};
 use crate::support::*;
 use crate::transactions::{ingest, paytm};
 use crate::withdrawals::{fund, paytm_out, CREATE};
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 const PLUGIN_KEY: &str = "kpk_demo_shop_public_key_0001";
 
 /// A legacy `graphql-ws` (subscriptions-transport-ws) client.
 async fn legacy_socket(app: &TestApp, token: Option<&str>) -> Ws {
-    let mut req = format!("ws://{}/graphql/ws", app.addr)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut()
-        .insert("sec-websocket-protocol", "graphql-ws".parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    let payload = token.map_or(
-        json!({}),
-        |t| json!({ "authorization": format!("Bearer {t}") }),
-    );
-    ws.send(Message::text(
-        json!({ "type": "connection_init", "payload": payload }).to_string(),
-    ))
-    .await
-    .unwrap();
-    let ack = next(&mut ws).await;
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
-    ws
+    acknowledged(app, "graphql-ws", token).await
 }
 
 async fn legacy_start(ws: &mut Ws, id: &str, query: &str, variables: Value) {
@@ -250,20 +232,7 @@ async fn the_plugin_key_is_a_credential_for_the_public_operations_only() {
     assert_eq!(first_code(&refused), Some("FORBIDDEN"), "{refused}");
 
     // An unknown plugin key is refused like any bad credential.
-    let mut req = format!("ws://{}/graphql/ws", app.addr)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut bad, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    bad.send(Message::text(
-        json!({ "type": "connection_init", "payload": { "authorization": "Bearer kpk_nobody" } })
-            .to_string(),
-    ))
-    .await
-    .unwrap();
+    let mut bad = socket_init(&app, "graphql-transport-ws", Some("kpk_nobody")).await;
     assert_eq!(next(&mut bad).await, json!({ "close": 4401 }));
 
     // Another merchant's plugin key does not follow this merchant's requests.
@@ -332,15 +301,7 @@ async fn errors_over_a_websocket_carry_codes_and_are_counted() {
         Some(3),
         "{answer}"
     );
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("kassa_graphql_requests_total{operation=\"SocketRead\"} 1"),
         "{metrics}"
@@ -390,13 +351,7 @@ fn header<'a>(r: &'a reqwest::Response, name: &str) -> Option<&'a str> {
 }
 
 async fn ws_status(app: &TestApp, origin: Option<&str>) -> u16 {
-    let mut req = format!("ws://{}/graphql/ws", app.addr)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
+    let mut req = ws_request(app, "graphql-transport-ws");
     if let Some(o) = origin {
         req.headers_mut().insert("origin", o.parse().unwrap());
     }

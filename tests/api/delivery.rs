@@ -116,15 +116,7 @@ async fn a_hanging_endpoint_holds_only_its_own_merchants_slots() {
     assert_eq!(hanging.arrived.load(SeqCst), 8);
     eprintln!("B's postback arrived {took:?} after its activation, behind 1,000 of A's hanging");
     // The backlog shows in the metrics.
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("kassa_postbacks_due 992"), "{metrics}");
     assert!(metrics.contains("kassa_postbacks_in_flight 8"), "{metrics}");
     assert!(

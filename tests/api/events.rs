@@ -9,16 +9,25 @@ use tokio_tungstenite::tungstenite::Message;
 pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// A graphql-transport-ws client, initialised with `token` (if any).
-pub async fn socket(app: &TestApp, token: Option<&str>) -> Ws {
+/// An upgrade request to the server's WebSocket, asking for `protocol`.
+pub fn ws_request(
+    app: &TestApp,
+    protocol: &str,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
     let mut req = format!("ws://{}/graphql/ws", app.addr)
         .into_client_request()
         .unwrap();
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    req.headers_mut()
+        .insert("sec-websocket-protocol", protocol.parse().unwrap());
+    req
+}
+
+/// A socket speaking `protocol` that sent `connection_init` with `token`
+/// (if any); its answer is not read.
+pub async fn socket_init(app: &TestApp, protocol: &str, token: Option<&str>) -> Ws {
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_request(app, protocol))
+        .await
+        .unwrap();
     let payload = token.map_or(
         json!({}),
         |t| json!({ "authorization": format!("Bearer {t}") }),
@@ -28,9 +37,20 @@ pub async fn socket(app: &TestApp, token: Option<&str>) -> Ws {
     ))
     .await
     .unwrap();
+    ws
+}
+
+/// A client of `protocol`, initialised with `token` (if any) and acknowledged.
+pub async fn acknowledged(app: &TestApp, protocol: &str, token: Option<&str>) -> Ws {
+    let mut ws = socket_init(app, protocol, token).await;
     let ack = next(&mut ws).await;
     assert_eq!(ack["type"], "connection_ack", "{ack}");
     ws
+}
+
+/// A graphql-transport-ws client, initialised with `token` (if any).
+pub async fn socket(app: &TestApp, token: Option<&str>) -> Ws {
+    acknowledged(app, "graphql-transport-ws", token).await
 }
 
 pub async fn subscribe(ws: &mut Ws, id: &str, query: &str, variables: Value) {

@@ -181,6 +181,18 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 impl TestApp {
+    /// The `/metrics` text (no token configured).
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Starts the server's shutdown, as SIGTERM would; returns at once with
     /// the SQLite file's directory, which lives as long as the caller keeps it.
     pub fn shut_down(self) -> Option<tempfile::TempDir> {
