@@ -10,8 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use entity::{merchant, postback, postback_attempt, postback_endpoint, transaction};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Set,
-    Statement,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set, Statement,
 };
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -306,12 +305,21 @@ async fn claim(
     let now = d.clock.now();
     let until =
         now + TimeDelta::from_std(d.config.postback_lease).unwrap_or(TimeDelta::seconds(60));
-    let mut claimed = claim_probes(d, me, now, until, free).await?;
+    // endpoints whose circuit is not closed, read once for both steps
+    let unhealthy = postback_endpoint::Entity::find()
+        .filter(postback_endpoint::Column::Circuit.ne("CLOSED"))
+        .all(&d.db)
+        .await?;
+    let mut claimed = claim_probes(d, me, now, until, free, &unhealthy).await?;
     let free = free - claimed.len();
     if free == 0 {
         return Ok(claimed);
     }
-    claimed.extend(claim_fairly(d, me, now, until, free, pending, due).await?);
+    let open: std::collections::HashSet<(i64, String)> = unhealthy
+        .into_iter()
+        .map(|h| (h.merchant_id, h.url))
+        .collect();
+    claimed.extend(claim_fairly(d, me, now, until, free, pending, due, &open).await?);
     Ok(claimed)
 }
 
@@ -345,6 +353,7 @@ async fn claim_fairly(
     free: usize,
     pending: &Pending,
     due: &mut DueCache,
+    open: &std::collections::HashSet<(i64, String)>,
 ) -> AppResult<Vec<postback::Model>> {
     #[derive(FromQueryResult)]
     struct Busy {
@@ -390,13 +399,6 @@ async fn claim_fairly(
         (b.merchant_id, (b.n - waiting).max(0))
     })
     .collect();
-    let open: std::collections::HashSet<(i64, String)> = postback_endpoint::Entity::find()
-        .filter(postback_endpoint::Column::Circuit.ne("CLOSED"))
-        .all(&d.db)
-        .await?
-        .into_iter()
-        .map(|h| (h.merchant_id, h.url))
-        .collect();
     // the groups whose endpoint takes deliveries (no URL: claimed, to be
     // finished as FAILED with the reason)
     let mut groups: Vec<DueGroup> = groups
@@ -459,12 +461,59 @@ async fn claim_fairly(
         }
     }
     due.groups.retain(|g| g.n > 0);
-    let mut parts = Vec::new();
+    let wanted: Vec<(&DueGroup, i64)> = groups.iter().zip(quota).filter(|(_, q)| *q > 0).collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let st = claim_statement(d, me, until, now, &wanted);
+    let claimed = claimed_rows(d, st).await?;
+    if (claimed.len() as i64) < expected {
+        // (another instance took some, or they were delivered meanwhile)
+        due.invalidate();
+    }
+    Ok(claimed)
+}
+
+/// The claim of `n` due postbacks from each (merchant, kind) group: an
+/// index range with a `LIMIT` per group. On PostgreSQL one fixed text (the
+/// groups passed as lists, walked by a lateral join), so it is parsed once
+/// per connection and planned cheaply; SQLite gets one `LIMIT` branch per
+/// group.
+fn claim_statement(
+    d: &Deps,
+    me: &str,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+    wanted: &[(&DueGroup, i64)],
+) -> Statement {
     let mut values: Vec<sea_orm::Value> = vec![me.into(), until.into(), now.into()];
-    for (g, q) in groups.iter().zip(&quota) {
-        if *q == 0 {
-            continue;
-        }
+    if d.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let list = |f: &dyn Fn(&(&DueGroup, i64)) -> String| {
+            wanted.iter().map(f).collect::<Vec<_>>().join(",")
+        };
+        values.push(list(&|(g, _)| g.merchant_id.to_string()).into());
+        values.push(list(&|(g, _)| g.kind.clone()).into());
+        values.push(list(&|(_, q)| q.to_string()).into());
+        return statement(
+            d,
+            "UPDATE postbacks SET claimed_by = $1, claimed_until = $2
+             WHERE id IN (
+               SELECT c.id
+               FROM unnest(string_to_array($4, ',')::bigint[], string_to_array($5, ','),
+                           string_to_array($6, ',')::int[]) AS g(merchant_id, kind, n)
+               CROSS JOIN LATERAL (
+                 SELECT p.id FROM postbacks p
+                 WHERE p.merchant_id = g.merchant_id AND p.kind = g.kind
+                   AND p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= $3
+                   AND (p.claimed_until IS NULL OR p.claimed_until < $3)
+                 ORDER BY p.next_attempt_at, p.id LIMIT g.n) AS c)
+             AND (claimed_until IS NULL OR claimed_until < $3)
+             RETURNING *",
+            values,
+        );
+    }
+    let mut parts = Vec::new();
+    for (g, q) in wanted {
         parts.push(format!(
             "SELECT id FROM (SELECT id FROM postbacks
                WHERE merchant_id = ${} AND kind = ${} AND status IN ('PENDING', 'RETRYING')
@@ -477,9 +526,6 @@ async fn claim_fairly(
         values.push(g.merchant_id.into());
         values.push(g.kind.clone().into());
     }
-    if parts.is_empty() {
-        return Ok(Vec::new());
-    }
     let sql = format!(
         "UPDATE postbacks SET claimed_by = $1, claimed_until = $2
          WHERE id IN ({})
@@ -487,12 +533,7 @@ async fn claim_fairly(
          RETURNING *",
         parts.join(" UNION ALL ")
     );
-    let claimed = claimed_rows(d, statement(d, &sql, values)).await?;
-    if (claimed.len() as i64) < expected {
-        // (another instance took some, or they were delivered meanwhile)
-        due.invalidate();
-    }
-    Ok(claimed)
+    statement(d, &sql, values)
 }
 
 /// One probe for each endpoint whose circuit is open and due for a probe
@@ -504,13 +545,12 @@ async fn claim_probes(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
     free: usize,
+    unhealthy: &[postback_endpoint::Model],
 ) -> AppResult<Vec<postback::Model>> {
-    let ready = postback_endpoint::Entity::find()
-        .filter(postback_endpoint::Column::Circuit.ne("CLOSED"))
-        .filter(postback_endpoint::Column::NextProbeAt.lte(now))
-        .limit(free as u64)
-        .all(&d.db)
-        .await?;
+    let ready = unhealthy
+        .iter()
+        .filter(|h| h.next_probe_at.is_some_and(|at| at <= now))
+        .take(free);
     let mut probes = Vec::new();
     for h in ready {
         use postback_endpoint::Column as H;
