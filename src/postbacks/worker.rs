@@ -319,8 +319,16 @@ async fn claim(
         .into_iter()
         .map(|h| (h.merchant_id, h.url))
         .collect();
-    claimed.extend(claim_fairly(d, me, now, until, free, pending, due, &open).await?);
+    let lease = Lease { me, now, until };
+    claimed.extend(claim_fairly(d, &lease, free, pending, due, &open).await?);
     Ok(claimed)
+}
+
+/// Who claims, as of when, and until when the claims hold.
+struct Lease<'a> {
+    me: &'a str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
 }
 
 /// Due work per (merchant, kind): how many postbacks and since when.
@@ -347,9 +355,7 @@ struct DueGroup {
 /// index-range `LIMIT` per group.
 async fn claim_fairly(
     d: &Deps,
-    me: &str,
-    now: DateTime<Utc>,
-    until: DateTime<Utc>,
+    lease: &Lease<'_>,
     free: usize,
     pending: &Pending,
     due: &mut DueCache,
@@ -369,7 +375,7 @@ async fn claim_fairly(
              WHERE p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= $1
                AND (p.claimed_until IS NULL OR p.claimed_until < $1)
              GROUP BY p.merchant_id, p.kind, m.postback_url, m.withdrawal_postback_url",
-            vec![now.into()],
+            vec![lease.now.into()],
         ))
         .all(&d.db)
         .await?;
@@ -382,7 +388,7 @@ async fn claim_fairly(
     let busy: std::collections::HashMap<i64, i64> = Busy::find_by_statement(statement(
         d,
         "SELECT merchant_id, COUNT(*) AS n FROM postbacks WHERE claimed_until >= $1 GROUP BY merchant_id",
-        vec![now.into()],
+        vec![lease.now.into()],
     ))
     .all(&d.db)
     .await?
@@ -465,7 +471,7 @@ async fn claim_fairly(
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let st = claim_statement(d, me, until, now, &wanted);
+    let st = claim_statement(d, lease, &wanted);
     let claimed = claimed_rows(d, st).await?;
     if (claimed.len() as i64) < expected {
         // (another instance took some, or they were delivered meanwhile)
@@ -479,14 +485,9 @@ async fn claim_fairly(
 /// groups passed as lists, walked by a lateral join), so it is parsed once
 /// per connection and planned cheaply; SQLite gets one `LIMIT` branch per
 /// group.
-fn claim_statement(
-    d: &Deps,
-    me: &str,
-    until: DateTime<Utc>,
-    now: DateTime<Utc>,
-    wanted: &[(&DueGroup, i64)],
-) -> Statement {
-    let mut values: Vec<sea_orm::Value> = vec![me.into(), until.into(), now.into()];
+fn claim_statement(d: &Deps, lease: &Lease<'_>, wanted: &[(&DueGroup, i64)]) -> Statement {
+    let mut values: Vec<sea_orm::Value> =
+        vec![lease.me.into(), lease.until.into(), lease.now.into()];
     if d.db.get_database_backend() == sea_orm::DbBackend::Postgres {
         let list = |f: &dyn Fn(&(&DueGroup, i64)) -> String| {
             wanted.iter().map(f).collect::<Vec<_>>().join(",")
