@@ -10,6 +10,7 @@
 //! The rows are written with SQL (`generate_series`), spread over 365 days,
 //! then the buckets are built by the same code as `kassa admin rebuild-stats`.
 
+use async_graphql::Executor;
 use chrono::{TimeDelta, Utc};
 use kassa::app;
 use kassa::auth::model::{Actor, Role, UserActor};

@@ -7,6 +7,7 @@
 //! KASSA_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test)
 //! names the server; the benchmark creates and keeps a database `kassa_bench`.
 
+use async_graphql::Executor;
 use chrono::{TimeDelta, Utc};
 use kassa::activation::service::{activate_deposit, ActivateInput};
 use kassa::app::{self, Deps};

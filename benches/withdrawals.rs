@@ -4,6 +4,7 @@
 //!
 //!   cargo bench --bench withdrawals
 
+use async_graphql::Executor;
 use chrono::Utc;
 use kassa::app;
 use kassa::auth::model::{Actor, Role, UserActor};

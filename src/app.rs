@@ -4,7 +4,7 @@
 use crate::catalog::model::Catalog;
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::graphql::{build_schema, KassaSchema};
+use crate::graphql::{build_schema, Api};
 use crate::telemetry::Metrics;
 use anyhow::Context;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -103,7 +103,7 @@ pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
 #[derive(Clone)]
 pub struct AppState {
     pub deps: Deps,
-    pub schema: KassaSchema,
+    pub schema: Api,
     pub metrics: Arc<Metrics>,
     /// Open sockets by session, closed when their session ends.
     pub sessions: Arc<crate::http::sessions::SessionWatch>,

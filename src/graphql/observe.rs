@@ -1,35 +1,111 @@
-//! One extension that every operation passes through, whichever transport
-//! carries it (HTTP, either WebSocket protocol, a shared subscription):
-//! every error leaves with an `extensions.code`, and the operation is
-//! counted in the metrics.
+//! The one way into the schema, whichever transport carries an operation
+//! (HTTP, either WebSocket protocol, a shared subscription): the document is
+//! parsed once and judged against the limits before anything runs, every
+//! error leaves with an `extensions.code`, and the operation is counted in
+//! the metrics.
+//!
+//! This is an [`Executor`] around the schema rather than a schema
+//! extension: with no extension registered, async-graphql resolves each
+//! field directly instead of through a chain of boxed hooks (a third of a
+//! Transactions page's CPU).
 
+use super::{limits, KassaSchema};
 use crate::telemetry::Metrics;
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextSubscribe,
-};
-use async_graphql::{Request, Response, ServerResult, Value};
+use async_graphql::parser::types::DocumentOperations;
+use async_graphql::{Data, Executor, Request, Response, ServerError, Value};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-/// Registers [`ObserveExtension`] with the metrics it records into (none
-/// when the schema is only exported).
-pub struct Observe(pub Option<Arc<Metrics>>);
+/// The schema as every transport runs it.
+#[derive(Clone)]
+pub struct Api {
+    pub schema: KassaSchema,
+    metrics: Option<Arc<Metrics>>,
+}
 
-impl ExtensionFactory for Observe {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ObserveExtension {
-            metrics: self.0.clone(),
-            operation: Arc::new(Mutex::new(None)),
-        })
+impl Api {
+    pub fn new(schema: KassaSchema, metrics: Option<Arc<Metrics>>) -> Self {
+        Api { schema, metrics }
+    }
+
+    /// Parses the document (once: the schema runs the parsed one), applies
+    /// the alias and string limits, and names the operation for metrics.
+    fn admit(request: &mut Request) -> (Option<String>, Result<(), ServerError>) {
+        if let Err(e) = limits::check_variables(&request.variables) {
+            return (request.operation_name.clone(), Err(e));
+        }
+        let named = request.operation_name.clone();
+        let doc = match request.parsed_query() {
+            Ok(doc) => doc,
+            Err(e) => return (named, Err(e)),
+        };
+        let name = named.or_else(|| match &doc.operations {
+            DocumentOperations::Multiple(ops) if ops.len() == 1 => {
+                ops.keys().next().map(|n| n.to_string())
+            }
+            _ => None,
+        });
+        (name, limits::check_document(doc))
     }
 }
 
-pub struct ObserveExtension {
-    metrics: Option<Arc<Metrics>>,
-    /// The operation's name, once the request is known.
-    operation: Arc<Mutex<Option<String>>>,
+impl Executor for Api {
+    /// A query or mutation over HTTP.
+    async fn execute(&self, mut request: Request) -> Response {
+        let started = Instant::now();
+        let (name, admitted) = Self::admit(&mut request);
+        let mut response = match admitted {
+            Ok(()) => self.schema.execute(request).await,
+            Err(e) => Response::from_errors(vec![e]),
+        };
+        let codes = tag_errors(&mut response);
+        if let Some(metrics) = &self.metrics {
+            metrics.observe(name.as_deref(), started.elapsed().as_secs_f64(), &codes);
+        }
+        response
+    }
+
+    /// Any operation over a WebSocket, or a shared subscription: each
+    /// response is tagged; the first counts as the request (its latency is
+    /// the time to the first answer), later ones as events.
+    fn execute_stream(
+        &self,
+        mut request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let started = Instant::now();
+        let (name, admitted) = Self::admit(&mut request);
+        let stream = match admitted {
+            Ok(()) => match session_data {
+                Some(data) => self
+                    .schema
+                    .execute_stream_with_session_data(request, data)
+                    .boxed(),
+                None => self.schema.execute_stream(request).boxed(),
+            },
+            Err(e) => {
+                futures_util::stream::once(async move { Response::from_errors(vec![e]) }).boxed()
+            }
+        };
+        let metrics = self.metrics.clone();
+        let mut first = true;
+        stream
+            .map(move |mut response| {
+                let codes = tag_errors(&mut response);
+                if let Some(metrics) = &metrics {
+                    if first {
+                        metrics.observe(name.as_deref(), started.elapsed().as_secs_f64(), &codes);
+                    } else {
+                        metrics.event(name.as_deref(), &codes);
+                    }
+                }
+                first = false;
+                response
+            })
+            .boxed()
+    }
 }
 
 /// Gives every error an `extensions.code` (async-graphql's own parse,
@@ -60,80 +136,4 @@ pub fn tag_errors(response: &mut Response) -> Vec<String> {
             code.to_string()
         })
         .collect()
-}
-
-/// The name of the document's only operation, for metrics when the client
-/// sent no `operationName`.
-pub fn named_operation(query: &str) -> Option<String> {
-    use async_graphql::parser::types::DocumentOperations;
-    match async_graphql::parser::parse_query(query).ok()?.operations {
-        DocumentOperations::Single(_) => None,
-        DocumentOperations::Multiple(ops) if ops.len() == 1 => {
-            ops.keys().next().map(|n| n.to_string())
-        }
-        DocumentOperations::Multiple(_) => None,
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for ObserveExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let name = request
-            .operation_name
-            .clone()
-            .or_else(|| named_operation(&request.query));
-        *self.operation.lock().unwrap_or_else(|p| p.into_inner()) = name;
-        next.run(ctx, request).await
-    }
-
-    /// A query or mutation over HTTP.
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let started = Instant::now();
-        let mut response = next.run(ctx).await;
-        let codes = tag_errors(&mut response);
-        if let Some(metrics) = &self.metrics {
-            let name = self
-                .operation
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
-            metrics.observe(name.as_deref(), started.elapsed().as_secs_f64(), &codes);
-        }
-        response
-    }
-
-    /// Any operation over a WebSocket: each response is tagged; the first
-    /// counts as the request (its latency is the time to the first answer),
-    /// later ones as events.
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        let metrics = self.metrics.clone();
-        let operation = self.operation.clone();
-        let started = Instant::now();
-        let mut first = true;
-        next.run(ctx, stream)
-            .map(move |mut response| {
-                let codes = tag_errors(&mut response);
-                if let Some(metrics) = &metrics {
-                    let name = operation.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                    if first {
-                        metrics.observe(name.as_deref(), started.elapsed().as_secs_f64(), &codes);
-                    } else {
-                        metrics.event(name.as_deref(), &codes);
-                    }
-                }
-                first = false;
-                response
-            })
-            .boxed()
-    }
 }

@@ -8,7 +8,7 @@ mod ws;
 use crate::app::AppState;
 use crate::auth::service::authenticate;
 use async_graphql::http::MultipartOptions;
-use async_graphql::{ErrorExtensionValues, Response as GqlResponse, ServerError};
+use async_graphql::{ErrorExtensionValues, Executor, Response as GqlResponse, ServerError};
 use axum::body::Body;
 use axum::extract::Path;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
