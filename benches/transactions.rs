@@ -225,7 +225,7 @@ async fn main() -> anyhow::Result<()> {
         after = page
             .rows
             .last()
-            .map(|t| service::cursor_of(t, order, DbBackend::Postgres));
+            .map(|t| service::cursor_of(t, order, &service::sort(order, DbBackend::Postgres)));
     }
 
     for (label, cursor) in [("first page", None), ("page 200", after.clone())] {

@@ -130,11 +130,10 @@ impl ActivationRequest {
         }
     }
     /// The payment system the payer named.
-    async fn payment_system(&self, ctx: &Context<'_>) -> Result<PaymentSystem> {
+    async fn payment_system<'ctx>(&self, ctx: &Context<'ctx>) -> Result<&'ctx PaymentSystem> {
         deps(ctx)?
             .catalog
             .payment_system(&self.request.payment_system)
-            .cloned()
             .ok_or_else(|| AppError::NotFound.extend())
     }
     /// The number the payer typed.

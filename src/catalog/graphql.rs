@@ -27,11 +27,10 @@ pub struct Wallet {
 #[ComplexObject]
 impl Wallet {
     /// The payment system the wallet belongs to.
-    async fn payment_system(&self, ctx: &Context<'_>) -> Result<PaymentSystem> {
+    async fn payment_system<'ctx>(&self, ctx: &Context<'ctx>) -> Result<&'ctx PaymentSystem> {
         deps(ctx)?
             .catalog
             .payment_system(&self.payment_system_code)
-            .cloned()
             .ok_or_else(|| crate::error::AppError::NotFound.extend())
     }
 }

@@ -215,7 +215,7 @@ impl EventsSubscription {
                         .map(|kind| TransactionEvent {
                             kind,
                             at: (*at).into(),
-                            transaction: Transaction(transaction.clone()),
+                            transaction: Transaction(transaction.clone().into()),
                         })
                 }
                 _ => None,

@@ -36,7 +36,13 @@ fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T> {
 
 /// A payment-system transaction as the merchant sees it.
 #[derive(Clone)]
-pub struct Transaction(pub transaction::Model);
+pub struct Transaction(pub std::sync::Arc<transaction::Model>);
+
+impl From<transaction::Model> for Transaction {
+    fn from(t: transaction::Model) -> Self {
+        Transaction(t.into())
+    }
+}
 
 /// A payment the payment system reported into one of the merchant's wallets.
 #[Object]
@@ -46,11 +52,10 @@ impl Transaction {
         ID(self.0.id.to_string())
     }
     /// Wallet type.
-    async fn payment_system(&self, ctx: &Context<'_>) -> Result<PaymentSystem> {
+    async fn payment_system<'ctx>(&self, ctx: &Context<'ctx>) -> Result<&'ctx PaymentSystem> {
         deps(ctx)?
             .catalog
             .payment_system(&self.0.payment_system)
-            .cloned()
             .ok_or_else(|| internal("payment system missing from the catalogue"))
     }
     /// The wallet it arrived in (Wallet.identifier).
@@ -183,7 +188,7 @@ pub async fn stockpiling_deposits(
         .unwrap_or_default()
         .into_iter()
         .take(take)
-        .map(Transaction)
+        .map(Transaction::from)
         .collect())
 }
 
@@ -528,7 +533,7 @@ impl TransactionsQuery {
         Ok(service::get(deps(ctx)?, actor(ctx)?, &id)
             .await
             .extend()?
-            .map(Transaction))
+            .map(Transaction::from))
     }
 
     /// Payments → Transactions → Transactions. Newest first unless orderBy says otherwise.
@@ -572,13 +577,13 @@ impl TransactionsQuery {
         )
         .await
         .extend()?;
-        let backend = sea_orm::ConnectionTrait::get_database_backend(&d.db);
+        let sort = service::sort(order, sea_orm::ConnectionTrait::get_database_backend(&d.db));
         let edges: Vec<TransactionEdge> = page
             .rows
             .into_iter()
             .map(|t| TransactionEdge {
-                cursor: service::cursor_of(&t, order, backend),
-                node: Transaction(t),
+                cursor: service::cursor_of(&t, order, &sort),
+                node: Transaction(t.into()),
             })
             .collect();
         Ok(TransactionConnection {
@@ -633,7 +638,7 @@ impl TransactionsMutation {
                 .into_iter()
                 .map(|r| IngestResult {
                     outcome: r.outcome.into(),
-                    transaction: r.transaction.map(Transaction),
+                    transaction: r.transaction.map(Transaction::from),
                     activated: r.activated,
                     errors: r.errors,
                 })
@@ -657,7 +662,7 @@ impl TransactionsMutation {
                 .extend()?
             {
                 Ok(t) => SetTransactionOriginalityPayload {
-                    transaction: Some(Transaction(t)),
+                    transaction: Some(Transaction(t.into())),
                     errors: vec![],
                 },
                 Err(e) => SetTransactionOriginalityPayload {

@@ -552,9 +552,9 @@ fn sort_value(t: &transaction::Model, f: TransactionOrderField) -> i64 {
     }
 }
 
-/// The cursor of `t` in a list sorted by `order`.
-pub fn cursor_of(t: &transaction::Model, order: Order, backend: DbBackend) -> String {
-    sort(order, backend).cursor(sort_value(t, order.field), t.id)
+/// The cursor of `t` in a list sorted by `order` (`sort` being [`sort`]`(order, …)`).
+pub fn cursor_of(t: &transaction::Model, order: Order, sort: &Sort) -> String {
+    sort.cursor(sort_value(t, order.field), t.id)
 }
 
 /// The filter as SQL, always inside the caller's merchant.

@@ -94,11 +94,10 @@ impl Withdrawal {
         ID(self.0.id.to_string())
     }
     /// Type (payment system).
-    async fn payment_system(&self, ctx: &Context<'_>) -> Result<PaymentSystem> {
+    async fn payment_system<'ctx>(&self, ctx: &Context<'ctx>) -> Result<&'ctx PaymentSystem> {
         deps(ctx)?
             .catalog
             .payment_system(&self.0.payment_system)
-            .cloned()
             .ok_or_else(|| internal("unknown payment system"))
     }
     /// When it was requested.
