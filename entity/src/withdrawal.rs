@@ -12,6 +12,8 @@ pub struct Model {
     pub recipient: String,
     pub label: Option<String>,
     pub comment: Option<String>,
+    /// The platform's comment on approving or rejecting.
+    pub decision_comment: Option<String>,
     pub fields: String,
     pub status: String,
     pub request_kind: String,

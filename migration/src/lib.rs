@@ -11,6 +11,7 @@ mod m20261124_000004_withdrawals;
 mod m20261124_000005_stats;
 mod m20261124_000006_stat_days;
 mod m20261130_000007_postback_endpoints;
+mod m20261201_000008_withdrawal_decision_comment;
 mod sql;
 
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_stats::Migration),
             Box::new(m20261124_000006_stat_days::Migration),
             Box::new(m20261130_000007_postback_endpoints::Migration),
+            Box::new(m20261201_000008_withdrawal_decision_comment::Migration),
         ]
     }
 }

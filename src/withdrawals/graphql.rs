@@ -144,9 +144,13 @@ impl Withdrawal {
             _ => WithdrawalPostbackStatus::NotSent,
         }
     }
-    /// The merchant's comment.
+    /// The merchant's comment, as entered with the request.
     async fn comment(&self) -> Option<&str> {
         self.0.comment.as_deref()
+    }
+    /// The platform's comment on approving or rejecting (setWithdrawalStatus).
+    async fn decision_comment(&self) -> Option<&str> {
+        self.0.decision_comment.as_deref()
     }
     /// The payment system's fields, as given.
     async fn fields(&self) -> Result<Vec<WithdrawalFieldValue>> {

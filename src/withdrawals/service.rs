@@ -397,8 +397,9 @@ pub async fn set_status(
         (W::Status, status.into()),
         (W::ProcessedAt, Some(now).into()),
     ];
+    // the platform's own column: the merchant's comment stays as entered
     if let Some(c) = comment.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-        values.push((W::Comment, Some(c.to_string()).into()));
+        values.push((W::DecisionComment, Some(c.to_string()).into()));
     }
     let decide = Query::update()
         .table(withdrawal::Entity)
@@ -456,6 +457,7 @@ pub async fn set_status(
             "recipient": w.recipient,
             "label": w.label,
             "comment": w.comment,
+            "decision_comment": w.decision_comment,
             "processed_at": w.processed_at.map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         })
     };
@@ -480,7 +482,7 @@ pub async fn set_status(
                 "withdrawal.reject"
             },
             subject: Some(format!("withdrawal:{}", w.id)),
-            details: json!({ "comment": w.comment }),
+            details: json!({ "comment": w.decision_comment }),
         },
     )
     .await?;

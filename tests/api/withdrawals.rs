@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const CREATE: &str = "mutation($i: CreateWithdrawalInput!) { createWithdrawal(input: $i) { withdrawal { id amount currency status requestKind postbackStatus recipient label comment fields { name value } createdBy { login } processedAt paymentSystem { code } } errors { code field message } } }";
-const DECIDE: &str = "mutation($i: SetWithdrawalStatusInput!) { setWithdrawalStatus(input: $i) { withdrawal { id status processedAt comment } errors { code field } } }";
+const DECIDE: &str = "mutation($i: SetWithdrawalStatusInput!) { setWithdrawalStatus(input: $i) { withdrawal { id status processedAt comment decisionComment } errors { code field } } }";
 static NUMBER: AtomicUsize = AtomicUsize::new(0);
 
 /// Credits the demo merchant's INR balance with `amount` less `commission`.
@@ -409,12 +409,15 @@ async fn a_withdrawal_is_decided_once_and_its_postback_reaches_the_merchant() {
         .gql(
             Some(app.keys.platform.as_str()),
             DECIDE,
-            json!({ "i": { "id": a_id, "status": "APPROVED" } }),
+            json!({ "i": { "id": a_id, "status": "APPROVED", "comment": "  paid, ref 77 " } }),
         )
         .await;
     let w = &body["data"]["setWithdrawalStatus"]["withdrawal"];
     assert_eq!(w["status"], "APPROVED");
     assert_eq!(w["processedAt"], "2026-11-24T10:00:00Z");
+    // the platform's comment has its own field; the merchant's stays as entered
+    assert_eq!(w["comment"], "weekly");
+    assert_eq!(w["decisionComment"], "paid, ref 77");
     let body = app
         .gql(
             Some(app.keys.platform.as_str()),
@@ -447,6 +450,7 @@ async fn a_withdrawal_is_decided_once_and_its_postback_reaches_the_merchant() {
     assert_eq!(first["recipient"], "9876543210");
     assert_eq!(first["label"], "payout-1");
     assert_eq!(first["comment"], "weekly");
+    assert_eq!(first["decision_comment"], "paid, ref 77");
     assert_eq!(first["processed_at"], "2026-11-24T10:00:00Z");
 
     // Withdrawal postbacks prefer their own URL.
@@ -460,6 +464,26 @@ async fn a_withdrawal_is_decided_once_and_its_postback_reaches_the_merchant() {
     special.wait_for(1).await;
     let (_, second, _) = special.seen.lock().unwrap()[0].clone();
     assert!(second.contains("\"REJECTED\""));
+    let second: Value = serde_json::from_str(&second).unwrap();
+    assert_eq!(
+        second["decision_comment"],
+        Value::Null,
+        "no comment given: none shown"
+    );
+    let b_now = app
+        .gql(
+            Some(&owner),
+            "query($id: ID!) { withdrawal(id: $id) { comment decisionComment } }",
+            json!({ "id": b_id }),
+        )
+        .await;
+    assert!(b_now["errors"].is_null(), "{b_now}");
+    assert!(b_now["data"]["withdrawal"].is_object(), "{b_now}");
+    assert_eq!(
+        b_now["data"]["withdrawal"]["decisionComment"],
+        Value::Null,
+        "{b_now}"
+    );
     for _ in 0..100 {
         let page = app
             .gql(
