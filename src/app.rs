@@ -65,6 +65,8 @@ pub struct Deps {
     pub auth_cache: Arc<crate::auth::cache::AuthCache>,
     /// What the postback pipeline has done: at /metrics.
     pub postback_stats: Arc<crate::postbacks::worker::PostbackStats>,
+    /// Turns of the plugin's `payTo` rotation over a merchant's wallets.
+    pub pay_to_turn: Arc<AtomicU64>,
 }
 
 /// Connects, migrates and loads the catalogue: the state a server or a
@@ -89,6 +91,7 @@ pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
         password_checks: Arc::new(AtomicU64::new(0)),
         postback_stats: Default::default(),
         auth_cache: Default::default(),
+        pay_to_turn: Default::default(),
         db,
         clock,
         config: Arc::new(config),

@@ -230,6 +230,10 @@ impl AfterPaymentAction {
 pub struct PluginPaymentSystem {
     /// The payment system.
     pub payment_system: PaymentSystem,
+    /// The wallet the payer sends money to: the identifier of one of the
+    /// merchant's active wallets of this system (rotating over them when
+    /// there are several); null when it has none.
+    pub pay_to: Option<String>,
     /// The merchant's prompt picture for it, if any.
     pub prompt_image_url: Option<String>,
     /// The minimum deposit in its currency, if one is set.
@@ -333,16 +337,19 @@ impl ActivationQuery {
             payment_systems: setup
                 .payment_systems
                 .into_iter()
-                .filter_map(|(code, min)| {
-                    let ps = d.catalog.payment_system(&code)?.clone();
-                    let minimum_deposit = min.map(|m| from_minor(m, units(d, &ps.currency)).into());
+                .filter_map(|s| {
+                    let ps = d.catalog.payment_system(&s.code)?.clone();
+                    let minimum_deposit = s
+                        .minimum_minor
+                        .map(|m| from_minor(m, units(d, &ps.currency)).into());
                     let prompt_image_url = look
                         .prompts
                         .iter()
-                        .find(|(c, _)| *c == code)
+                        .find(|(c, _)| *c == s.code)
                         .map(|(_, name)| url(name));
                     Some(PluginPaymentSystem {
                         payment_system: ps,
+                        pay_to: Some(s.pay_to),
                         prompt_image_url,
                         minimum_deposit,
                     })

@@ -465,19 +465,29 @@ pub async fn set_delayed_auto_activation(
 pub struct PluginSetup {
     pub merchant: merchant::Model,
     /// Payment systems the merchant has active wallets on, in catalogue order,
-    /// with the minimum deposit of their currency in minor units.
-    pub payment_systems: Vec<(String, Option<i64>)>,
+    /// with the minimum deposit of their currency in minor units and the
+    /// wallet the payer is told to pay to.
+    pub payment_systems: Vec<PluginSystem>,
+}
+
+/// One payment system as the plugin offers it.
+pub struct PluginSystem {
+    pub code: String,
+    pub minimum_minor: Option<i64>,
+    /// The identifier of one of the merchant's active wallets of the system.
+    pub pay_to: String,
 }
 
 pub async fn plugin_config(d: &Deps, plugin_key: &str) -> AppResult<PluginSetup> {
     let m = merchant_by_plugin_key(d, plugin_key).await?;
-    let systems: Vec<String> = wallet::Entity::find()
+    // Active wallets only: a disabled wallet is never shown to a payer.
+    let wallets: Vec<(String, String)> = wallet::Entity::find()
         .select_only()
         .column(wallet::Column::PaymentSystem)
-        .distinct()
+        .column(wallet::Column::Identifier)
         .filter(wallet::Column::MerchantId.eq(m.id))
         .filter(wallet::Column::Active.eq(true))
-        .order_by_asc(wallet::Column::PaymentSystem)
+        .order_by_asc(wallet::Column::Id)
         .into_tuple()
         .all(&d.db)
         .await?;
@@ -485,17 +495,32 @@ pub async fn plugin_config(d: &Deps, plugin_key: &str) -> AppResult<PluginSetup>
         .filter(minimum_deposit::Column::MerchantId.eq(m.id))
         .all(&d.db)
         .await?;
+    // payTo rotates over a system's wallets, one step per request, so
+    // payments spread evenly over the merchant's wallets (each instance
+    // keeps its own turn).
+    let turn = d
+        .pay_to_turn
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed) as usize;
     let payment_systems = d
         .catalog
         .payment_systems
         .iter()
-        .filter(|p| systems.contains(&p.code))
-        .map(|p| {
-            let min = minimums
+        .filter_map(|p| {
+            let own: Vec<&String> = wallets
+                .iter()
+                .filter(|(code, _)| *code == p.code)
+                .map(|(_, identifier)| identifier)
+                .collect();
+            let pay_to = own.get(turn % own.len().max(1))?.to_string();
+            let minimum_minor = minimums
                 .iter()
                 .find(|x| x.currency == p.currency)
                 .map(|x| x.amount_minor);
-            (p.code.clone(), min)
+            Some(PluginSystem {
+                code: p.code.clone(),
+                minimum_minor,
+                pay_to,
+            })
         })
         .collect();
     Ok(PluginSetup {

@@ -2,6 +2,7 @@
 //! extraction, health, metrics and the WebSocket upgrade (BEHAVIOUR §11).
 
 mod playground;
+mod plugin_page;
 pub mod sessions;
 mod ws;
 
@@ -30,6 +31,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/files/{name}", get(files))
+        .route("/plugin", get(plugin_page::page))
+        .route("/plugin/plugin.js", get(plugin_page::script))
+        .route("/plugin/plugin.css", get(plugin_page::style))
         .route("/playground/assets/{name}", get(playground::asset))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(cors)

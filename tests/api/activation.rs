@@ -496,3 +496,106 @@ async fn activation_is_rate_limited_per_client() {
     let body = app.gql(None, ACTIVATE, claim("NONE", "x")).await;
     assert_eq!(error_code(&body), Some("RATE_LIMITED"));
 }
+
+#[tokio::test]
+async fn pay_to_rotates_over_the_merchants_active_wallets_only() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let app = spawn_app().await;
+    let demo = entity::merchant::Entity::find()
+        .filter(entity::merchant::Column::PluginKey.eq(kassa::demo::PLUGIN_KEY))
+        .one(&app.deps.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let wallet = |merchant: i64, system: &'static str, identifier: &'static str| {
+        let d = app.deps.clone();
+        async move {
+            kassa::catalog::service::create_wallet(&d, merchant, system, identifier)
+                .await
+                .unwrap()
+        }
+    };
+    // Two more paytm wallets, one of them disabled (fixture: no API disables a wallet).
+    wallet(demo.id, "paytm", "9811111111").await;
+    let disabled = wallet(demo.id, "paytm", "9822222222").await;
+    entity::wallet::Entity::update_many()
+        .col_expr(
+            entity::wallet::Column::Active,
+            sea_orm::sea_query::Expr::value(false),
+        )
+        .filter(entity::wallet::Column::Id.eq(disabled.id))
+        .exec(&app.deps.db)
+        .await
+        .unwrap();
+    // Another merchant's paytm wallet.
+    let other = entity::merchant::Entity::find()
+        .filter(entity::merchant::Column::Name.eq("Other Shop"))
+        .one(&app.deps.db)
+        .await
+        .unwrap()
+        .unwrap();
+    wallet(other.id, "paytm", "9833333333").await;
+    let active: Vec<String> = entity::wallet::Entity::find()
+        .filter(entity::wallet::Column::MerchantId.eq(demo.id))
+        .filter(entity::wallet::Column::PaymentSystem.eq("paytm"))
+        .filter(entity::wallet::Column::Active.eq(true))
+        .all(&app.deps.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.identifier)
+        .collect();
+    assert_eq!(active.len(), 2, "{active:?}");
+    let q = "query($k: String!) { pluginConfig(pluginKey: $k) { paymentSystems { paymentSystem { code } payTo } } }";
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..6 {
+        let body = app
+            .gql(None, q, json!({ "k": kassa::demo::PLUGIN_KEY }))
+            .await;
+        let systems = body["data"]["pluginConfig"]["paymentSystems"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .clone();
+        for s in &systems {
+            assert!(
+                s["payTo"].is_string(),
+                "every listed system names a wallet: {s}"
+            );
+        }
+        let paytm = systems
+            .iter()
+            .find(|s| s["paymentSystem"]["code"] == "paytm")
+            .unwrap();
+        let to = paytm["payTo"].as_str().unwrap().to_string();
+        assert!(
+            active.contains(&to),
+            "payTo {to} is not an active wallet of the merchant"
+        );
+        seen.insert(to);
+    }
+    assert_eq!(
+        seen.len(),
+        2,
+        "successive requests rotate over both active wallets: {seen:?}"
+    );
+    // A system whose only wallet is disabled is not offered at all.
+    let other_key = other.plugin_key.clone();
+    entity::wallet::Entity::update_many()
+        .col_expr(
+            entity::wallet::Column::Active,
+            sea_orm::sea_query::Expr::value(false),
+        )
+        .filter(entity::wallet::Column::MerchantId.eq(other.id))
+        .filter(entity::wallet::Column::PaymentSystem.eq("bkash"))
+        .exec(&app.deps.db)
+        .await
+        .unwrap();
+    let body = app.gql(None, q, json!({ "k": other_key })).await;
+    let systems = body["data"]["pluginConfig"]["paymentSystems"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(systems.len(), 1, "{body}");
+    assert_eq!(systems[0]["paymentSystem"]["code"], "paytm");
+    assert_eq!(systems[0]["payTo"], "9833333333");
+}

@@ -397,3 +397,70 @@ async fn the_installation_snippet_carries_the_plugin_key_and_documents_its_param
     assert!(body["data"].is_null(), "{body}");
     assert!(error_code(&body).is_some(), "{body}");
 }
+
+#[tokio::test]
+async fn the_payers_page_is_served_small_static_and_under_a_strict_policy() {
+    let app = spawn_app().await;
+    let mut total = 0;
+    for (path, kind) in [
+        (
+            "/plugin?plugin_key=kpk_demo_shop_public_key_0001&label=u1",
+            "text/html",
+        ),
+        ("/plugin/plugin.js", "text/javascript"),
+        ("/plugin/plugin.css", "text/css"),
+    ] {
+        let r = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let h = r.headers().clone();
+        assert!(
+            h["content-type"].to_str().unwrap().starts_with(kind),
+            "{path}: {h:?}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for rule in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "connect-src 'self'",
+            "frame-ancestors *",
+        ] {
+            assert!(csp.contains(rule), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe"), "{path}: {csp}");
+        // framed on any merchant's site
+        assert!(h.get("x-frame-options").is_none(), "{path}");
+        total += r.bytes().await.unwrap().len();
+    }
+    assert!(total < 50 * 1024, "the page is {total} bytes");
+    // The query is read by the page's script, never written into the HTML.
+    let hostile = "%3Cscript%3Ealert(1)%3C/script%3E";
+    let page = app
+        .http
+        .get(format!(
+            "{}/plugin?plugin_key={hostile}&label={hostile}",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("alert(1)"));
+    let plain = app
+        .http
+        .get(format!("{}/plugin", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page, plain, "the same static page whatever the query");
+}
