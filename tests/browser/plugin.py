@@ -125,7 +125,9 @@ with Kassa(kassa_binary, "plugin") as kassa:
     assert not settings["updateSystemSettings"]["errors"], settings
     gql(api, "mutation { updatePluginAppearance(input: { theme: DARK }) { errors { code } } }", None, owner)
     snippet = gql(api, "{ pluginInstallation { snippet } }", None, owner)["pluginInstallation"]["snippet"]
-    SHOP["snippet"] = snippet.replace("{USER_ID}", "payer-7").replace("{ORDER_ID}", "order-1")
+    # The merchant adds its own success page to the snippet's query (on its own origin).
+    SHOP["snippet"] = snippet.replace("{USER_ID}", "payer-7").replace("{ORDER_ID}", "order-1").replace(
+        "lang=en", f"lang=en&amp;success_url={shop_origin}/paid-here")
 
     def ingest(number, amount, wallet):
         r = gql(api, "mutation($i: [IngestTransactionInput!]!) { ingestTransactions(input: $i) { results { outcome activated errors { code } } } }",
@@ -187,7 +189,7 @@ with Kassa(kassa_binary, "plugin") as kassa:
         frame.locator("#outcome", has_text="Payment received").wait_for(timeout=10000)
         assert "400.00 INR" in frame.locator("#detail").inner_text()
         page.screenshot(path=os.path.join(SHOTS, "4-activated.png"))
-        page.wait_for_function("() => [...document.querySelectorAll('iframe')].some(f => { try { return f.contentWindow.location.pathname === '/paid' } catch (e) { return false } })", timeout=10000)
+        page.wait_for_function("() => [...document.querySelectorAll('iframe')].some(f => { try { return f.contentWindow.location.pathname === '/paid-here' } catch (e) { return false } })", timeout=10000)
 
         # Not known and already activated: sentences, no redirect to success.
         page.goto(f"{shop_origin}/shop")
@@ -226,6 +228,11 @@ with Kassa(kassa_binary, "plugin") as kassa:
         light = browser.new_page(viewport={"width": 420, "height": 620})
         light.goto(f"{api}/plugin?plugin_key={merchant['plugin_key']}&label=payer-9&wallet_type=paytm")
         light.locator("#pay-to").wait_for(timeout=20000)
+        # Opened on its own (a link someone sent), the query's success_url is
+        # not followed: only the framing page's own origin is.
+        light.goto(f"{api}/plugin?plugin_key={merchant['plugin_key']}&label=payer-9&wallet_type=paytm&success_url=https://evil.example/")
+        light.locator("#pay-to").wait_for(timeout=20000)
+        assert light.evaluate("fromQuery('success_url')") is None
         assert light.locator("#pay-to").inner_text() in wallets
         light.screenshot(path=os.path.join(SHOTS, "7-pay-light.png"))
         browser.close()

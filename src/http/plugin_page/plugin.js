@@ -90,12 +90,30 @@ const label = (params.get("label") || "").trim();
 const orderId = (params.get("order_id") || "").trim() || null;
 // Only http(s) addresses are followed (never javascript: or data:).
 const safeUrl = (u) => {
+  if (!u) return null;
   try {
     const url = new URL(u, location.href);
     return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
   } catch (_) {
     return null;
   }
+};
+
+// The origin of the merchant's page that frames this one, if any.
+const embedder = (() => {
+  try {
+    if (location.ancestorOrigins && location.ancestorOrigins.length) return location.ancestorOrigins[0];
+    return document.referrer ? new URL(document.referrer).origin : null;
+  } catch (_) {
+    return null;
+  }
+})();
+// A success_url / fail_url from the query is followed only when it is on
+// the framing page's own origin: a link to this page with someone else's
+// address in it does not send a payer there after paying.
+const fromQuery = (name) => {
+  const u = safeUrl(params.get(name));
+  return u && embedder && new URL(u).origin === embedder ? u : null;
 };
 
 let config = null;
@@ -210,7 +228,7 @@ function result(title, detail, good, settled) {
   document.body.dataset.outcome = settled ? (good ? "success" : "failure") : "pending";
   // (a deposit still short of the minimum is neither: the payer stays to pay the rest)
   if (settled && good !== null && config.afterPaymentAction === "REDIRECT") {
-    const target = safeUrl(good ? params.get("success_url") || config.successUrl : params.get("fail_url") || config.failUrl);
+    const target = good ? fromQuery("success_url") || safeUrl(config.successUrl) : fromQuery("fail_url") || safeUrl(config.failUrl);
     // The plugin's own frame goes there: the merchant's page (same origin
     // as its success page) decides what the whole window does next.
     if (target) setTimeout(() => location.assign(target), 1500);
@@ -238,6 +256,7 @@ const PROGRESS = "stockpiling { accumulated minimum remaining currency completed
 
 // Follows a WAITING request live (graphql-transport-ws, the plugin key as
 // credential) until it settles.
+let reconnects = 0;
 function follow(ticket) {
   const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/graphql/ws", "graphql-transport-ws");
   socket = ws;
@@ -245,6 +264,7 @@ function follow(ticket) {
   ws.onmessage = (m) => {
     const msg = JSON.parse(m.data);
     if (msg.type === "connection_ack") {
+      reconnects = 0;
       ws.send(JSON.stringify({
         id: "1", type: "subscribe",
         payload: { query: `subscription($t: ID!) { activationRequestUpdated(ticket: $t) { status amount currency ${PROGRESS} } }`, variables: { t: ticket } },
@@ -263,7 +283,8 @@ function follow(ticket) {
   ws.onclose = (e) => {
     // A server restart (1012) or a lost connection: follow again.
     if (socket === ws && document.body.dataset.outcome === "pending" && e.code !== 1000) {
-      setTimeout(() => follow(ticket), 1000);
+      if (reconnects++ < 60) setTimeout(() => follow(ticket), 1000 + 250 * Math.min(reconnects, 20));
+      else result(t("offline"), "", false, false);
     }
   };
 }
