@@ -12,6 +12,12 @@ pub struct Model {
     pub prefix: String,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// The name its owner gave it (self-service keys).
+    pub name: Option<String>,
+    /// The user who made it (self-service keys).
+    pub created_by: Option<i64>,
+    /// Last request made with it, to the minute.
+    pub last_used_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

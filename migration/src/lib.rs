@@ -12,6 +12,8 @@ mod m20261124_000005_stats;
 mod m20261124_000006_stat_days;
 mod m20261130_000007_postback_endpoints;
 mod m20261201_000008_withdrawal_decision_comment;
+mod m20261201_000009_api_key_names;
+mod m20261201_000010_audit_filters;
 mod sql;
 
 pub struct Migrator;
@@ -28,6 +30,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_stat_days::Migration),
             Box::new(m20261130_000007_postback_endpoints::Migration),
             Box::new(m20261201_000008_withdrawal_decision_comment::Migration),
+            Box::new(m20261201_000009_api_key_names::Migration),
+            Box::new(m20261201_000010_audit_filters::Migration),
         ]
     }
 }

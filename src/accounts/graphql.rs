@@ -230,15 +230,33 @@ impl AccountsQuery {
             .collect()
     }
 
-    /// Who did what, newest first. OWNER only.
+    /// Who did what, newest first; filtered by user, action and time. OWNER only.
     #[graphql(complexity = "crate::graphql::limits::page_cost(first, None, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size: default 50, at most 500.")] first: Option<i32>,
         #[graphql(desc = "The endCursor of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Which entries; all when left out. Keep it the same from page to page.")]
+        filter: Option<AuditLogFilter>,
     ) -> Result<AuditEntryConnection> {
-        let page = service::audit_log(deps(ctx)?, actor(ctx)?, first, after.as_deref())
+        let f = filter.unwrap_or_default();
+        let user_id = match f.user_id {
+            None => None,
+            Some(id) => Some(id.trim().parse::<i64>().map_err(|_| {
+                crate::error::AppError::InvalidField(
+                    vec!["filter".into(), "userId".into()],
+                    "not a user id".into(),
+                )
+                .extend()
+            })?),
+        };
+        let filter = service::AuditFilter {
+            user_id,
+            action: f.action,
+            at: f.at.into(),
+        };
+        let page = service::audit_log(deps(ctx)?, actor(ctx)?, &filter, first, after.as_deref())
             .await
             .extend()?;
         let edges: Vec<AuditEntryEdge> = page
@@ -351,4 +369,15 @@ impl AccountsMutation {
             errors: vec![],
         })
     }
+}
+
+/// Which audit entries; every field given must match.
+#[derive(async_graphql::InputObject, Default)]
+pub struct AuditLogFilter {
+    /// Entries of this user.
+    pub user_id: Option<async_graphql::ID>,
+    /// Exact action name, e.g. "createWithdrawal".
+    pub action: Option<String>,
+    /// When: from (inclusive) to (exclusive).
+    pub at: Option<crate::transactions::graphql::TimeRange>,
 }

@@ -332,16 +332,33 @@ pub struct AuditPage {
 
 pub const AUDIT_CURSOR: &str = "audit";
 
+/// Which audit entries: all fields must match; left out, they match all.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub user_id: Option<i64>,
+    pub action: Option<String>,
+    pub at: crate::transactions::model::Range,
+}
+
 pub async fn audit_log(
     d: &Deps,
     actor: &Actor,
+    filter: &AuditFilter,
     first: Option<i32>,
     after: Option<&str>,
 ) -> AppResult<AuditPage> {
+    use audit_entry::Column as A;
     let me = actor.user_with_role(&[Role::Owner])?;
     let size = pagination::page_size(first, "first")?;
-    let mut q =
-        audit_entry::Entity::find().filter(audit_entry::Column::MerchantId.eq(me.merchant_id));
+    let mut cond = sea_orm::Condition::all().add(A::MerchantId.eq(me.merchant_id));
+    if let Some(user) = filter.user_id {
+        cond = cond.add(A::UserId.eq(user));
+    }
+    if let Some(action) = &filter.action {
+        cond = cond.add(A::Action.eq(action.trim()));
+    }
+    let cond = filter.at.narrow(cond, A::At);
+    let mut q = audit_entry::Entity::find().filter(cond);
     if let Some(cursor) = after {
         let id = pagination::decode_id(AUDIT_CURSOR, cursor, "after")?;
         q = q.filter(audit_entry::Column::Id.lt(id));

@@ -31,7 +31,12 @@ struct Entry {
 #[derive(Default)]
 pub struct AuthCache {
     entries: Mutex<HashMap<String, Entry>>,
+    /// When each API key's last use was written.
+    key_used: Mutex<HashMap<i64, DateTime<Utc>>>,
 }
+
+/// How often an API key's `last_used_at` is written, at most.
+pub const KEY_USE_EVERY: TimeDelta = TimeDelta::seconds(60);
 
 impl AuthCache {
     /// The caller of credential `digest`, if confirmed less than [`FRESH`] ago.
@@ -81,6 +86,31 @@ impl AuthCache {
             Actor::User(u) => !session_ids.contains(&u.session_id),
             _ => true,
         });
+    }
+
+    /// Forgets the entries of revoked API keys.
+    pub fn end_keys(&self, key_ids: &[i64]) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|_, e| match &e.actor {
+            Actor::Key(k) => !key_ids.contains(&k.key_id),
+            _ => true,
+        });
+    }
+
+    /// Whether key `key_id`'s last use should be written now: at most once
+    /// a minute per key (on this instance), so requests do not each write.
+    pub fn key_use_due(&self, key_id: i64, now: DateTime<Utc>) -> bool {
+        let mut used = self.key_used.lock().unwrap_or_else(|p| p.into_inner());
+        match used.get(&key_id) {
+            Some(at) if now >= *at && now - *at < KEY_USE_EVERY => false,
+            _ => {
+                if used.len() >= MAX_ENTRIES {
+                    used.clear();
+                }
+                used.insert(key_id, now);
+                true
+            }
+        }
     }
 
     /// Forgets everything (events may have been missed).

@@ -1,4 +1,4 @@
-//! GraphQL: login, logout, changePassword.
+//! GraphQL: login, logout, changePassword, and self-service API keys.
 
 use super::service;
 use crate::accounts::graphql::User;
@@ -95,5 +95,156 @@ impl AuthMutation {
                 errors: vec![e],
             },
         })
+    }
+}
+
+/// An API key of the merchant (MERCHANT scope), as its owners see it: never the key itself.
+pub struct ApiKey(pub entity::api_key::Model);
+
+#[Object]
+impl ApiKey {
+    /// The key's id (for revokeApiKey).
+    async fn id(&self) -> async_graphql::ID {
+        self.0.id.to_string().into()
+    }
+    /// A name the owner gives the key, e.g. "shop backend".
+    async fn name(&self) -> &str {
+        self.0.name.as_deref().unwrap_or("")
+    }
+    /// What the key may do.
+    async fn scope(&self) -> Result<super::model::Scope> {
+        self.0
+            .scope
+            .parse()
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("unknown key scope")).extend())
+    }
+    /// The first characters of the key, enough to recognise it; never the whole key.
+    async fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+    /// When it was made.
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+    /// Who made it (null for keys made on the command line).
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        use crate::accounts::loader::UserLoader;
+        use async_graphql::dataloader::DataLoader;
+        let (Some(id), Some(merchant)) = (self.0.created_by, self.0.merchant_id) else {
+            return Ok(None);
+        };
+        match ctx
+            .data::<DataLoader<UserLoader>>()?
+            .load_one((merchant, id))
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")).extend())?
+        {
+            Some(u) => Ok(Some(u.try_into()?)),
+            None => Ok(None),
+        }
+    }
+    /// The last request made with it, to the minute; null when never used.
+    async fn last_used_at(&self) -> Option<DateTime> {
+        self.0.last_used_at.map(Into::into)
+    }
+    /// When it was revoked; null while it works.
+    async fn revoked_at(&self) -> Option<DateTime> {
+        self.0.revoked_at.map(Into::into)
+    }
+}
+
+/// A new API key's name.
+#[derive(async_graphql::InputObject)]
+pub struct CreateApiKeyInput {
+    /// A name to recognise it by, 1 to 100 characters.
+    pub name: String,
+}
+
+/// Result of createApiKey.
+#[derive(SimpleObject, Default)]
+pub struct CreateApiKeyPayload {
+    /// The new key's record.
+    pub api_key: Option<ApiKey>,
+    /// The whole key: shown here once, stored only as a hash.
+    pub key: Option<String>,
+    /// INVALID (name); empty on success.
+    pub errors: Vec<UserError>,
+}
+
+/// Result of revokeApiKey.
+#[derive(SimpleObject, Default)]
+pub struct RevokeApiKeyPayload {
+    /// The key, now revoked.
+    pub api_key: Option<ApiKey>,
+    /// NOT_FOUND; empty on success.
+    pub errors: Vec<UserError>,
+}
+
+#[derive(Default)]
+pub struct ApiKeysQuery;
+
+#[Object]
+impl ApiKeysQuery {
+    /// The merchant's API keys (MERCHANT scope), revoked ones included. OWNER only.
+    async fn api_keys(&self, ctx: &Context<'_>) -> Result<Vec<ApiKey>> {
+        Ok(super::keys::list(deps(ctx)?, actor(ctx)?)
+            .await
+            .extend()?
+            .into_iter()
+            .map(ApiKey)
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct ApiKeysMutation;
+
+#[Object]
+impl ApiKeysMutation {
+    /// Makes an API key (MERCHANT scope) for the caller's merchant; the key is shown once. OWNER only.
+    async fn create_api_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The key's name.")] input: CreateApiKeyInput,
+    ) -> Result<CreateApiKeyPayload> {
+        Ok(
+            match super::keys::create(deps(ctx)?, actor(ctx)?, &input.name)
+                .await
+                .extend()?
+            {
+                Ok((row, key)) => CreateApiKeyPayload {
+                    api_key: Some(ApiKey(row)),
+                    key: Some(key),
+                    errors: vec![],
+                },
+                Err(e) => CreateApiKeyPayload {
+                    errors: vec![e],
+                    ..Default::default()
+                },
+            },
+        )
+    }
+
+    /// Revokes an API key at once. OWNER only.
+    async fn revoke_api_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The key's id.")] id: async_graphql::ID,
+    ) -> Result<RevokeApiKeyPayload> {
+        Ok(
+            match super::keys::revoke(deps(ctx)?, actor(ctx)?, &id)
+                .await
+                .extend()?
+            {
+                Ok(row) => RevokeApiKeyPayload {
+                    api_key: Some(ApiKey(row)),
+                    errors: vec![],
+                },
+                Err(e) => RevokeApiKeyPayload {
+                    errors: vec![e],
+                    ..Default::default()
+                },
+            },
+        )
     }
 }

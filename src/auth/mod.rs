@@ -13,6 +13,7 @@
 
 pub mod cache;
 pub mod graphql;
+pub mod keys;
 pub mod model;
 pub mod password;
 pub mod service;

@@ -30,7 +30,8 @@ pub enum Language {
 }
 
 /// What an API key may do.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "ApiKeyScope")]
 pub enum Scope {
     /// The merchant's own server: reads as OPERATOR, creates withdrawals.
     Merchant,

@@ -271,11 +271,19 @@ pub async fn authenticate(d: &Deps, bearer: Option<&str>) -> AppResult<Actor> {
     };
     let now = d.clock.now();
     let digest = tokens::digest(token);
-    if let Some(actor) = d.auth_cache.get(&digest, now) {
-        return Ok(actor);
+    let actor = match d.auth_cache.get(&digest, now) {
+        Some(actor) => actor,
+        None => {
+            let (actor, expires_at) = verify(d, token).await?;
+            d.auth_cache.put(digest, actor.clone(), now, expires_at);
+            actor
+        }
+    };
+    if let Actor::Key(k) = &actor {
+        if d.auth_cache.key_use_due(k.key_id, now) {
+            super::keys::record_use(d, k.key_id, now).await;
+        }
     }
-    let (actor, expires_at) = verify(d, token).await?;
-    d.auth_cache.put(digest, actor.clone(), now, expires_at);
     Ok(actor)
 }
 

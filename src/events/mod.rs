@@ -48,6 +48,8 @@ pub enum Event {
     },
     /// Sessions that ended (logout, password change, user disabled): their sockets close.
     SessionsEnded { session_ids: Vec<i64> },
+    /// API keys that were revoked: no instance trusts them any longer.
+    KeysRevoked { key_ids: Vec<i64> },
     /// Fan-out between instances was interrupted and is back: refetch.
     Resync,
 }

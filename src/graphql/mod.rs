@@ -8,7 +8,7 @@ pub use observe::Api;
 use crate::accounts::graphql::{AccountsMutation, AccountsQuery};
 use crate::activation::graphql::{ActivationMutation, ActivationQuery};
 use crate::app::Deps;
-use crate::auth::graphql::AuthMutation;
+use crate::auth::graphql::{ApiKeysMutation, ApiKeysQuery, AuthMutation};
 use crate::auth::model::Actor;
 use crate::catalog::graphql::CatalogQuery;
 use crate::error::AppError;
@@ -38,12 +38,14 @@ pub struct Query(
     WithdrawalsQuery,
     StatsQuery,
     PluginQuery,
+    ApiKeysQuery,
 );
 
 /// Changes. Each answers a payload whose errors list says what was wrong with the input (UserError); missing rights are GraphQL errors (UNAUTHENTICATED, FORBIDDEN). Every change is audited.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     AuthMutation,
+    ApiKeysMutation,
     AccountsMutation,
     SettingsMutation,
     PostbacksMutation,

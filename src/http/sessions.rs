@@ -107,10 +107,14 @@ pub async fn run(d: Deps, watch: Arc<SessionWatch>, mut stop: watch::Receiver<bo
         tokio::select! {
             event = bus.recv() => match event {
                 Ok(e) => {
-                    if let Event::SessionsEnded { session_ids } = &*e {
-                        // (ended on any instance: trusted here no longer)
-                        d.auth_cache.end_sessions(session_ids);
-                        watch.close(session_ids);
+                    match &*e {
+                        Event::SessionsEnded { session_ids } => {
+                            // (ended on any instance: trusted here no longer)
+                            d.auth_cache.end_sessions(session_ids);
+                            watch.close(session_ids);
+                        }
+                        Event::KeysRevoked { key_ids } => d.auth_cache.end_keys(key_ids),
+                        _ => {}
                     }
                 }
                 Err(RecvError::Lagged(_)) => {

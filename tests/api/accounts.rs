@@ -308,3 +308,132 @@ async fn concurrent_writes_wait_for_each_other_instead_of_failing() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_audit_log_filters_by_user_action_and_time_each_alone_and_together() {
+    use std::time::Duration;
+    let app = spawn_app().await;
+    let owner = app.login(OWNER).await;
+    let operator = app.login(OPERATOR).await;
+    let me = async |token: &str| {
+        app.gql(Some(token), "{ me { id } }", json!({})).await["data"]["me"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (owner_id, operator_id) = (me(&owner).await, me(&operator).await);
+    let profile = |lang: &str| {
+        format!("mutation {{ updateProfile(input: {{ language: {lang} }}) {{ profile {{ language }} }} }}")
+    };
+    // 10:00 — the owner changes language twice, the operator once.
+    app.gql(Some(&owner), &profile("RU"), json!({})).await;
+    app.gql(Some(&owner), &profile("EN"), json!({})).await;
+    app.gql(Some(&operator), &profile("HI"), json!({})).await;
+    // 11:00 (signed in again: the sessions went idle) — each once more, and
+    // the owner makes an API key.
+    app.clock.advance(Duration::from_secs(3600));
+    let owner = app.login(OWNER).await;
+    let operator = app.login(OPERATOR).await;
+    app.gql(Some(&owner), &profile("BN"), json!({})).await;
+    app.gql(Some(&operator), &profile("EN"), json!({})).await;
+    app.gql(
+        Some(&owner),
+        "mutation { createApiKey(input: { name: \"audit\" }) { errors { code } } }",
+        json!({}),
+    )
+    .await;
+    let q = "query($f: AuditLogFilter, $a: String, $n: Int) { auditLog(first: $n, after: $a, filter: $f) { edges { cursor node { action at user { id } } } pageInfo { hasNextPage endCursor } } }";
+    let run = async |f: Value| {
+        let body = app.gql(Some(&owner), q, json!({ "f": f, "n": 100 })).await;
+        assert!(body["errors"].is_null(), "{body}");
+        body["data"]["auditLog"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .collect::<Vec<Value>>()
+    };
+    let profile_changes = |nodes: &[Value]| {
+        nodes
+            .iter()
+            .filter(|n| n["action"] == "user.update_profile")
+            .count()
+    };
+    // Alone: by user.
+    let by_operator = run(json!({ "userId": operator_id })).await;
+    // (two sign-ins, two profile changes)
+    assert_eq!(by_operator.len(), 4, "{by_operator:?}");
+    assert_eq!(profile_changes(&by_operator), 2);
+    assert!(by_operator
+        .iter()
+        .all(|n| n["user"]["id"] == operator_id.as_str()));
+    // Alone: by action.
+    let changes = run(json!({ "action": "user.update_profile" })).await;
+    assert_eq!(changes.len(), 5, "{changes:?}");
+    let keys = run(json!({ "action": "api_key.create" })).await;
+    assert_eq!(
+        keys.len(),
+        4,
+        "the demo's three keys and the owner's: {keys:?}"
+    );
+    assert_eq!(
+        keys.iter()
+            .filter(|n| n["user"]["id"] == owner_id.as_str())
+            .count(),
+        1
+    );
+    // Alone: by time (from inclusive, to exclusive).
+    let later = run(json!({ "at": { "from": "2026-11-24T10:30:00Z" } })).await;
+    assert_eq!(profile_changes(&later), 2, "{later:?}");
+    assert_eq!(
+        later.len(),
+        5,
+        "two sign-ins, two changes, the key: {later:?}"
+    );
+    assert!(later
+        .iter()
+        .all(|n| n["at"].as_str().unwrap() >= "2026-11-24T11:00:00Z"));
+    let earlier = run(json!({ "at": { "to": "2026-11-24T11:00:00Z" } })).await;
+    assert_eq!(profile_changes(&earlier), 3);
+    // Together.
+    let owner_later = run(json!({ "userId": owner_id, "action": "user.update_profile", "at": { "from": "2026-11-24T11:00:00Z", "to": "2026-11-24T12:00:00Z" } })).await;
+    assert_eq!(owner_later.len(), 1, "{owner_later:?}");
+    assert!(
+        run(json!({ "userId": operator_id, "action": "api_key.create" }))
+            .await
+            .is_empty()
+    );
+    // Paged under a filter: one at a time, the same two entries, newest first.
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let body = app
+            .gql(Some(&owner), q, json!({ "f": { "userId": operator_id, "action": "user.update_profile" }, "a": after, "n": 1 }))
+            .await;
+        let page = &body["data"]["auditLog"];
+        seen.push(page["edges"][0]["node"]["at"].clone());
+        if page["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(
+        seen,
+        vec![json!("2026-11-24T11:00:00Z"), json!("2026-11-24T10:00:00Z")]
+    );
+    // Bad input: a clear error.
+    let body = app
+        .gql(Some(&owner), q, json!({ "f": { "userId": "someone" } }))
+        .await;
+    assert_eq!(error_code(&body), Some("INVALID"), "{body}");
+    // Another merchant's user: nothing of theirs.
+    let other = app.login(OTHER_OWNER).await;
+    let body = app
+        .gql(
+            Some(&other),
+            q,
+            json!({ "f": { "userId": owner_id }, "n": 100 }),
+        )
+        .await;
+    assert_eq!(body["data"]["auditLog"]["edges"], json!([]), "{body}");
+}

@@ -1,4 +1,5 @@
 use crate::support::*;
+use kassa::clock::Clock;
 use serde_json::json;
 use std::time::Duration;
 
@@ -353,4 +354,231 @@ async fn a_busy_client_is_verified_from_memory_and_ended_sessions_stop_at_once()
     app.gql(Some(&owner), "mutation { logout }", json!({}))
         .await;
     assert_eq!(error_code(&me(&owner).await), Some("UNAUTHENTICATED"));
+}
+
+const CREATE_KEY: &str = "mutation($n: String!) { createApiKey(input: { name: $n }) { key apiKey { id name scope prefix createdAt createdBy { login } lastUsedAt revokedAt } errors { code field message } } }";
+const KEYS: &str = "{ apiKeys { id name prefix lastUsedAt revokedAt } }";
+const REVOKE_KEY: &str = "mutation($id: ID!) { revokeApiKey(id: $id) { apiKey { id revokedAt } errors { code field } } }";
+const AS_KEY: &str = "{ transactions(first: 1) { totalCount } }";
+
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+#[tokio::test]
+async fn an_owner_makes_uses_lists_and_revokes_an_api_key() {
+    let app = spawn_app().await;
+    let owner = app.login(OWNER).await;
+    let made = app
+        .gql(Some(&owner), CREATE_KEY, json!({ "n": "  shop backend " }))
+        .await;
+    let payload = &made["data"]["createApiKey"];
+    assert_eq!(payload["errors"], json!([]), "{made}");
+    let key = payload["key"].as_str().unwrap().to_string();
+    let record = &payload["apiKey"];
+    assert!(key.starts_with("kak_"), "{key}");
+    assert_eq!(record["name"], "shop backend");
+    assert_eq!(record["scope"], "MERCHANT");
+    assert_eq!(record["prefix"].as_str().unwrap(), &key[..10]);
+    assert_eq!(record["createdBy"]["login"], OWNER.0);
+    assert!(record["lastUsedAt"].is_null());
+    let id = record["id"].as_str().unwrap().to_string();
+
+    // Used: it reads the merchant's data, and the list shows when.
+    let used = app.gql(Some(&key), AS_KEY, json!({})).await;
+    assert!(used["errors"].is_null(), "{used}");
+    let first_use = app.clock.now();
+    let listed = app.gql(Some(&owner), KEYS, json!({})).await;
+    let mine = listed["data"]["apiKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{listed}"))
+        .clone();
+    assert_eq!(mine["lastUsedAt"], stamp(first_use));
+    assert!(
+        !listed.to_string().contains(&key[10..]),
+        "the list never shows the key"
+    );
+
+    // Used again within the minute: not written again; after it: written.
+    app.clock.advance(std::time::Duration::from_secs(30));
+    app.gql(Some(&key), AS_KEY, json!({})).await;
+    let listed = app.gql(Some(&owner), KEYS, json!({})).await;
+    assert!(listed.to_string().contains(&stamp(first_use)), "{listed}");
+    app.clock.advance(std::time::Duration::from_secs(31));
+    app.gql(Some(&key), AS_KEY, json!({})).await;
+    let later = app.clock.now();
+    let listed = app.gql(Some(&owner), KEYS, json!({})).await;
+    assert!(listed.to_string().contains(&stamp(later)), "{listed}");
+
+    // Revoked: its next request is UNAUTHENTICATED, and the list says when.
+    let revoked = app.gql(Some(&owner), REVOKE_KEY, json!({ "id": id })).await;
+    assert_eq!(
+        revoked["data"]["revokeApiKey"]["errors"],
+        json!([]),
+        "{revoked}"
+    );
+    assert!(revoked["data"]["revokeApiKey"]["apiKey"]["revokedAt"].is_string());
+    let refused = app.gql(Some(&key), AS_KEY, json!({})).await;
+    assert_eq!(error_code(&refused), Some("UNAUTHENTICATED"), "{refused}");
+    let listed = app.gql(Some(&owner), KEYS, json!({})).await;
+    assert!(
+        listed.to_string().contains("revokedAt\":\"2026"),
+        "{listed}"
+    );
+    // Revoking again changes nothing.
+    let again = app.gql(Some(&owner), REVOKE_KEY, json!({ "id": id })).await;
+    assert_eq!(
+        again["data"]["revokeApiKey"]["errors"],
+        json!([]),
+        "{again}"
+    );
+
+    // Audited, both.
+    let audit = app
+        .gql(
+            Some(&owner),
+            "{ auditLog(first: 50) { edges { node { action } } } }",
+            json!({}),
+        )
+        .await
+        .to_string();
+    assert!(
+        audit.contains("api_key.create") && audit.contains("api_key.revoke"),
+        "{audit}"
+    );
+}
+
+#[tokio::test]
+async fn api_keys_are_the_owners_alone_and_stay_in_their_merchant() {
+    let app = spawn_app().await;
+    for (who, name) in [(OPERATOR, "operator"), (VIEWER, "viewer")] {
+        let token = app.login(who).await;
+        for (q, vars) in [
+            (CREATE_KEY, json!({ "n": name })),
+            (KEYS, json!({})),
+            (REVOKE_KEY, json!({ "id": "1" })),
+        ] {
+            let body = app.gql(Some(&token), q, vars).await;
+            assert_eq!(error_code(&body), Some("FORBIDDEN"), "{name}: {body}");
+        }
+    }
+    // A MERCHANT key cannot make more keys.
+    let body = app
+        .gql(
+            Some(app.keys.merchant.as_str()),
+            CREATE_KEY,
+            json!({ "n": "sneaky" }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    assert_eq!(
+        error_code(&app.gql(None, KEYS, json!({})).await),
+        Some("UNAUTHENTICATED")
+    );
+
+    // Another merchant's key: NOT_FOUND, and it keeps working.
+    let other = app.login(OTHER_OWNER).await;
+    let theirs = app
+        .gql(Some(&other), CREATE_KEY, json!({ "n": "theirs" }))
+        .await;
+    let their_key = theirs["data"]["createApiKey"]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let their_id = theirs["data"]["createApiKey"]["apiKey"]["id"].clone();
+    let owner = app.login(OWNER).await;
+    let body = app
+        .gql(Some(&owner), REVOKE_KEY, json!({ "id": their_id }))
+        .await;
+    assert_eq!(
+        body["data"]["revokeApiKey"]["errors"][0]["code"], "NOT_FOUND",
+        "{body}"
+    );
+    assert!(body["data"]["revokeApiKey"]["apiKey"].is_null());
+    let listed = app.gql(Some(&owner), KEYS, json!({})).await.to_string();
+    assert!(!listed.contains("theirs"), "{listed}");
+    let works = app.gql(Some(&their_key), AS_KEY, json!({})).await;
+    assert!(works["errors"].is_null(), "{works}");
+    // Nor the platform's keys, by id.
+    for bad in ["not-a-number", "999999"] {
+        let body = app
+            .gql(Some(&owner), REVOKE_KEY, json!({ "id": bad }))
+            .await;
+        assert_eq!(
+            body["data"]["revokeApiKey"]["errors"][0]["code"], "NOT_FOUND",
+            "{body}"
+        );
+    }
+
+    // Bad names: refused, nothing made.
+    let before = app.gql(Some(&owner), KEYS, json!({})).await["data"]["apiKeys"]
+        .as_array()
+        .unwrap()
+        .len();
+    for name in ["   ".to_string(), "x".repeat(101)] {
+        let body = app
+            .gql(Some(&owner), CREATE_KEY, json!({ "n": name }))
+            .await;
+        assert_eq!(
+            body["data"]["createApiKey"]["errors"][0]["code"], "INVALID",
+            "{body}"
+        );
+        assert!(body["data"]["createApiKey"]["key"].is_null());
+    }
+    let after = app.gql(Some(&owner), KEYS, json!({})).await["data"]["apiKeys"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn a_key_revoked_on_another_instance_stops_here_at_once() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let app = spawn_app().await;
+    let owner = app.login(OWNER).await;
+    let made = app
+        .gql(Some(&owner), CREATE_KEY, json!({ "n": "elsewhere" }))
+        .await;
+    let key = made["data"]["createApiKey"]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id: i64 = made["data"]["createApiKey"]["apiKey"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Verified once: trusted from memory for the next seconds.
+    assert!(app.gql(Some(&key), AS_KEY, json!({})).await["errors"].is_null());
+    // Another instance revokes it: its write, and its event on the bus
+    // (through Redis when the suite runs with it).
+    entity::api_key::Entity::update_many()
+        .col_expr(
+            entity::api_key::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(Some(chrono::Utc::now())),
+        )
+        .filter(entity::api_key::Column::Id.eq(id))
+        .exec(&app.deps.db)
+        .await
+        .unwrap();
+    app.deps
+        .bus
+        .publish(vec![kassa::events::Event::KeysRevoked {
+            key_ids: vec![id],
+        }])
+        .await;
+    // No clock moves: only the event can make this instance forget the key.
+    let mut refused = false;
+    for _ in 0..50 {
+        if error_code(&app.gql(Some(&key), AS_KEY, json!({})).await) == Some("UNAUTHENTICATED") {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "the revoked key was still trusted from memory");
 }

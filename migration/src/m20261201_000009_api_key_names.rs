@@ -1,0 +1,24 @@
+//! Self-service API keys: name, creator, last use.
+
+use sea_orm_migration::prelude::*;
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261201_000009_api_key_names"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        crate::sql::run_script(manager, include_str!("m20261201_000009_api_key_names.sql")).await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Err(DbErr::Migration(
+            "not reversible; restore a backup instead".into(),
+        ))
+    }
+}
