@@ -101,6 +101,7 @@ impl AuthMutation {
 /// An API key of the merchant (MERCHANT scope), as its owners see it: never the key itself.
 pub struct ApiKey(pub entity::api_key::Model);
 
+/// An API key of the merchant (MERCHANT scope), as its owners see it: never the key itself.
 #[Object]
 impl ApiKey {
     /// The key's id (for revokeApiKey).
