@@ -274,11 +274,25 @@ async fn release_claims(d: &Deps, me: &str) -> AppResult<u64> {
     Ok(released.rows_affected)
 }
 
-/// The URL a postback of `p` goes to, in SQL: the merchant's current
-/// setting, as [`target_url`] computes it.
-const TARGET_SQL: &str =
-    "CASE WHEN p.kind = 'WITHDRAWAL' AND m.withdrawal_postback_url IS NOT NULL \
-     THEN m.withdrawal_postback_url ELSE m.postback_url END";
+/// The URL a postback `p` of merchant `m` goes to, in SQL: the merchant's
+/// current setting, as [`target_url`] computes it.
+macro_rules! target_sql {
+    () => {
+        "CASE WHEN p.kind = 'WITHDRAWAL' AND m.withdrawal_postback_url IS NOT NULL \
+         THEN m.withdrawal_postback_url ELSE m.postback_url END"
+    };
+}
+const TARGET_SQL: &str = target_sql!();
+
+/// A postback `p`'s endpoint takes deliveries: no circuit of it is open or
+/// half-open. Checked inside the claim statement itself, so a circuit that
+/// opened after the claim's other reads still stops it.
+const CIRCUIT_CLOSED_SQL: &str = concat!(
+    "NOT EXISTS (SELECT 1 FROM merchants m JOIN postback_endpoints h ON h.merchant_id = m.id \
+     WHERE m.id = p.merchant_id AND h.circuit <> 'CLOSED' AND h.url = ",
+    target_sql!(),
+    ")"
+);
 
 /// Writes `sql` (with `$1`-style parameters) for the connection's backend.
 fn statement(d: &Deps, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
@@ -497,7 +511,8 @@ fn claim_statement(d: &Deps, lease: &Lease<'_>, wanted: &[(&DueGroup, i64)]) -> 
         values.push(list(&|(_, q)| q.to_string()).into());
         return statement(
             d,
-            "UPDATE postbacks SET claimed_by = $1, claimed_until = $2
+            &format!(
+                "UPDATE postbacks SET claimed_by = $1, claimed_until = $2
              WHERE id IN (
                SELECT c.id
                FROM unnest(string_to_array($4, ',')::bigint[], string_to_array($5, ','),
@@ -507,19 +522,22 @@ fn claim_statement(d: &Deps, lease: &Lease<'_>, wanted: &[(&DueGroup, i64)]) -> 
                  WHERE p.merchant_id = g.merchant_id AND p.kind = g.kind
                    AND p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= $3
                    AND (p.claimed_until IS NULL OR p.claimed_until < $3)
+                   AND {CIRCUIT_CLOSED_SQL}
                  ORDER BY p.next_attempt_at, p.id LIMIT g.n) AS c)
              AND (claimed_until IS NULL OR claimed_until < $3)
-             RETURNING *",
+             RETURNING *"
+            ),
             values,
         );
     }
     let mut parts = Vec::new();
     for (g, q) in wanted {
         parts.push(format!(
-            "SELECT id FROM (SELECT id FROM postbacks
-               WHERE merchant_id = ${} AND kind = ${} AND status IN ('PENDING', 'RETRYING')
-                 AND next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until < $3)
-               ORDER BY next_attempt_at, id LIMIT {q}) AS g{}",
+            "SELECT id FROM (SELECT p.id FROM postbacks p
+               WHERE p.merchant_id = ${} AND p.kind = ${} AND p.status IN ('PENDING', 'RETRYING')
+                 AND p.next_attempt_at <= $3 AND (p.claimed_until IS NULL OR p.claimed_until < $3)
+                 AND {CIRCUIT_CLOSED_SQL}
+               ORDER BY p.next_attempt_at, p.id LIMIT {q}) AS g{}",
             values.len() + 1,
             values.len() + 2,
             parts.len()
