@@ -274,25 +274,26 @@ async fn release_claims(d: &Deps, me: &str) -> AppResult<u64> {
     Ok(released.rows_affected)
 }
 
-/// The URL a postback `p` of merchant `m` goes to, in SQL: the merchant's
-/// current setting, as [`target_url`] computes it.
-macro_rules! target_sql {
-    () => {
-        "CASE WHEN p.kind = 'WITHDRAWAL' AND m.withdrawal_postback_url IS NOT NULL \
+/// The URL a postback of kind `kind` of merchant `m` goes to, in SQL: the
+/// merchant's current setting, as [`target_url`] computes it.
+fn target_sql(kind: &str) -> String {
+    format!(
+        "CASE WHEN {kind} = 'WITHDRAWAL' AND m.withdrawal_postback_url IS NOT NULL \
          THEN m.withdrawal_postback_url ELSE m.postback_url END"
-    };
+    )
 }
-const TARGET_SQL: &str = target_sql!();
 
-/// A postback `p`'s endpoint takes deliveries: no circuit of it is open or
-/// half-open. Checked inside the claim statement itself, so a circuit that
-/// opened after the claim's other reads still stops it.
-const CIRCUIT_CLOSED_SQL: &str = concat!(
-    "NOT EXISTS (SELECT 1 FROM merchants m JOIN postback_endpoints h ON h.merchant_id = m.id \
-     WHERE m.id = p.merchant_id AND h.circuit <> 'CLOSED' AND h.url = ",
-    target_sql!(),
-    ")"
-);
+/// The endpoint of merchant `merchant`'s postbacks of kind `kind` takes
+/// deliveries: no circuit of it is open or half-open. Checked inside the
+/// claim statement itself (once per group), so a circuit that opened after
+/// the claim's earlier reads still stops it.
+fn circuit_closed_sql(merchant: &str, kind: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM merchants m JOIN postback_endpoints h ON h.merchant_id = m.id \
+         WHERE m.id = {merchant} AND h.circuit <> 'CLOSED' AND h.url = {})",
+        target_sql(kind)
+    )
+}
 
 /// Writes `sql` (with `$1`-style parameters) for the connection's backend.
 fn statement(d: &Deps, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
@@ -522,10 +523,11 @@ fn claim_statement(d: &Deps, lease: &Lease<'_>, wanted: &[(&DueGroup, i64)]) -> 
                  WHERE p.merchant_id = g.merchant_id AND p.kind = g.kind
                    AND p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= $3
                    AND (p.claimed_until IS NULL OR p.claimed_until < $3)
-                   AND {CIRCUIT_CLOSED_SQL}
-                 ORDER BY p.next_attempt_at, p.id LIMIT g.n) AS c)
+                 ORDER BY p.next_attempt_at, p.id LIMIT g.n) AS c
+               WHERE {closed})
              AND (claimed_until IS NULL OR claimed_until < $3)
-             RETURNING *"
+             RETURNING *",
+                closed = circuit_closed_sql("g.merchant_id", "g.kind")
             ),
             values,
         );
@@ -534,13 +536,17 @@ fn claim_statement(d: &Deps, lease: &Lease<'_>, wanted: &[(&DueGroup, i64)]) -> 
     for (g, q) in wanted {
         parts.push(format!(
             "SELECT id FROM (SELECT p.id FROM postbacks p
-               WHERE p.merchant_id = ${} AND p.kind = ${} AND p.status IN ('PENDING', 'RETRYING')
+               WHERE p.merchant_id = ${m} AND p.kind = ${k} AND p.status IN ('PENDING', 'RETRYING')
                  AND p.next_attempt_at <= $3 AND (p.claimed_until IS NULL OR p.claimed_until < $3)
-                 AND {CIRCUIT_CLOSED_SQL}
-               ORDER BY p.next_attempt_at, p.id LIMIT {q}) AS g{}",
-            values.len() + 1,
-            values.len() + 2,
-            parts.len()
+                 AND {closed}
+               ORDER BY p.next_attempt_at, p.id LIMIT {q}) AS g{n}",
+            m = values.len() + 1,
+            k = values.len() + 2,
+            n = parts.len(),
+            closed = circuit_closed_sql(
+                &format!("${}", values.len() + 1),
+                &format!("${}", values.len() + 2)
+            ),
         ));
         values.push(g.merchant_id.into());
         values.push(g.kind.clone().into());
@@ -588,12 +594,13 @@ async fn claim_probes(
         let sql = format!(
             "UPDATE postbacks SET claimed_by = $1, claimed_until = $2 WHERE id = (
                SELECT p.id FROM postbacks p JOIN merchants m ON m.id = p.merchant_id
-               WHERE p.merchant_id = $4 AND {TARGET_SQL} = $5
+               WHERE p.merchant_id = $4 AND {target} = $5
                  AND p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= $3
                  AND (p.claimed_until IS NULL OR p.claimed_until < $3)
                ORDER BY p.next_attempt_at, p.id LIMIT 1)
              AND (claimed_until IS NULL OR claimed_until < $3)
-             RETURNING *"
+             RETURNING *",
+            target = target_sql("p.kind")
         );
         let values: Vec<sea_orm::Value> = vec![
             me.into(),
