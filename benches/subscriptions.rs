@@ -101,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?
     .map_err(|e| anyhow::anyhow!(e.message))?;
-    let token = kassa::auth::service::login(&d, "subs@owner", "SubsOwner2026x")
+    let token = kassa::auth::service::login(&d, "subs@owner", "SubsOwner2026x", None)
         .await?
         .map_err(|e| anyhow::anyhow!(e.message))?
         .token;

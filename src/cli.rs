@@ -83,6 +83,11 @@ pub enum Admin {
         #[arg(long)]
         identifier: String,
     },
+    /// Turn two-factor sign-in off for a user locked out of it → {"disabled"}.
+    DisableTotp {
+        #[arg(long)]
+        login: String,
+    },
     /// Recompute the dashboard's statistics from the raw rows → {"bucket_rows"}.
     RebuildStats {
         /// Only this merchant (default: all).
@@ -177,6 +182,18 @@ async fn admin_command(d: &app::Deps, admin: Admin) -> anyhow::Result<()> {
         } => {
             let w = catalog::create_wallet(d, merchant, &payment_system, &identifier).await?;
             emit(json!({ "id": w.id.to_string() }))
+        }
+        Admin::DisableTotp { login } => {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+            let key = crate::auth::service::normalize_login(&login);
+            let user = entity::user::Entity::find()
+                .filter(entity::user::Column::Login.eq(key))
+                .one(&d.db)
+                .await?
+                .ok_or_else(|| anyhow!("no user with login {login}"))?;
+            let was = user.totp_enabled;
+            crate::auth::totp::turn_off(d, &Actor::Cli, &user).await?;
+            emit(json!({ "disabled": was }))
         }
         Admin::RebuildStats { merchant } => {
             let rows = crate::stats::service::rebuild(d, &Actor::Cli, merchant).await?;

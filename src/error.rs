@@ -41,6 +41,8 @@ pub enum ErrorCode {
     ForbiddenUrl,
     /// The object's current status does not allow this change.
     InvalidTransition,
+    /// The user has two-factor sign-in on: send the current code as `totp`.
+    TotpRequired,
 }
 
 /// A problem with the input of a mutation.

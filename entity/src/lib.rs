@@ -18,6 +18,7 @@ pub mod payment_system_prompt;
 pub mod postback;
 pub mod postback_attempt;
 pub mod postback_endpoint;
+pub mod recovery_code;
 pub mod session;
 pub mod stat_bucket;
 pub mod stockpiling;

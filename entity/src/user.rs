@@ -15,6 +15,12 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub last_login_at: Option<DateTimeUtc>,
     pub password_changed_at: DateTimeUtc,
+    /// Base32 TOTP secret (set by enrollTotp; never shown again).
+    pub totp_secret: Option<String>,
+    /// Two-factor sign-in is on (after confirmTotp).
+    pub totp_enabled: bool,
+    /// The last TOTP time step a code was accepted for.
+    pub totp_last_step: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ mod m20261130_000007_postback_endpoints;
 mod m20261201_000008_withdrawal_decision_comment;
 mod m20261201_000009_api_key_names;
 mod m20261201_000010_audit_filters;
+mod m20261201_000011_totp;
 mod sql;
 
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_withdrawal_decision_comment::Migration),
             Box::new(m20261201_000009_api_key_names::Migration),
             Box::new(m20261201_000010_audit_filters::Migration),
+            Box::new(m20261201_000011_totp::Migration),
         ]
     }
 }

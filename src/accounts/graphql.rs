@@ -31,6 +31,8 @@ pub struct User {
     pub created_at: DateTime,
     /// The last successful sign-in; null if never.
     pub last_login_at: Option<DateTime>,
+    /// Two-factor sign-in (TOTP) is on for this user.
+    pub totp_enabled: bool,
 }
 
 impl TryFrom<user::Model> for User {
@@ -45,6 +47,7 @@ impl TryFrom<user::Model> for User {
             disabled: u.disabled,
             created_at: u.created_at.into(),
             last_login_at: u.last_login_at.map(Into::into),
+            totp_enabled: u.totp_enabled,
         })
     }
 }

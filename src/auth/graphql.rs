@@ -40,23 +40,32 @@ impl AuthMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The user's login (e.g. owner@demo).")] login: String,
         #[graphql(desc = "The user's password.")] password: String,
+        #[graphql(
+            desc = "The current one-time code, for a user with two-factor sign-in on (or one of their recovery codes)."
+        )]
+        totp: Option<String>,
     ) -> Result<LoginPayload> {
         let d = deps(ctx)?;
         if d.limits.login.check_key(&client_ip(ctx)).is_err() {
             return Err(AppError::RateLimited.extend());
         }
-        Ok(match service::login(d, &login, &password).await.extend()? {
-            Ok(s) => LoginPayload {
-                token: Some(s.token),
-                expires_at: Some(s.expires_at.into()),
-                user: Some(s.user.try_into()?),
-                errors: vec![],
+        Ok(
+            match service::login(d, &login, &password, totp.as_deref())
+                .await
+                .extend()?
+            {
+                Ok(s) => LoginPayload {
+                    token: Some(s.token),
+                    expires_at: Some(s.expires_at.into()),
+                    user: Some(s.user.try_into()?),
+                    errors: vec![],
+                },
+                Err(e) => LoginPayload {
+                    errors: vec![e],
+                    ..Default::default()
+                },
             },
-            Err(e) => LoginPayload {
-                errors: vec![e],
-                ..Default::default()
-            },
-        })
+        )
     }
 
     /// Ends the current session.
@@ -242,6 +251,110 @@ impl ApiKeysMutation {
                     errors: vec![],
                 },
                 Err(e) => RevokeApiKeyPayload {
+                    errors: vec![e],
+                    ..Default::default()
+                },
+            },
+        )
+    }
+}
+
+/// Result of enrollTotp.
+#[derive(SimpleObject, Default)]
+pub struct EnrollTotpPayload {
+    /// Base32 secret, for typing into an authenticator by hand.
+    pub secret: Option<String>,
+    /// otpauth:// URI, for a QR code.
+    pub otpauth_uri: Option<String>,
+    /// INVALID_TRANSITION when two-factor sign-in is on already.
+    pub errors: Vec<UserError>,
+}
+
+/// Result of confirmTotp.
+#[derive(SimpleObject, Default)]
+pub struct ConfirmTotpPayload {
+    /// The user, now with two-factor sign-in on.
+    pub user: Option<User>,
+    /// One-time recovery codes, each usable once in place of a code; shown here only.
+    pub recovery_codes: Vec<String>,
+    /// INVALID (code) or INVALID_TRANSITION; empty on success.
+    pub errors: Vec<UserError>,
+}
+
+/// Result of disableTotp.
+#[derive(SimpleObject, Default)]
+pub struct DisableTotpPayload {
+    /// The user, now without two-factor sign-in.
+    pub user: Option<User>,
+    /// WRONG_PASSWORD; empty on success.
+    pub errors: Vec<UserError>,
+}
+
+#[derive(Default)]
+pub struct TotpMutation;
+
+#[Object]
+impl TotpMutation {
+    /// Starts two-factor sign-in (TOTP, RFC 6238) for the signed-in user; on only after confirmTotp.
+    async fn enroll_totp(&self, ctx: &Context<'_>) -> Result<EnrollTotpPayload> {
+        Ok(
+            match super::totp::enroll(deps(ctx)?, actor(ctx)?)
+                .await
+                .extend()?
+            {
+                Ok((secret, uri)) => EnrollTotpPayload {
+                    secret: Some(secret),
+                    otpauth_uri: Some(uri),
+                    errors: vec![],
+                },
+                Err(e) => EnrollTotpPayload {
+                    errors: vec![e],
+                    ..Default::default()
+                },
+            },
+        )
+    }
+
+    /// Turns two-factor sign-in on with a current code; answers the recovery codes once.
+    async fn confirm_totp(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The code the authenticator shows now.")] code: String,
+    ) -> Result<ConfirmTotpPayload> {
+        Ok(
+            match super::totp::confirm(deps(ctx)?, actor(ctx)?, &code)
+                .await
+                .extend()?
+            {
+                Ok((user, codes)) => ConfirmTotpPayload {
+                    user: Some(user.try_into()?),
+                    recovery_codes: codes,
+                    errors: vec![],
+                },
+                Err(e) => ConfirmTotpPayload {
+                    errors: vec![e],
+                    ..Default::default()
+                },
+            },
+        )
+    }
+
+    /// Turns two-factor sign-in off (the password again).
+    async fn disable_totp(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's password.")] password: String,
+    ) -> Result<DisableTotpPayload> {
+        Ok(
+            match super::totp::disable(deps(ctx)?, actor(ctx)?, &password)
+                .await
+                .extend()?
+            {
+                Ok(user) => DisableTotpPayload {
+                    user: Some(user.try_into()?),
+                    errors: vec![],
+                },
+                Err(e) => DisableTotpPayload {
                     errors: vec![e],
                     ..Default::default()
                 },

@@ -18,3 +18,4 @@ pub mod model;
 pub mod password;
 pub mod service;
 pub mod tokens;
+pub mod totp;

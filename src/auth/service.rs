@@ -54,6 +54,7 @@ pub async fn login(
     d: &Deps,
     login: &str,
     password: &str,
+    totp: Option<&str>,
 ) -> AppResult<Result<SignedIn, UserError>> {
     // No login is over 64 characters and no password over 256: longer ones
     // are refused before any database or argon2 work.
@@ -100,6 +101,28 @@ pub async fn login(
             }));
         }
     };
+    // The second factor: without a code, no token (the attempt stays
+    // counted until a sign-in completes); a wrong or used code is a failed
+    // sign-in like a wrong password.
+    if user.totp_enabled {
+        let Some(code) = totp
+            .map(str::trim)
+            .filter(|c| !c.is_empty() && c.len() <= 64)
+        else {
+            return Ok(Err(UserError::new(
+                &["totp"],
+                ErrorCode::TotpRequired,
+                "two-factor sign-in is on: send the current code (or a recovery code) as totp",
+            )));
+        };
+        if !super::totp::second_factor(d, &user, code, now).await? {
+            return Ok(Err(if record_failure(d, &key, now).await? {
+                locked()
+            } else {
+                UserError::new(&["totp"], ErrorCode::WrongCredentials, "wrong or used code")
+            }));
+        }
+    }
 
     let token = tokens::generate(tokens::SESSION_PREFIX);
     let expires_at = now + delta(d.config.session_max);

@@ -8,7 +8,7 @@ pub use observe::Api;
 use crate::accounts::graphql::{AccountsMutation, AccountsQuery};
 use crate::activation::graphql::{ActivationMutation, ActivationQuery};
 use crate::app::Deps;
-use crate::auth::graphql::{ApiKeysMutation, ApiKeysQuery, AuthMutation};
+use crate::auth::graphql::{ApiKeysMutation, ApiKeysQuery, AuthMutation, TotpMutation};
 use crate::auth::model::Actor;
 use crate::catalog::graphql::CatalogQuery;
 use crate::error::AppError;
@@ -46,6 +46,7 @@ pub struct Query(
 pub struct Mutation(
     AuthMutation,
     ApiKeysMutation,
+    TotpMutation,
     AccountsMutation,
     SettingsMutation,
     PostbacksMutation,

@@ -582,3 +582,213 @@ async fn a_key_revoked_on_another_instance_stops_here_at_once() {
     }
     assert!(refused, "the revoked key was still trusted from memory");
 }
+
+const LOGIN_TOTP: &str = "mutation($l: String!, $p: String!, $t: String) { login(login: $l, password: $p, totp: $t) { token user { login totpEnabled } errors { code field message } } }";
+
+/// The code an authenticator shows for `secret` at `at` (computed here, as a phone would).
+fn code_at(secret: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string())
+        .to_bytes()
+        .unwrap();
+    let totp =
+        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "x".into()).unwrap();
+    totp.generate(at.timestamp() as u64)
+}
+
+#[tokio::test]
+async fn two_factor_sign_in_enrols_confirms_and_guards_every_sign_in() {
+    let app = spawn_app().await;
+    let owner = app.login(OWNER).await;
+    let login = async |t: Option<&str>| {
+        app.gql(
+            None,
+            LOGIN_TOTP,
+            json!({ "l": OWNER.0, "p": OWNER.1, "t": t }),
+        )
+        .await["data"]["login"]
+            .clone()
+    };
+    // Enrol: a secret and its otpauth URI, shown once; not on yet.
+    let enrolled = app
+        .gql(
+            Some(&owner),
+            "mutation { enrollTotp { secret otpauthUri errors { code } } }",
+            json!({}),
+        )
+        .await;
+    let secret = enrolled["data"]["enrollTotp"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let uri = enrolled["data"]["enrollTotp"]["otpauthUri"]
+        .as_str()
+        .unwrap();
+    assert!(
+        uri.starts_with("otpauth://totp/Kassa:owner%40demo?") && uri.contains(&secret),
+        "{uri}"
+    );
+    assert!(
+        login(None).await["token"].is_string(),
+        "not on before confirmTotp"
+    );
+
+    // Confirm: a wrong code is refused, the current one turns it on.
+    let confirm = "mutation($c: String!) { confirmTotp(code: $c) { user { totpEnabled } recoveryCodes errors { code field } } }";
+    let wrong = app
+        .gql(Some(&owner), confirm, json!({ "c": "000000" }))
+        .await;
+    assert_eq!(
+        wrong["data"]["confirmTotp"]["errors"][0]["code"], "INVALID",
+        "{wrong}"
+    );
+    let now = app.clock.now();
+    let on = app
+        .gql(Some(&owner), confirm, json!({ "c": code_at(&secret, now) }))
+        .await;
+    let on = &on["data"]["confirmTotp"];
+    assert_eq!(on["user"]["totpEnabled"], true, "{on}");
+    let recovery: Vec<String> = on["recoveryCodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+    // The secret is never readable back, and enrolling again is refused.
+    let again = app
+        .gql(
+            Some(&owner),
+            "mutation { enrollTotp { secret errors { code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        again["data"]["enrollTotp"]["errors"][0]["code"],
+        "INVALID_TRANSITION"
+    );
+    assert!(again["data"]["enrollTotp"]["secret"].is_null());
+    let me = app
+        .gql(Some(&owner), "{ me { totpEnabled } }", json!({}))
+        .await;
+    assert_eq!(me["data"]["me"]["totpEnabled"], true);
+    assert!(!me.to_string().contains(&secret));
+
+    // Sign-in without a code: TOTP_REQUIRED and no token.
+    let no_code = login(None).await;
+    assert_eq!(no_code["errors"][0]["code"], "TOTP_REQUIRED", "{no_code}");
+    assert!(no_code["token"].is_null());
+    // The code confirmTotp used is spent; the next step's code signs in, once.
+    assert!(login(Some(&code_at(&secret, now))).await["token"].is_null());
+    app.clock.advance(Duration::from_secs(30));
+    let code = code_at(&secret, app.clock.now());
+    let signed = login(Some(&code)).await;
+    assert!(signed["token"].is_string(), "{signed}");
+    let replay = login(Some(&code)).await;
+    assert!(
+        replay["token"].is_null(),
+        "a code is accepted once: {replay}"
+    );
+    // A recovery code works once, however it is typed.
+    let typed = recovery[0].to_uppercase().replace('-', " ");
+    assert!(login(Some(&typed)).await["token"].is_string());
+    assert!(login(Some(&recovery[0])).await["token"].is_null());
+    // Wrong codes count toward the lockout like wrong passwords.
+    let mut locked_after = None;
+    for i in 1..=8 {
+        let body = login(Some("123456")).await;
+        assert!(body["token"].is_null());
+        if body["errors"][0]["code"] == "LOCKED" {
+            locked_after = Some(i);
+            break;
+        }
+    }
+    assert!(
+        locked_after.is_some_and(|n| n <= 7),
+        "locked after {locked_after:?}"
+    );
+    app.clock.advance(Duration::from_secs(30));
+    let right = login(Some(&code_at(&secret, app.clock.now()))).await;
+    assert_eq!(
+        right["errors"][0]["code"], "LOCKED",
+        "locked, even with a right code: {right}"
+    );
+}
+
+#[tokio::test]
+async fn two_factor_sign_in_turns_off_with_the_password_or_from_the_command_line() {
+    let app = spawn_app().await;
+    let owner = app.login(OWNER).await;
+    let enrol = async |token: &str| {
+        let secret = app
+            .gql(Some(token), "mutation { enrollTotp { secret } }", json!({}))
+            .await["data"]["enrollTotp"]["secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let code = code_at(&secret, app.clock.now());
+        let on = app
+            .gql(
+                Some(token),
+                "mutation($c: String!) { confirmTotp(code: $c) { errors { code } } }",
+                json!({ "c": code }),
+            )
+            .await;
+        assert_eq!(on["data"]["confirmTotp"]["errors"], json!([]), "{on}");
+    };
+    enrol(&owner).await;
+    let off = "mutation($p: String!) { disableTotp(password: $p) { user { totpEnabled } errors { code field } } }";
+    let wrong = app
+        .gql(Some(&owner), off, json!({ "p": "Not-the-password-1" }))
+        .await;
+    assert_eq!(
+        wrong["data"]["disableTotp"]["errors"][0]["code"], "WRONG_PASSWORD",
+        "{wrong}"
+    );
+    assert_eq!(
+        app.gql(None, LOGIN_TOTP, json!({ "l": OWNER.0, "p": OWNER.1 }))
+            .await["data"]["login"]["errors"][0]["code"],
+        "TOTP_REQUIRED"
+    );
+    let done = app.gql(Some(&owner), off, json!({ "p": OWNER.1 })).await;
+    assert_eq!(
+        done["data"]["disableTotp"]["user"]["totpEnabled"], false,
+        "{done}"
+    );
+    assert!(app
+        .gql(None, LOGIN_TOTP, json!({ "l": OWNER.0, "p": OWNER.1 }))
+        .await["data"]["login"]["token"]
+        .is_string());
+
+    // On again, then an administrator turns it off for the locked-out owner.
+    enrol(&owner).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .args(["admin", "disable-totp", "--login", "Owner@Demo"])
+        .env("DATABASE_URL", &app.database_url)
+        .env_remove("REDIS_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"disabled":true}"#
+    );
+    assert!(app
+        .gql(None, LOGIN_TOTP, json!({ "l": OWNER.0, "p": OWNER.1 }))
+        .await["data"]["login"]["token"]
+        .is_string());
+    let audit = app
+        .gql(
+            Some(&app.login(OWNER).await),
+            "{ auditLog(first: 50) { nodes { action } } }",
+            json!({}),
+        )
+        .await
+        .to_string();
+    for action in ["user.totp_enroll", "user.totp_enable", "user.totp_disable"] {
+        assert!(audit.contains(action), "{action}: {audit}");
+    }
+}
