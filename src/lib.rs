@@ -33,6 +33,8 @@ pub mod demo;
 pub mod error;
 /// Live events: the bus and the subscriptions.
 pub mod events;
+/// CSV exports of the Transactions and Withdrawals pages.
+pub mod exports;
 /// Schema assembly, scalars, limits.
 pub mod graphql;
 /// The axum routes: GraphQL, WebSocket, health, metrics.

@@ -7,6 +7,7 @@ pub mod audit_entry;
 pub mod balance;
 pub mod currency;
 pub mod exchange_rate;
+pub mod export;
 pub mod file;
 pub mod idempotency_key;
 pub mod login_failure;

@@ -15,6 +15,7 @@ mod m20261201_000008_withdrawal_decision_comment;
 mod m20261201_000009_api_key_names;
 mod m20261201_000010_audit_filters;
 mod m20261201_000011_totp;
+mod m20261201_000012_exports;
 mod sql;
 
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_api_key_names::Migration),
             Box::new(m20261201_000010_audit_filters::Migration),
             Box::new(m20261201_000011_totp::Migration),
+            Box::new(m20261201_000012_exports::Migration),
         ]
     }
 }

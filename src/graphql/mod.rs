@@ -13,6 +13,7 @@ use crate::auth::model::Actor;
 use crate::catalog::graphql::CatalogQuery;
 use crate::error::AppError;
 use crate::events::graphql::EventsSubscription;
+use crate::exports::graphql::ExportsMutation;
 use crate::plugin::graphql::{PluginMutation, PluginQuery};
 use crate::postbacks::graphql::{PostbacksMutation, PostbacksQuery};
 use crate::rates::graphql::{RatesMutation, RatesQuery};
@@ -47,6 +48,7 @@ pub struct Mutation(
     AuthMutation,
     ApiKeysMutation,
     TotpMutation,
+    ExportsMutation,
     AccountsMutation,
     SettingsMutation,
     PostbacksMutation,

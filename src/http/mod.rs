@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/files/{name}", get(files))
+        .route("/exports/{token}", get(export))
         .route("/plugin", get(plugin_page::page))
         .route("/plugin/plugin.js", get(plugin_page::script))
         .route("/plugin/plugin.css", get(plugin_page::style))
@@ -134,6 +135,47 @@ async fn files(State(state): State<AppState>, Path(name): Path<String>) -> Respo
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
     }
+}
+
+/// `GET /exports/<token>`: the CSV an export token names, streamed; 404
+/// for an unknown or expired token (the same answer, so tokens cannot be probed).
+async fn export(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let found = match crate::exports::service::find(&state.deps, &token).await {
+        Ok(Some(e)) => e,
+        Ok(None) => {
+            return (StatusCode::NOT_FOUND, "no such export, or it expired").into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "finding an export");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let filter = match crate::exports::graphql::stored_filter(&found) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = ?e.message, "an export's stored filter");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let name = crate::exports::service::file_name(&found);
+    let body = axum::body::Body::from_stream(crate::exports::service::stream(
+        state.deps.clone(),
+        found,
+        filter,
+    ));
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// A GraphQL-shaped error response for requests refused before execution.

@@ -338,7 +338,7 @@ pub struct TransactionFilter {
 }
 
 impl TransactionFilter {
-    fn parse(self) -> Result<Filter> {
+    pub fn parse(self) -> Result<Filter> {
         let id = match self.id {
             Some(id) => Some(id.parse::<i64>().map_err(|_| {
                 AppError::Invalid("filter.id is not a transaction id".into()).extend()

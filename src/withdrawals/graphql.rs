@@ -207,6 +207,27 @@ pub struct WithdrawalFilter {
     pub created_at: Option<TimeRange>,
 }
 
+impl WithdrawalFilter {
+    /// The filter as the service takes it.
+    pub fn parse(self) -> Result<Filter> {
+        let id = match self.id {
+            Some(id) => Some(id.parse::<i64>().map_err(|_| {
+                AppError::Invalid("filter.id is not a withdrawal id".into()).extend()
+            })?),
+            None => None,
+        };
+        Ok(Filter {
+            id,
+            payment_systems: self.payment_systems,
+            recipient: self.recipient,
+            label: self.label,
+            postback_status: self.postback_status.map(WithdrawalPostbackStatus::as_str),
+            status: self.status.map(WithdrawalStatus::as_str),
+            created_at: self.created_at.into(),
+        })
+    }
+}
+
 /// A column withdrawals can be sorted by (ties broken by id).
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum WithdrawalOrderField {
@@ -386,22 +407,7 @@ impl WithdrawalsQuery {
     ) -> Result<WithdrawalConnection> {
         let d = deps(ctx)?;
         let tenant = actor(ctx)?.reader().extend()?;
-        let f = filter.unwrap_or_default();
-        let id = match f.id {
-            Some(id) => Some(id.parse::<i64>().map_err(|_| {
-                AppError::Invalid("filter.id is not a withdrawal id".into()).extend()
-            })?),
-            None => None,
-        };
-        let filter = Filter {
-            id,
-            payment_systems: f.payment_systems,
-            recipient: f.recipient,
-            label: f.label,
-            postback_status: f.postback_status.map(WithdrawalPostbackStatus::as_str),
-            status: f.status.map(WithdrawalStatus::as_str),
-            created_at: f.created_at.into(),
-        };
+        let filter = filter.unwrap_or_default().parse()?;
         let (field, ascending) = match order_by {
             Some(o) => (
                 match o.field {

@@ -9,6 +9,7 @@ mod clients;
 mod dashboard;
 mod delivery;
 mod events;
+mod exports;
 mod http_surface;
 mod playground;
 mod plugin;
