@@ -38,7 +38,7 @@ ROWS = int(os.environ.get("SXS_ROWS", "1000000"))
 SECONDS = int(os.environ.get("SXS_SECONDS", "10"))
 ROUNDS = int(os.environ.get("SXS_ROUNDS", "2"))
 CONNECTIONS = int(os.environ.get("SXS_CONNECTIONS", "16"))
-MERCHANTS = 10
+MERCHANTS = int(os.environ.get("SXS_MERCHANTS", "10"))
 SYSTEMS = ["paytm", "upi", "bkash", "easypaisa"]
 DB_URL = BASE.rsplit("/", 1)[0] + "/kassa_sxs"
 

@@ -37,7 +37,7 @@ const ASSETS: [(&str, &str, &[u8]); 4] = [
 
 /// The examples in `playground/`, one tab each, in file order (a test
 /// checks this list against the directory).
-pub const EXAMPLES: [&str; 17] = [
+pub const EXAMPLES: [&str; 18] = [
     include_str!("../../playground/01-sign-in.graphql"),
     include_str!("../../playground/02-me-and-merchant.graphql"),
     include_str!("../../playground/03-wallets-and-payment-systems.graphql"),
@@ -55,6 +55,7 @@ pub const EXAMPLES: [&str; 17] = [
     include_str!("../../playground/15-live-events.graphql"),
     include_str!("../../playground/16-api-keys.graphql"),
     include_str!("../../playground/17-two-factor.graphql"),
+    include_str!("../../playground/18-exports.graphql"),
 ];
 
 /// The `integrity` value of an asset.
