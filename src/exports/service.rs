@@ -16,7 +16,7 @@ use sea_orm::{
 /// How long a download URL works.
 pub const VALID_FOR: TimeDelta = TimeDelta::minutes(10);
 /// Rows read per query while streaming.
-const CHUNK: u64 = 2_000;
+const CHUNK: u64 = 500;
 const TOKEN_PREFIX: &str = "kex_";
 
 /// What an export downloads.
@@ -245,7 +245,7 @@ pub fn stream(
             if at.done {
                 return None;
             }
-            let mut out = csv::Writer::from_writer(Vec::with_capacity(256 * 1024));
+            let mut out = csv::Writer::from_writer(Vec::with_capacity(64 * 1024));
             let chunk = async {
                 if at.header {
                     let header: &[&str] = match &filter {

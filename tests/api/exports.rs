@@ -174,3 +174,146 @@ async fn a_withdrawals_export_has_its_page_columns() {
     );
     let _: &Value = &made;
 }
+
+/// Resident memory of a process, in MiB.
+fn rss_mib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}
+
+#[tokio::test]
+async fn two_hundred_thousand_rows_stream_from_a_server_process_in_flat_memory() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let app = spawn_app().await;
+    let db = &app.deps.db;
+    let backend = db.get_database_backend();
+    let merchant = app.deps.config.clone();
+    let _ = merchant;
+    // 200,000 paytm deposits of the demo merchant, written by SQL (fixture),
+    // one with a formula for a label.
+    let (p1, p2) = match backend {
+        DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?", "?"),
+    };
+    let wallet: i64 = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT w.id FROM wallets w JOIN merchants m ON m.id = w.merchant_id \
+             WHERE m.plugin_key = 'kpk_demo_shop_public_key_0001' AND w.payment_system = 'paytm'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "id")
+        .unwrap();
+    let at = chrono::Utc::now() - chrono::TimeDelta::days(1);
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 200000)
+             INSERT INTO transactions (merchant_id, payment_system, wallet_id, wallet_identifier, direction,
+               amount_minor, currency, commission_minor, transaction_number, counterparty, created_at,
+               ingested_at, label, order_id, activated_at, type, originality, country, postback_status)
+             SELECT w.merchant_id, 'paytm', w.id, w.identifier, 'INCOMING', 100 + (n % 1000), 'INR', 0,
+               'BULK-' || n, 'payer', {p1}, {p2},
+               CASE WHEN n = 77 THEN '=HYPERLINK(\"http://evil\",\"x\")' ELSE 'user-' || (n % 100) END,
+               NULL, NULL, 'MANUAL', 'NORMAL', 'IN', 'STOCKPILING_NOT_FOUND'
+             FROM g, wallets w WHERE w.id = {wallet}"
+        ),
+        [at.into(), at.into()],
+    ))
+    .await
+    .unwrap();
+    let (mut child, url) = serve_process(&app.database_url, &[]);
+    let http = reqwest::Client::new();
+    let token = http
+        .post(format!("{url}/graphql"))
+        .json(&json!({ "query": format!("mutation {{ login(login: \"{}\", password: \"{}\") {{ token }} }}", OWNER.0, OWNER.1) }))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["data"]["login"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ask = async |q: &str| -> Value {
+        http.post(format!("{url}/graphql"))
+            .bearer_auth(&token)
+            .json(&json!({ "query": q }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
+    let made = ask("mutation { exportTransactions(filter: { paymentSystems: [\"paytm\"], direction: INCOMING }) { url } }").await;
+    let link = made["data"]["exportTransactions"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{made}"));
+    let path = &link[link.find("/exports/").unwrap()..];
+    let count = ask("{ transactions(filter: { paymentSystems: [\"paytm\"], direction: INCOMING }) { totalCount } }").await["data"]["transactions"]["totalCount"]
+        .as_i64()
+        .unwrap();
+    assert!(count >= 200_000, "{count}");
+
+    // The download, watched: the server's memory while it streams.
+    let pid = child.id();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let before = rss_mib(pid);
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let (peak, watching) = (peak.clone(), watching.clone());
+        std::thread::spawn(move || {
+            while watching.load(std::sync::atomic::Ordering::Relaxed) {
+                peak.fetch_max(rss_mib(pid), std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        })
+    };
+    let body = http
+        .get(format!("{url}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    watching.store(false, std::sync::atomic::Ordering::Relaxed);
+    watcher.join().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let grew = peak
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(before);
+    eprintln!("export of {count} rows: server RSS {before} MiB, +{grew} MiB at the peak");
+    assert!(grew < 50, "the server grew by {grew} MiB while streaming");
+
+    // The CSV parses; its rows are the filter's, its amounts the database's.
+    let table = rows(&body);
+    assert_eq!(table.len() as i64 - 1, count);
+    let csv_sum: rust_decimal::Decimal = table[1..]
+        .iter()
+        .map(|r| r[6].parse::<rust_decimal::Decimal>().unwrap())
+        .sum();
+    let db_sum: i64 = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("SELECT CAST(SUM(amount_minor) AS BIGINT) AS s FROM transactions WHERE wallet_id = {wallet} AND direction = 'INCOMING'"),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "s")
+        .unwrap();
+    assert_eq!(csv_sum, rust_decimal::Decimal::new(db_sum, 2));
+    let hostile = table.iter().find(|r| r[9] == "BULK-77").unwrap();
+    assert_eq!(hostile[11], "'=HYPERLINK(\"http://evil\",\"x\")");
+}
