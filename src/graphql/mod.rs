@@ -69,6 +69,10 @@ pub const MAX_DEPTH: usize = 12;
 /// 17,000; thirty of them, or one with every nested list, are refused before
 /// anything runs.
 pub const MAX_COMPLEXITY: usize = 25_000;
+/// Deepest schema-only (introspection) document: graphql-js's standard
+/// query reaches about 14 (`__schema → types → fields → type` and nine
+/// `ofType`s).
+pub const MAX_INTROSPECTION_DEPTH: usize = 24;
 /// Most aliases a query may carry, so one request cannot fan out into hundreds of calls.
 pub const MAX_ALIASES: usize = 30;
 
@@ -85,16 +89,27 @@ fn builder() -> SchemaBuilder<Query, Mutation, EventsSubscription> {
 /// The schema the server runs, with its shared dependencies.
 pub fn build_schema(deps: Deps, metrics: std::sync::Arc<crate::telemetry::Metrics>) -> Api {
     let introspection = deps.config.introspection;
-    let mut b = builder().data(deps);
+    let mut b = builder().data(deps.clone());
     if !introspection {
         b = b.disable_introspection();
     }
-    Api::new(b.finish(), Some(metrics))
+    // Documents that only read the schema get the depth graphql-js's
+    // standard introspection query needs; everything else keeps MAX_DEPTH.
+    let relaxed = introspection.then(|| {
+        builder()
+            .data(deps)
+            .limit_depth(MAX_INTROSPECTION_DEPTH)
+            .finish()
+    });
+    Api::new(b.finish(), relaxed, Some(metrics))
 }
 
 /// The SDL of the schema, as `kassa export-schema` prints it.
 pub fn sdl() -> String {
-    builder().finish().sdl()
+    // (with @specifiedBy, as introspection reports it)
+    builder()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 /// What every operation runs with, whichever transport carries it (a

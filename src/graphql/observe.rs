@@ -22,12 +22,161 @@ use std::time::Instant;
 #[derive(Clone)]
 pub struct Api {
     pub schema: KassaSchema,
+    /// The same schema with room for the standard introspection query's
+    /// depth (graphql-js nests `ofType` past [`super::MAX_DEPTH`]); only
+    /// documents that read nothing but the schema run on it. None when
+    /// introspection is off.
+    introspection: Option<KassaSchema>,
     metrics: Option<Arc<Metrics>>,
 }
 
+/// Introspection fields that answer lists: how deep they may nest in a
+/// schema-only document (graphql-js's query has `types → fields → args`).
+const LIST_FIELDS: [&str; 8] = [
+    "types",
+    "fields",
+    "inputFields",
+    "interfaces",
+    "possibleTypes",
+    "enumValues",
+    "args",
+    "directives",
+];
+const MAX_LIST_NESTING: usize = 3;
+
+/// The deepest nesting of introspection list fields under `set`, counting
+/// inside `__schema` / `__type` only (`inside`); `None` past the walk's bounds.
+fn introspection_lists(
+    set: &async_graphql::parser::types::SelectionSet,
+    doc: &async_graphql::parser::types::ExecutableDocument,
+    inside: bool,
+    depth: usize,
+) -> Option<usize> {
+    use async_graphql::parser::types::Selection;
+    if depth > 32 {
+        return None;
+    }
+    let mut deepest = 0;
+    for item in &set.items {
+        let (inner, here, inside) = match &item.node {
+            Selection::Field(f) => {
+                let name = f.node.name.node.as_str();
+                let inside = inside || name == "__schema" || name == "__type";
+                (
+                    &f.node.selection_set.node,
+                    usize::from(inside && LIST_FIELDS.contains(&name)),
+                    inside,
+                )
+            }
+            Selection::InlineFragment(i) => (&i.node.selection_set.node, 0, inside),
+            Selection::FragmentSpread(s) => (
+                &doc.fragments
+                    .get(&s.node.fragment_name.node)?
+                    .node
+                    .selection_set
+                    .node,
+                0,
+                inside,
+            ),
+        };
+        deepest = deepest.max(here + introspection_lists(inner, doc, inside, depth + 1)?);
+    }
+    Some(deepest)
+}
+
+/// Refuses introspection that fans out: list fields of `__schema`/`__type`
+/// (types, fields, args, …) nested deeper than graphql-js's own query nests
+/// them (`types → fields → args`), in any document. Depth and complexity
+/// cannot see it: each level multiplies the answer by the schema's size.
+fn check_introspection_fan_out(
+    doc: &async_graphql::parser::types::ExecutableDocument,
+) -> Result<(), ServerError> {
+    let ok = doc.operations.iter().all(|(_, op)| {
+        introspection_lists(&op.node.selection_set.node, doc, false, 0)
+            .is_some_and(|n| n <= MAX_LIST_NESTING)
+    });
+    if ok {
+        return Ok(());
+    }
+    let mut err = ServerError::new(
+        format!(
+            "introspection nests list fields (types, fields, args, …) more than {MAX_LIST_NESTING} deep"
+        ),
+        None,
+    );
+    err.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", "QUERY_TOO_DEEP");
+    Err(err)
+}
+
+/// Whether `doc` reads only the schema: `__schema`, `__type` or
+/// `__typename` at the top of every operation, all of them queries.
+fn schema_only(doc: &async_graphql::parser::types::ExecutableDocument) -> bool {
+    use async_graphql::parser::types::{OperationType, Selection, SelectionSet};
+    fn top_ok(
+        set: &SelectionSet,
+        doc: &async_graphql::parser::types::ExecutableDocument,
+        hops: usize,
+    ) -> bool {
+        hops < 8
+            && set.items.iter().all(|item| match &item.node {
+                Selection::Field(f) => {
+                    matches!(
+                        f.node.name.node.as_str(),
+                        "__schema" | "__type" | "__typename"
+                    )
+                }
+                Selection::InlineFragment(i) => top_ok(&i.node.selection_set.node, doc, hops + 1),
+                Selection::FragmentSpread(s) => doc
+                    .fragments
+                    .get(&s.node.fragment_name.node)
+                    .is_some_and(|f| top_ok(&f.node.selection_set.node, doc, hops + 1)),
+            })
+    }
+    doc.operations.iter().all(|(_, op)| {
+        op.node.ty == OperationType::Query && top_ok(&op.node.selection_set.node, doc, 0)
+    })
+}
+
 impl Api {
-    pub fn new(schema: KassaSchema, metrics: Option<Arc<Metrics>>) -> Self {
-        Api { schema, metrics }
+    pub fn new(
+        schema: KassaSchema,
+        introspection: Option<KassaSchema>,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
+        Api {
+            schema,
+            introspection,
+            metrics,
+        }
+    }
+
+    /// async-graphql answers `__schema { description }` with the description
+    /// of the `__Schema` type itself; this schema has none, so clients that
+    /// rebuild it (graphql-js `buildClientSchema`) would invent one.
+    fn without_foreign_description(response: &mut Response) {
+        const FOREIGN: &str = "A GraphQL Schema defines the capabilities of a GraphQL server.";
+        if let Value::Object(fields) = &mut response.data {
+            for value in fields.values_mut() {
+                if let Value::Object(schema) = value {
+                    if let Some(d) = schema.get_mut("description") {
+                        if matches!(d, Value::String(s) if s.starts_with(FOREIGN)) {
+                            *d = Value::Null;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The schema `request` runs on: the introspection one for a document
+    /// that reads only the schema, the limited one for everything else.
+    fn schema_for(&self, request: &mut Request) -> &KassaSchema {
+        match (&self.introspection, request.parsed_query()) {
+            (Some(relaxed), Ok(doc)) if schema_only(doc) => relaxed,
+            _ => &self.schema,
+        }
     }
 
     /// Parses the document (once: the schema runs the parsed one), applies
@@ -47,7 +196,10 @@ impl Api {
             }
             _ => None,
         });
-        (name, limits::check_document(doc))
+        (
+            name,
+            limits::check_document(doc).and_then(|()| check_introspection_fan_out(doc)),
+        )
     }
 }
 
@@ -57,9 +209,10 @@ impl Executor for Api {
         let started = Instant::now();
         let (name, admitted) = Self::admit(&mut request);
         let mut response = match admitted {
-            Ok(()) => self.schema.execute(request).await,
+            Ok(()) => self.schema_for(&mut request).execute(request).await,
             Err(e) => Response::from_errors(vec![e]),
         };
+        Self::without_foreign_description(&mut response);
         let codes = tag_errors(&mut response);
         if let Some(metrics) = &self.metrics {
             metrics.observe(name.as_deref(), started.elapsed().as_secs_f64(), &codes);
@@ -78,13 +231,15 @@ impl Executor for Api {
         let started = Instant::now();
         let (name, admitted) = Self::admit(&mut request);
         let stream = match admitted {
-            Ok(()) => match session_data {
-                Some(data) => self
-                    .schema
-                    .execute_stream_with_session_data(request, data)
-                    .boxed(),
-                None => self.schema.execute_stream(request).boxed(),
-            },
+            Ok(()) => {
+                let schema = self.schema_for(&mut request).clone();
+                match session_data {
+                    Some(data) => schema
+                        .execute_stream_with_session_data(request, data)
+                        .boxed(),
+                    None => schema.execute_stream(request).boxed(),
+                }
+            }
             Err(e) => {
                 futures_util::stream::once(async move { Response::from_errors(vec![e]) }).boxed()
             }

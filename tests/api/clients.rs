@@ -499,3 +499,71 @@ fn every_type_field_argument_and_enum_value_is_described() {
         missing.len()
     );
 }
+
+/// `ofType` nested `n` deep, as graphql-js's TypeRef fragment does.
+fn of_type(n: usize) -> String {
+    (0..n).fold("kind name".to_string(), |inner, _| {
+        format!("kind name ofType {{ {inner} }}")
+    })
+}
+
+#[tokio::test]
+async fn standard_introspection_is_answered_and_limits_still_hold_for_everything_else() {
+    let app = spawn_app().await;
+    // graphql-js's depth (past MAX_DEPTH), schema only: answered.
+    let deep = format!(
+        "{{ __schema {{ types {{ fields {{ args {{ type {{ {} }} }} type {{ {} }} }} }} }} }}",
+        of_type(9),
+        of_type(9)
+    );
+    let body = app.gql(None, &deep, json!({})).await;
+    assert!(
+        body["errors"].is_null(),
+        "{}",
+        &body.to_string()[..300.min(body.to_string().len())]
+    );
+    assert!(body["data"]["__schema"]["types"].as_array().unwrap().len() > 100);
+    assert!(body["data"]["__schema"]
+        .get("description")
+        .is_none_or(|d| d.is_null()));
+    // The same depth with data beside it: the ordinary limits apply.
+    let mixed = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {} }} }} }} }} me {{ login }} }}",
+        of_type(9)
+    );
+    let owner = app.login(OWNER).await;
+    let body = app.gql(Some(&owner), &mixed, json!({})).await;
+    assert_eq!(error_code(&body), Some("QUERY_TOO_DEEP"), "{body}");
+    // Introspection that fans out (fields of the types of fields of …) is
+    // refused whatever its depth, alone or beside data.
+    let fan = "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }";
+    let body = app.gql(None, fan, json!({})).await;
+    assert_eq!(error_code(&body), Some("QUERY_TOO_DEEP"), "{body}");
+    let fan_type = "{ __type(name: \"Query\") { fields { type { fields { type { fields { type { fields { name } } } } } } } } }";
+    let body = app.gql(None, fan_type, json!({})).await;
+    assert_eq!(error_code(&body), Some("QUERY_TOO_DEEP"), "{body}");
+    // Data fields of the same names are not introspection.
+    let body = app
+        .gql(
+            Some(&owner),
+            "{ withdrawals(first: 1) { nodes { fields { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+}
+
+#[tokio::test]
+async fn with_introspection_off_the_standard_query_is_refused() {
+    let app = spawn_app_with(&[("KASSA_INTROSPECTION", "0")]).await;
+    let deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {} }} }} }} }} }}",
+        of_type(9)
+    );
+    let body = app.gql(None, &deep, json!({})).await;
+    assert!(
+        body["data"].is_null() || body["data"]["__schema"].is_null(),
+        "{body}"
+    );
+    assert!(error_code(&body).is_some(), "{body}");
+}

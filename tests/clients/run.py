@@ -34,4 +34,17 @@ with Kassa(sys.argv[1], "node") as kassa:
     backend = "PostgreSQL + Redis" if "postgres" in kassa.env["DATABASE_URL"] else "SQLite"
     if done.returncode != 0:
         sys.exit(f"the JavaScript client failed on {backend}")
+    # Standard tools: graphql-js's own introspection query builds the
+    # checked-in schema; with introspection off it is refused.
+    closed = kassa.serve(KASSA_INTROSPECTION="0")
+    schema = os.path.join(os.path.dirname(os.path.dirname(here)), "schema.graphql")
+    tools = subprocess.run(
+        ["node", os.path.join(here, "introspection.mjs")],
+        env={**os.environ, "KASSA_URL": url, "KASSA_URL_CLOSED": closed, "KASSA_SCHEMA": schema},
+        capture_output=True, text=True, timeout=120,
+    )
+    sys.stdout.write(tools.stdout)
+    sys.stderr.write(tools.stderr)
+    if tools.returncode != 0:
+        sys.exit(f"graphql-js introspection failed on {backend}")
     print(f"JavaScript client (urql + graphql-ws, Node {subprocess.check_output(['node', '--version'], text=True).strip()}): passed on {backend}")
