@@ -79,6 +79,29 @@ fn new_recovery_code() -> String {
     format!("{}-{}-{}", &raw[..4], &raw[4..8], &raw[8..])
 }
 
+/// The audit entry of a change to `user`'s two-factor sign-in.
+async fn audited(
+    txn: &sea_orm::DatabaseTransaction,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    user: &user::Model,
+    action: &str,
+) -> AppResult<()> {
+    audit::record(
+        txn,
+        now,
+        actor,
+        Audit {
+            merchant_id: Some(user.merchant_id),
+            action,
+            subject: Some(format!("user:{}", user.id)),
+            details: json!({}),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 async fn me(d: &Deps, actor: &Actor) -> AppResult<user::Model> {
     let u = actor.user()?;
     user::Entity::find_by_id(u.user_id)
@@ -112,18 +135,7 @@ pub async fn enroll(d: &Deps, actor: &Actor) -> AppResult<Result<(String, String
         .filter(user::Column::TotpEnabled.eq(false))
         .exec(&txn)
         .await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
-            merchant_id: Some(user.merchant_id),
-            action: "user.totp_enroll",
-            subject: Some(format!("user:{}", user.id)),
-            details: json!({}),
-        },
-    )
-    .await?;
+    audited(&txn, now, actor, &user, "user.totp_enroll").await?;
     txn.commit().await?;
     Ok(Ok((secret, uri)))
 }
@@ -184,18 +196,7 @@ pub async fn confirm(
     }))
     .exec(&txn)
     .await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
-            merchant_id: Some(user.merchant_id),
-            action: "user.totp_enable",
-            subject: Some(format!("user:{}", user.id)),
-            details: json!({}),
-        },
-    )
-    .await?;
+    audited(&txn, now, actor, &user, "user.totp_enable").await?;
     txn.commit().await?;
     let user = user::Model {
         totp_enabled: true,
@@ -259,18 +260,7 @@ pub async fn turn_off(d: &Deps, actor: &Actor, user: &user::Model) -> AppResult<
         .filter(recovery_code::Column::UserId.eq(user.id))
         .exec(&txn)
         .await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
-            merchant_id: Some(user.merchant_id),
-            action: "user.totp_disable",
-            subject: Some(format!("user:{}", user.id)),
-            details: json!({}),
-        },
-    )
-    .await?;
+    audited(&txn, now, actor, user, "user.totp_disable").await?;
     txn.commit().await?;
     Ok(user::Model {
         totp_enabled: false,

@@ -26,6 +26,22 @@ fn as_json<T: InputType>(filter: &Option<T>) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
+/// Makes the export's token (the filter already checked) and answers its URL.
+async fn created(
+    ctx: &Context<'_>,
+    kind: Kind,
+    filter: serde_json::Value,
+) -> Result<ExportPayload> {
+    let (url, expires_at) = service::create(deps(ctx)?, actor(ctx)?, kind, filter)
+        .await
+        .extend()?;
+    Ok(ExportPayload {
+        url: Some(url),
+        expires_at: Some(expires_at.into()),
+        errors: vec![],
+    })
+}
+
 #[derive(Default)]
 pub struct ExportsMutation;
 
@@ -41,14 +57,7 @@ impl ExportsMutation {
         let json = as_json(&filter);
         // checked now, so a bad filter is an error here and not a broken download
         filter.unwrap_or_default().parse()?;
-        let (url, expires_at) = service::create(deps(ctx)?, actor(ctx)?, Kind::Transactions, json)
-            .await
-            .extend()?;
-        Ok(ExportPayload {
-            url: Some(url),
-            expires_at: Some(expires_at.into()),
-            errors: vec![],
-        })
+        created(ctx, Kind::Transactions, json).await
     }
 
     /// A CSV file of the withdrawals the filter selects, for download at the returned URL (no page limit).
@@ -60,14 +69,7 @@ impl ExportsMutation {
     ) -> Result<ExportPayload> {
         let json = as_json(&filter);
         filter.unwrap_or_default().parse()?;
-        let (url, expires_at) = service::create(deps(ctx)?, actor(ctx)?, Kind::Withdrawals, json)
-            .await
-            .extend()?;
-        Ok(ExportPayload {
-            url: Some(url),
-            expires_at: Some(expires_at.into()),
-            errors: vec![],
-        })
+        created(ctx, Kind::Withdrawals, json).await
     }
 }
 
