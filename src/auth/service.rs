@@ -504,6 +504,46 @@ pub async fn check_new_password(
     Ok(Ok(()))
 }
 
+/// A signed-in user's current password, checked like a sign-in: counted
+/// first, refused while the login is locked, a wrong one counted toward the
+/// lockout and a right one clearing the count — so a stolen session is no
+/// password oracle. `field` names the input in the error.
+pub(super) async fn check_current_password(
+    d: &Deps,
+    u: &user::Model,
+    given: &str,
+    field: &str,
+) -> AppResult<Result<(), UserError>> {
+    let permit = password::permit(&d.argon2).await?;
+    let key = normalize_login(&u.login);
+    let old_locked = || {
+        UserError::new(
+            &[field],
+            ErrorCode::Locked,
+            "too many failed attempts: this login is locked for 30 minutes",
+        )
+    };
+    if let Attempt::Locked = reserve_attempt(d, &key, d.clock.now()).await? {
+        return Ok(Err(old_locked()));
+    }
+    d.password_checks
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if !password::verify_with(permit, u.password_hash.clone(), given.to_string()).await {
+        let locked = record_failure(d, &key, d.clock.now()).await?;
+        return Ok(Err(if locked {
+            old_locked()
+        } else {
+            UserError::new(
+                &[field],
+                ErrorCode::WrongPassword,
+                "the current password is wrong",
+            )
+        }));
+    }
+    login_failure::Entity::delete_by_id(key).exec(&d.db).await?;
+    Ok(Ok(()))
+}
+
 /// Changes the caller's own password and ends the user's other sessions.
 #[tracing::instrument(skip(d, old_password, new_password))]
 pub async fn change_password(
@@ -517,36 +557,9 @@ pub async fn change_password(
         .one(&d.db)
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    // The old password is checked like a sign-in: counted first, refused
-    // when the login is locked, and a wrong one counts toward the lockout,
-    // so a stolen session is no password oracle.
-    let permit = password::permit(&d.argon2).await?;
-    let key = normalize_login(&u.login);
-    let old_locked = || {
-        UserError::new(
-            &["oldPassword"],
-            ErrorCode::Locked,
-            "too many failed attempts: this login is locked for 30 minutes",
-        )
-    };
-    if let Attempt::Locked = reserve_attempt(d, &key, d.clock.now()).await? {
-        return Ok(Err(old_locked()));
+    if let Err(e) = check_current_password(d, &u, old_password, "oldPassword").await? {
+        return Ok(Err(e));
     }
-    d.password_checks
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    if !password::verify_with(permit, u.password_hash.clone(), old_password.to_string()).await {
-        let locked = record_failure(d, &key, d.clock.now()).await?;
-        return Ok(Err(if locked {
-            old_locked()
-        } else {
-            UserError::new(
-                &["oldPassword"],
-                ErrorCode::WrongPassword,
-                "the current password is wrong",
-            )
-        }));
-    }
-    login_failure::Entity::delete_by_id(key).exec(&d.db).await?;
     if let Err(e) =
         check_new_password(d, Some(u.id), &u.login, new_password, &["newPassword"]).await?
     {

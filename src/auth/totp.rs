@@ -284,16 +284,9 @@ pub async fn disable(
             "wrong password",
         )));
     }
-    let permit = super::password::permit(&d.argon2).await?;
-    d.password_checks
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    if !super::password::verify_with(permit, user.password_hash.clone(), password.to_string()).await
-    {
-        return Ok(Err(UserError::new(
-            &["password"],
-            ErrorCode::WrongPassword,
-            "wrong password",
-        )));
+    // checked like a sign-in: a wrong one counts toward the lockout
+    if let Err(e) = super::service::check_current_password(d, &user, password, "password").await? {
+        return Ok(Err(e));
     }
     Ok(Ok(turn_off(d, actor, &user).await?))
 }

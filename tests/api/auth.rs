@@ -792,3 +792,40 @@ async fn two_factor_sign_in_turns_off_with_the_password_or_from_the_command_line
         assert!(audit.contains(action), "{action}: {audit}");
     }
 }
+
+#[tokio::test]
+async fn turning_two_factor_off_is_no_password_oracle() {
+    let app = spawn_app().await;
+    let owner = app.login(OWNER).await;
+    let off = "mutation($p: String!) { disableTotp(password: $p) { errors { code } } }";
+    let mut locked_after = None;
+    for i in 1..=8 {
+        let body = app
+            .gql(
+                Some(&owner),
+                off,
+                json!({ "p": format!("Guess-number-{i}") }),
+            )
+            .await;
+        let code = body["data"]["disableTotp"]["errors"][0]["code"].clone();
+        if code == "LOCKED" {
+            locked_after = Some(i);
+            break;
+        }
+        assert_eq!(code, "WRONG_PASSWORD", "{body}");
+    }
+    assert!(
+        locked_after.is_some_and(|n| n <= 7),
+        "locked after {locked_after:?}"
+    );
+    // locked: even the right password is refused, here and at sign-in
+    let body = app.gql(Some(&owner), off, json!({ "p": OWNER.1 })).await;
+    assert_eq!(
+        body["data"]["disableTotp"]["errors"][0]["code"], "LOCKED",
+        "{body}"
+    );
+    assert_eq!(
+        app.login_raw(OWNER.0, OWNER.1).await["data"]["login"]["errors"][0]["code"],
+        "LOCKED"
+    );
+}
