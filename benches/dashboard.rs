@@ -179,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
             started.elapsed().as_secs_f64()
         );
         let t = Instant::now();
-        let rows = service::rebuild(&d, &Actor::Cli, Some(m.id)).await?;
+        let rows = service::rebuild(&d, &Actor::Cli, Some(m.id), |_| {}).await?;
         println!(
             "rebuild-stats over {total} transactions: {:.1} s, {rows} bucket rows",
             t.elapsed().as_secs_f64()

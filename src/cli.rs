@@ -20,7 +20,8 @@ use std::sync::Arc;
 #[command(
     name = "kassa",
     version,
-    about = "Kassa: the back-office API of a payment aggregator"
+    about = "Kassa: the back-office API of a payment aggregator",
+    after_help = crate::config::variables_help()
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -96,6 +97,35 @@ pub enum Admin {
     },
 }
 
+/// Progress of a long command on stderr (stdout keeps its one JSON
+/// document): a bar on a terminal, a JSON line per step otherwise.
+fn progress() -> impl FnMut(crate::stats::service::RebuildProgress) {
+    use std::io::IsTerminal;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "rebuilding statistics {bar:40} {pos}/{len} merchants, {msg} bucket rows",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    move |p| match &bar {
+        Some(bar) => {
+            bar.set_length(p.merchants as u64);
+            bar.set_position(p.merchants_done as u64);
+            bar.set_message(p.bucket_rows.to_string());
+            if p.merchants_done == p.merchants {
+                bar.finish();
+            }
+        }
+        None => {
+            let _ = writeln!(std::io::stderr(), "{}", json!({ "progress": p }));
+        }
+    }
+}
+
 fn emit(value: serde_json::Value) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{value}").context("writing to stdout")?;
@@ -115,6 +145,15 @@ pub async fn run_with_clock(cli: Cli, clock: SharedClock) -> anyhow::Result<()> 
         return Ok(());
     }
     let config = Config::from_env().map_err(|e| anyhow!("configuration: {e}"))?;
+    let names: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .collect();
+    for name in crate::config::unknown_variables(names.iter().map(String::as_str)) {
+        tracing::warn!(
+            variable = name,
+            "an unknown KASSA_ variable is set and ignored (kassa --help lists them)"
+        );
+    }
     match command {
         Command::ExportSchema => Ok(()),
         Command::Serve => serve(config, clock).await,
@@ -196,7 +235,7 @@ async fn admin_command(d: &app::Deps, admin: Admin) -> anyhow::Result<()> {
             emit(json!({ "disabled": was }))
         }
         Admin::RebuildStats { merchant } => {
-            let rows = crate::stats::service::rebuild(d, &Actor::Cli, merchant).await?;
+            let rows = crate::stats::service::rebuild(d, &Actor::Cli, merchant, progress()).await?;
             emit(json!({ "bucket_rows": rows }))
         }
     }
@@ -260,7 +299,10 @@ async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
             }
         }
     }
-    let _ = writeln!(std::io::stderr(), "{banner}");
+    // (for people at a terminal; JSON logs stay one object per line)
+    if crate::telemetry::log_format() == crate::telemetry::LogFormat::Text {
+        let _ = writeln!(std::io::stderr(), "{banner}");
+    }
     let state = AppState::new(d)?;
     app::run(listener, state, app::shutdown_signal()).await
 }

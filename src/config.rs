@@ -100,6 +100,187 @@ pub fn exact_origin(raw: &str) -> Option<String> {
     plain.then(|| url.origin().ascii_serialization())
 }
 
+/// Every environment variable Kassa reads: name, default, meaning. `kassa
+/// --help` prints it; a `KASSA_*` variable not in it is warned about at start
+/// (a typo would otherwise be silently ignored). A test checks it against
+/// what [`Config::from_lookup`] actually reads and its defaults.
+pub const VARIABLES: &[(&str, &str, &str)] = &[
+    (
+        "DATABASE_URL",
+        "sqlite://kassa.db?mode=rwc",
+        "SQLite file, or postgres://user:password@host/db",
+    ),
+    (
+        "REDIS_URL",
+        "(none: in-process bus)",
+        "redis://host:6379 to fan events out between instances",
+    ),
+    ("KASSA_BIND", "127.0.0.1:8000", "address `serve` listens on"),
+    (
+        "KASSA_PUBLIC_URL",
+        "http://<KASSA_BIND>",
+        "where browsers reach this server",
+    ),
+    (
+        "KASSA_LOG_FORMAT",
+        "text",
+        "text (coloured on a terminal only) or json (one object per line)",
+    ),
+    ("RUST_LOG", "info,sqlx=warn,sea_orm=warn", "log filter"),
+    (
+        "KASSA_OTLP_ENDPOINT",
+        "(none: no traces)",
+        "OTLP/HTTP collector for traces, e.g. http://127.0.0.1:4318",
+    ),
+    (
+        "KASSA_EVENTS_CHANNEL",
+        "kassa:events",
+        "Redis channel the instances of one deployment share",
+    ),
+    (
+        "KASSA_EVENT_BUFFER",
+        "1024",
+        "events buffered per subscriber before a slow one is dropped",
+    ),
+    (
+        "KASSA_POSTBACK_RETRY_SCHEDULE",
+        "5s,5m,30m,2h,5h,10h,10h",
+        "delays between postback attempts",
+    ),
+    (
+        "KASSA_POSTBACK_LEASE",
+        "60s",
+        "a worker's claim on a postback",
+    ),
+    (
+        "KASSA_POSTBACK_POLL",
+        "500ms",
+        "how often a worker looks for postbacks queued elsewhere",
+    ),
+    (
+        "KASSA_POSTBACK_WORKER",
+        "1",
+        "0: this instance delivers no postbacks",
+    ),
+    (
+        "KASSA_POSTBACK_CONCURRENCY",
+        "64",
+        "deliveries in flight per instance",
+    ),
+    (
+        "KASSA_POSTBACK_PER_MERCHANT",
+        "8",
+        "one merchant's deliveries in flight",
+    ),
+    (
+        "KASSA_POSTBACK_CIRCUIT_FAILURES",
+        "10",
+        "failures in a row that open an endpoint's circuit",
+    ),
+    (
+        "KASSA_POSTBACK_CIRCUIT_COOLDOWN",
+        "30s",
+        "first wait of an open circuit",
+    ),
+    (
+        "KASSA_POSTBACK_SHUTDOWN_GRACE",
+        "5s",
+        "attempts in flight may run on at shutdown",
+    ),
+    (
+        "KASSA_ALLOW_PRIVATE_URLS",
+        "0",
+        "1: postback URLs may point at private addresses",
+    ),
+    (
+        "KASSA_ACTIVATION_TTL",
+        "60m",
+        "life of a WAITING activation request",
+    ),
+    ("KASSA_SESSION_IDLE", "15m", "a session idle this long ends"),
+    (
+        "KASSA_SESSION_MAX",
+        "12h",
+        "a session ends this long after sign-in",
+    ),
+    (
+        "KASSA_SESSION_CHECK",
+        "5s",
+        "how often open sockets' sessions are checked",
+    ),
+    ("KASSA_PLAYGROUND", "1", "0 hides GraphiQL"),
+    ("KASSA_INTROSPECTION", "1", "0 turns introspection off"),
+    (
+        "KASSA_LOGIN_RATE",
+        "30",
+        "login calls per minute per client address",
+    ),
+    (
+        "KASSA_ACTIVATION_RATE",
+        "60",
+        "activateDeposit calls per minute per client address",
+    ),
+    (
+        "KASSA_BODY_LIMIT",
+        "1048576",
+        "largest JSON request body, bytes",
+    ),
+    (
+        "KASSA_RESPONSE_LIMIT",
+        "8388608",
+        "largest JSON response, bytes",
+    ),
+    (
+        "KASSA_PURGE_EVERY",
+        "60s",
+        "how often expired sign-in failures are deleted",
+    ),
+    (
+        "KASSA_TRUSTED_PROXIES",
+        "(none)",
+        "CIDRs whose X-Forwarded-For is believed",
+    ),
+    (
+        "KASSA_METRICS_TOKEN",
+        "(none: /metrics open)",
+        "bearer token /metrics requires",
+    ),
+    ("KASSA_WS_PER_CLIENT", "20", "open WebSockets per caller"),
+    (
+        "KASSA_ARGON2_SLOTS",
+        "(cores, at least 2)",
+        "password hashes computed at once",
+    ),
+    (
+        "KASSA_DB_POOL",
+        "(8 SQLite, 20 PostgreSQL)",
+        "most database connections",
+    ),
+    (
+        "KASSA_CORS_ORIGINS",
+        "(none)",
+        "exact origins whose pages may call the API",
+    ),
+];
+
+/// `kassa --help`'s list of variables.
+pub fn variables_help() -> String {
+    let mut text = String::from("Environment (also read from ./.env):\n");
+    for (name, default, meaning) in VARIABLES {
+        text.push_str(&format!("  {name:<32} {meaning} [default: {default}]\n"));
+    }
+    text
+}
+
+/// `KASSA_*` variables in `names` that Kassa does not read (the test
+/// suite's own `KASSA_TEST_*` aside).
+pub fn unknown_variables<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    names
+        .filter(|n| n.starts_with("KASSA_") && !n.starts_with("KASSA_TEST_"))
+        .filter(|n| !VARIABLES.iter().any(|(known, _, _)| known == n))
+        .collect()
+}
+
 /// A configuration value that cannot be used; names the variable.
 #[derive(Debug, thiserror::Error)]
 #[error("{variable}: {message}")]
@@ -343,5 +524,56 @@ mod tests {
             assert_eq!(err.variable, var);
             assert!(err.to_string().starts_with(var));
         }
+    }
+}
+
+#[cfg(test)]
+mod variable_tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    /// The table lists exactly what the configuration reads, and each
+    /// default it shows is the one used when the variable is unset.
+    #[test]
+    fn the_variable_table_is_what_is_read() {
+        let asked = Mutex::new(BTreeSet::new());
+        let unset = Config::from_lookup(|name| {
+            asked.lock().unwrap().insert(name.to_string());
+            None
+        })
+        .unwrap();
+        let read_elsewhere = ["KASSA_LOG_FORMAT", "RUST_LOG", "KASSA_OTLP_ENDPOINT"];
+        let listed: BTreeSet<String> = VARIABLES
+            .iter()
+            .map(|(n, _, _)| n.to_string())
+            .filter(|n| !read_elsewhere.contains(&n.as_str()))
+            .collect();
+        assert_eq!(*asked.lock().unwrap(), listed);
+        for (name, default, _) in VARIABLES {
+            if default.starts_with('(') || default.contains('<') || read_elsewhere.contains(name) {
+                continue;
+            }
+            let set = Config::from_lookup(|n| (n == *name).then(|| default.to_string()))
+                .unwrap_or_else(|e| panic!("{name}'s default `{default}` is refused: {e}"));
+            assert_eq!(
+                format!("{set:?}"),
+                format!("{unset:?}"),
+                "{name}'s listed default is not what an unset {name} gives"
+            );
+        }
+        assert_eq!(
+            unknown_variables(
+                [
+                    "KASSA_BIND",
+                    "KASSA_BINDD",
+                    "KASSA_TEST_DATABASE_URL",
+                    "HOME"
+                ]
+                .into_iter()
+            ),
+            ["KASSA_BINDD"]
+        );
+        assert!(variables_help().contains("KASSA_POSTBACK_RETRY_SCHEDULE"));
     }
 }

@@ -67,6 +67,28 @@ async fn outside_transaction(
     }
 }
 
+/// The pool right now: (open connections, idle ones, the most it opens).
+pub fn pool_state(db: &DatabaseConnection) -> (u32, usize, u32) {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        _ => {
+            let pool = db.get_sqlite_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+    }
+}
+
 /// Opens the pool. SQLite gets WAL (readers never block the writer) and a
 /// busy timeout; PostgreSQL a pool sized for a few instances per server.
 pub async fn connect(url: &str, pool_size: Option<u32>) -> anyhow::Result<DatabaseConnection> {

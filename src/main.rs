@@ -14,7 +14,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> ExitCode {
     kassa::auth::password::give_memory_back();
     let _ = dotenvy::dotenv();
-    kassa::telemetry::init_tracing();
+    let _traces = match kassa::telemetry::init_tracing() {
+        Ok(traces) => traces,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "kassa: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     match kassa::cli::run(kassa::cli::Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -3,20 +3,141 @@
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 use std::collections::HashSet;
 use std::sync::Mutex;
+use tracing_subscriber::Layer;
 
-/// Sets up logging to stderr; `RUST_LOG` filters (default `info`).
-pub fn init_tracing() {
+/// How log lines are written (`KASSA_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines; coloured only when stderr is a terminal.
+    Text,
+    /// One JSON object per line, with the request's span fields (its id).
+    Json,
+}
+
+impl LogFormat {
+    /// `KASSA_LOG_FORMAT`: `text` (default) or `json`.
+    pub fn from_env(raw: Option<&str>) -> Result<LogFormat, String> {
+        match raw.map(str::trim).unwrap_or("") {
+            "" | "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!(
+                "KASSA_LOG_FORMAT: `{other}` is neither `text` nor `json`"
+            )),
+        }
+    }
+}
+
+static FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// The format logs are written in (text until [`init_tracing`] says otherwise).
+pub fn log_format() -> LogFormat {
+    FORMAT.get().copied().unwrap_or(LogFormat::Text)
+}
+
+/// Exports spans while it lives; dropping it flushes what is buffered.
+pub struct Traces {
+    provider: opentelemetry_sdk::trace::SdkTracerProvider,
+}
+
+impl Drop for Traces {
+    fn drop(&mut self) {
+        let _ = self.provider.shutdown();
+    }
+}
+
+/// The OTLP/HTTP (JSON) span exporter for `KASSA_OTLP_ENDPOINT` — the
+/// collector's base URL (`http://127.0.0.1:4318`) or its full traces URL.
+/// Spans are batched on a thread of the SDK's own, so a slow or absent
+/// collector costs requests nothing.
+fn otlp(endpoint: &str) -> Result<opentelemetry_sdk::trace::SdkTracerProvider, String> {
+    use opentelemetry_otlp::{Protocol, WithExportConfig};
+    let endpoint = endpoint.trim().trim_end_matches('/');
+    let ok = url::Url::parse(endpoint).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+    if !ok {
+        return Err(format!(
+            "KASSA_OTLP_ENDPOINT: `{endpoint}` is not an http(s) URL such as http://127.0.0.1:4318"
+        ));
+    }
+    let traces = if endpoint.ends_with("/v1/traces") {
+        endpoint.to_string()
+    } else {
+        format!("{endpoint}/v1/traces")
+    };
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpJson)
+        .with_endpoint(traces)
+        .build()
+        .map_err(|e| format!("KASSA_OTLP_ENDPOINT: {e}"))?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name("kassa")
+        .with_attribute(opentelemetry::KeyValue::new(
+            "service.version",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .build();
+    Ok(opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build())
+}
+
+/// Sets up logging to stderr; `RUST_LOG` filters (default `info`),
+/// `KASSA_LOG_FORMAT` picks the format; with `KASSA_OTLP_ENDPOINT` spans
+/// (requests, GraphQL operations, database work, postback attempts, bus
+/// publishes) are exported over OTLP too — keep the returned guard alive.
+/// Without it no exporter exists at all.
+pub fn init_tracing() -> Result<Option<Traces>, String> {
+    use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let format = LogFormat::from_env(std::env::var("KASSA_LOG_FORMAT").ok().as_deref())?;
+    let _ = FORMAT.set(format);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = match format {
+        LogFormat::Json => fmt
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+        LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).boxed(),
+    };
+    let provider = match std::env::var("KASSA_OTLP_ENDPOINT") {
+        Ok(endpoint) if !endpoint.trim().is_empty() => Some(otlp(&endpoint)?),
+        _ => None,
+    };
+    let spans = provider.as_ref().map(|p| {
+        use opentelemetry::trace::TracerProvider;
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("kassa"))
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+    });
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(logs)
+        .with(spans)
         .try_init();
+    Ok(provider.map(|provider| Traces { provider }))
 }
 
 /// Distinct operation names kept as labels; later ones count as `other`, so a
 /// client inventing names cannot grow the metrics without bound.
 const MAX_OPERATION_LABELS: usize = 200;
+
+/// Why a request was refused before GraphQL ran (`kassa_http_refused_total`).
+const REFUSAL_REASONS: [&str; 9] = [
+    "BAD_REQUEST",
+    "BATCH_NOT_SUPPORTED",
+    "CSRF",
+    "INTERNAL",
+    "METHOD_NOT_ALLOWED",
+    "ORIGIN",
+    "RESPONSE_TOO_LARGE",
+    "TOO_LARGE",
+    "UNSUPPORTED_MEDIA_TYPE",
+];
 
 /// The server's metrics, served at `/metrics`.
 pub struct Metrics {
@@ -31,6 +152,9 @@ pub struct Metrics {
     refused: IntCounterVec,
     /// Subscription events delivered, by operation.
     events: IntCounterVec,
+    /// Operations streaming over WebSockets right now (subscriptions; a
+    /// shared subscription counts once).
+    pub streams: prometheus::IntGauge,
     seen_operations: Mutex<HashSet<String>>,
 }
 
@@ -72,12 +196,42 @@ impl Metrics {
             ),
             &["operation"],
         )?;
+        let streams = prometheus::IntGauge::new(
+            "kassa_graphql_streams",
+            "Operations streaming over WebSockets right now (subscriptions; a shared one counts once)",
+        )?;
+        let build = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "kassa_build_info",
+                "The running build: its version and git revision",
+            ),
+            &["version", "revision"],
+        )?;
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("GIT_REVISION")])
+            .set(1);
+        // Every family is there from the first scrape: the label sets a
+        // fresh server knows of start at zero.
+        for reason in REFUSAL_REASONS {
+            refused.with_label_values(&[reason]);
+        }
+        requests.with_label_values(&["anonymous"]);
+        latency.with_label_values(&["anonymous"]);
+        events.with_label_values(&["anonymous"]);
+        errors.with_label_values(&["anonymous", "INTERNAL"]);
         registry.register(Box::new(events.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(errors.clone()))?;
         registry.register(Box::new(refused.clone()))?;
+        registry.register(Box::new(streams.clone()))?;
+        registry.register(Box::new(build))?;
+        // RSS, CPU seconds, open and most file descriptors, threads, start time.
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         Ok(Metrics {
+            streams,
             registry,
             requests,
             latency,

@@ -16,6 +16,7 @@ mod m20261201_000009_api_key_names;
 mod m20261201_000010_audit_filters;
 mod m20261201_000011_totp;
 mod m20261201_000012_exports;
+mod m20261201_000013_transactions_by_system;
 mod sql;
 
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_audit_filters::Migration),
             Box::new(m20261201_000011_totp::Migration),
             Box::new(m20261201_000012_exports::Migration),
+            Box::new(m20261201_000013_transactions_by_system::Migration),
         ]
     }
 }

@@ -121,6 +121,18 @@ pub struct Tenant {
 }
 
 impl Actor {
+    /// What kind of caller this is, for the access log (never who).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::Anonymous => "anonymous",
+            Actor::Invalid => "invalid",
+            Actor::User(_) => "user",
+            Actor::Key(_) => "key",
+            Actor::Cli => "cli",
+            Actor::Plugin { .. } => "plugin",
+        }
+    }
+
     /// A signed-in user of any role.
     pub fn user(&self) -> Result<&UserActor, AppError> {
         match self {

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use entity::{activation_request, transaction, withdrawal};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -74,10 +74,50 @@ impl Event {
     }
 }
 
+/// The format of events on the Redis channel: `{"v": 1, "event": …}`. An
+/// instance that meets another version (a rolling deploy mixing releases)
+/// cannot know what it missed, so it tells its subscribers to resync.
+pub const EVENT_FORMAT: u32 = 1;
+
+#[derive(Serialize)]
+struct Outgoing<'a> {
+    v: u32,
+    event: &'a Event,
+}
+
+#[derive(Deserialize)]
+struct Incoming {
+    v: u32,
+    event: serde_json::Value,
+}
+
+/// A payload from the channel: the event, or why it cannot be read.
+fn decode(payload: &str) -> Result<Event, String> {
+    let incoming: Incoming =
+        serde_json::from_str(payload).map_err(|e| format!("not a versioned event ({e})"))?;
+    if incoming.v != EVENT_FORMAT {
+        return Err(format!(
+            "event format {} (this instance reads {EVENT_FORMAT})",
+            incoming.v
+        ));
+    }
+    serde_json::from_value(incoming.event).map_err(|e| format!("an unknown event ({e})"))
+}
+
+/// What the bus has done since start: at /metrics.
+#[derive(Default)]
+pub struct BusStats {
+    pub published: AtomicU64,
+    pub received: AtomicU64,
+    pub undecodable: AtomicU64,
+    pub resyncs: AtomicU64,
+}
+
 /// The instance's event bus.
 pub struct Bus {
     local: broadcast::Sender<Arc<Event>>,
     redis: Option<RedisLink>,
+    pub stats: Arc<BusStats>,
 }
 
 struct RedisLink {
@@ -99,6 +139,7 @@ impl Bus {
         Arc::new(Bus {
             local: broadcast::channel(capacity).0,
             redis: None,
+            stats: Arc::default(),
         })
     }
 
@@ -114,6 +155,7 @@ impl Bus {
                 publisher: tokio::sync::Mutex::new(None),
                 listening: Arc::new(AtomicBool::new(false)),
             }),
+            stats: Arc::default(),
         });
         tokio::spawn(listen(Arc::downgrade(&bus)));
         Ok(bus)
@@ -122,6 +164,11 @@ impl Bus {
     /// A receiver of every event from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.local.subscribe()
+    }
+
+    /// Whether this bus fans out through Redis at all.
+    pub fn is_shared(&self) -> bool {
+        self.redis.is_some()
     }
 
     /// Whether events currently fan out to other instances.
@@ -133,10 +180,14 @@ impl Bus {
 
     /// Publishes events (call after the commit). Never fails the caller:
     /// without Redis they are delivered to this instance's subscribers.
+    #[tracing::instrument(name = "bus.publish", skip_all, fields(events = events.len()))]
     pub async fn publish(&self, events: Vec<Event>) {
         if events.is_empty() {
             return;
         }
+        self.stats
+            .published
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
         if let Some(link) = &self.redis {
             if link.listening.load(Ordering::SeqCst) && link.publish(&events).await {
                 return;
@@ -162,7 +213,10 @@ impl RedisLink {
             return false;
         };
         for e in events {
-            let Ok(payload) = serde_json::to_string(e) else {
+            let Ok(payload) = serde_json::to_string(&Outgoing {
+                v: EVENT_FORMAT,
+                event: e,
+            }) else {
                 continue;
             };
             let mut cmd = redis::cmd("PUBLISH");
@@ -189,6 +243,7 @@ async fn listen(bus: std::sync::Weak<Bus>) {
         let channel = link.channel.clone();
         let listening = link.listening.clone();
         let local = strong.local.clone();
+        let stats = strong.stats.clone();
         drop(strong);
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => {
@@ -197,15 +252,30 @@ async fn listen(bus: std::sync::Weak<Bus>) {
                     delay = Duration::from_millis(100);
                     if was_down {
                         tracing::info!("event fan-out through Redis resumed");
+                        stats.resyncs.fetch_add(1, Ordering::Relaxed);
                         let _ = local.send(Arc::new(Event::Resync));
                     }
                     let mut stream = pubsub.into_on_message();
                     while let Some(msg) = stream.next().await {
-                        let Ok(payload) = msg.get_payload::<String>() else {
-                            continue;
-                        };
-                        if let Ok(e) = serde_json::from_str::<Event>(&payload) {
-                            let _ = local.send(Arc::new(e));
+                        let decoded = msg
+                            .get_payload::<String>()
+                            .map_err(|e| format!("not text ({e})"))
+                            .and_then(|payload| decode(&payload));
+                        match decoded {
+                            Ok(e) => {
+                                stats.received.fetch_add(1, Ordering::Relaxed);
+                                let _ = local.send(Arc::new(e));
+                            }
+                            Err(why) => {
+                                // Counted every time, logged once: a mixed
+                                // deploy sends many. Subscribers refetch
+                                // what they may have missed.
+                                if stats.undecodable.fetch_add(1, Ordering::Relaxed) == 0 {
+                                    tracing::warn!(reason = %why, "an event from the Redis channel cannot be read (is another release publishing?); subscribers resync");
+                                }
+                                stats.resyncs.fetch_add(1, Ordering::Relaxed);
+                                let _ = local.send(Arc::new(Event::Resync));
+                            }
                         }
                     }
                 }
@@ -223,5 +293,30 @@ async fn listen(bus: std::sync::Weak<Bus>) {
         was_down = true;
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_carry_their_format_and_others_are_refused() {
+        let e = Event::SessionsEnded {
+            session_ids: vec![7],
+        };
+        let text = serde_json::to_string(&Outgoing {
+            v: EVENT_FORMAT,
+            event: &e,
+        })
+        .unwrap();
+        assert!(text.starts_with(r#"{"v":1,"event":"#), "{text}");
+        assert!(
+            matches!(decode(&text), Ok(Event::SessionsEnded { session_ids }) if session_ids == [7])
+        );
+        let next = text.replace(r#"{"v":1"#, r#"{"v":2"#);
+        assert!(decode(&next).unwrap_err().contains("format 2"));
+        assert!(decode(r#"{"SessionsEnded":{"session_ids":[7]}}"#).is_err());
+        assert!(decode(r#"{"v":1,"event":{"Teleported":{}}}"#).is_err());
     }
 }

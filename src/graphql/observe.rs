@@ -11,11 +11,12 @@
 
 use super::{limits, KassaSchema};
 use crate::telemetry::Metrics;
-use async_graphql::parser::types::DocumentOperations;
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
 use async_graphql::{Data, Executor, Request, Response, ServerError, Value};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// The schema as every transport runs it.
@@ -28,6 +29,51 @@ pub struct Api {
     /// introspection is off.
     introspection: Option<KassaSchema>,
     metrics: Option<Arc<Metrics>>,
+    documents: Arc<Documents>,
+}
+
+/// A document that passed the limits, as parsed.
+struct Admitted {
+    doc: ExecutableDocument,
+    /// The operation's name when the document names its only operation.
+    name: Option<String>,
+    schema_only: bool,
+}
+
+/// Documents already parsed and judged, by their text: a client sends the
+/// same few documents over and over with other variables, and parsing and
+/// judging one is a tenth of a Transactions page's CPU. Only admitted
+/// documents are kept (a refused one is judged again each time), at most
+/// [`CACHED_DOCUMENTS`] of at most [`CACHED_DOCUMENT_BYTES`] each; when full
+/// the cache starts over (a flood of distinct documents costs what it did
+/// without the cache, and memory stays bounded).
+#[derive(Default)]
+struct Documents {
+    by_text: Mutex<HashMap<Box<str>, Arc<Admitted>>>,
+}
+
+const CACHED_DOCUMENTS: usize = 512;
+const CACHED_DOCUMENT_BYTES: usize = 16 * 1024;
+
+impl Documents {
+    fn get(&self, text: &str) -> Option<Arc<Admitted>> {
+        self.by_text
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(text)
+            .cloned()
+    }
+
+    fn keep(&self, text: &str, admitted: Arc<Admitted>) {
+        if text.len() > CACHED_DOCUMENT_BYTES {
+            return;
+        }
+        let mut map = self.by_text.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= CACHED_DOCUMENTS {
+            map.clear();
+        }
+        map.insert(text.into(), admitted);
+    }
 }
 
 /// Introspection fields that answer lists: how deep they may nest in a
@@ -149,6 +195,7 @@ impl Api {
             schema,
             introspection,
             metrics,
+            documents: Arc::default(),
         }
     }
 
@@ -170,46 +217,70 @@ impl Api {
         }
     }
 
-    /// The schema `request` runs on: the introspection one for a document
+    /// The schema a document runs on: the introspection one for a document
     /// that reads only the schema, the limited one for everything else.
-    fn schema_for(&self, request: &mut Request) -> &KassaSchema {
-        match (&self.introspection, request.parsed_query()) {
-            (Some(relaxed), Ok(doc)) if schema_only(doc) => relaxed,
+    fn schema_for(&self, schema_only: bool) -> &KassaSchema {
+        match &self.introspection {
+            Some(relaxed) if schema_only => relaxed,
             _ => &self.schema,
         }
     }
 
-    /// Parses the document (once: the schema runs the parsed one), applies
-    /// the alias and string limits, and names the operation for metrics.
-    fn admit(request: &mut Request) -> (Option<String>, Result<(), ServerError>) {
+    /// Parses the document (once: the schema runs the parsed one, and a
+    /// document seen before is not parsed again), applies the alias and
+    /// string limits, and names the operation for metrics. Ok(whether the
+    /// document reads only the schema).
+    fn admit(&self, request: &mut Request) -> (Option<String>, Result<bool, ServerError>) {
         if let Err(e) = limits::check_variables(&request.variables) {
             return (request.operation_name.clone(), Err(e));
+        }
+        if let Some(hit) = self.documents.get(&request.query) {
+            request.set_parsed_query(hit.doc.clone());
+            let name = request.operation_name.clone().or_else(|| hit.name.clone());
+            return (name, Ok(hit.schema_only));
         }
         let named = request.operation_name.clone();
         let doc = match request.parsed_query() {
             Ok(doc) => doc,
             Err(e) => return (named, Err(e)),
         };
-        let name = named.or_else(|| match &doc.operations {
+        let only_name = match &doc.operations {
             DocumentOperations::Multiple(ops) if ops.len() == 1 => {
                 ops.keys().next().map(|n| n.to_string())
             }
             _ => None,
+        };
+        let name = named.or_else(|| only_name.clone());
+        if let Err(e) = limits::check_document(doc).and_then(|()| check_introspection_fan_out(doc))
+        {
+            return (name, Err(e));
+        }
+        let admitted = Arc::new(Admitted {
+            doc: doc.clone(),
+            name: only_name,
+            schema_only: schema_only(doc),
         });
-        (
-            name,
-            limits::check_document(doc).and_then(|()| check_introspection_fan_out(doc)),
-        )
+        let schema_only = admitted.schema_only;
+        self.documents.keep(&request.query, admitted);
+        (name, Ok(schema_only))
     }
 }
 
-impl Executor for Api {
-    /// A query or mutation over HTTP.
-    async fn execute(&self, mut request: Request) -> Response {
+impl Api {
+    /// A query or mutation over HTTP, and the operation's name (for the
+    /// access log).
+    pub async fn execute_named(&self, mut request: Request) -> (Response, Option<String>) {
         let started = Instant::now();
-        let (name, admitted) = Self::admit(&mut request);
+        let (name, admitted) = self.admit(&mut request);
+        let span = tracing::info_span!("graphql", operation = name.as_deref().unwrap_or("-"));
         let mut response = match admitted {
-            Ok(()) => self.schema_for(&mut request).execute(request).await,
+            Ok(schema_only) => {
+                use tracing::Instrument;
+                self.schema_for(schema_only)
+                    .execute(request)
+                    .instrument(span)
+                    .await
+            }
             Err(e) => Response::from_errors(vec![e]),
         };
         Self::without_foreign_description(&mut response);
@@ -217,7 +288,14 @@ impl Executor for Api {
         if let Some(metrics) = &self.metrics {
             metrics.observe(name.as_deref(), started.elapsed().as_secs_f64(), &codes);
         }
-        response
+        (response, name)
+    }
+}
+
+impl Executor for Api {
+    /// A query or mutation.
+    async fn execute(&self, request: Request) -> Response {
+        self.execute_named(request).await.0
     }
 
     /// Any operation over a WebSocket, or a shared subscription: each
@@ -229,10 +307,10 @@ impl Executor for Api {
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         let started = Instant::now();
-        let (name, admitted) = Self::admit(&mut request);
+        let (name, admitted) = self.admit(&mut request);
         let stream = match admitted {
-            Ok(()) => {
-                let schema = self.schema_for(&mut request).clone();
+            Ok(schema_only) => {
+                let schema = self.schema_for(schema_only).clone();
                 match session_data {
                     Some(data) => schema
                         .execute_stream_with_session_data(request, data)
@@ -245,10 +323,25 @@ impl Executor for Api {
             }
         };
         let metrics = self.metrics.clone();
+        // counted while the stream lives (a subscription until it ends)
+        let streaming = metrics.as_ref().map(|m| {
+            m.streams.inc();
+            Streaming(m.streams.clone())
+        });
         let mut first = true;
         stream
             .map(move |mut response| {
+                let _alive = &streaming;
                 let codes = tag_errors(&mut response);
+                if first {
+                    tracing::info!(
+                        target: "kassa::access",
+                        operation = name.as_deref().unwrap_or("-"),
+                        outcome = if codes.is_empty() { "ok".to_string() } else { codes.join(",") },
+                        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        "operation"
+                    );
+                }
                 if let Some(metrics) = &metrics {
                     if first {
                         metrics.observe(name.as_deref(), started.elapsed().as_secs_f64(), &codes);
@@ -260,6 +353,15 @@ impl Executor for Api {
                 response
             })
             .boxed()
+    }
+}
+
+/// Holds one count of `kassa_graphql_streams` while a stream lives.
+struct Streaming(prometheus::IntGauge);
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -291,4 +393,42 @@ pub fn tag_errors(response: &mut Response) -> Vec<String> {
             code.to_string()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admitted(text: &str) -> Arc<Admitted> {
+        Arc::new(Admitted {
+            doc: async_graphql::parser::parse_query(text).unwrap(),
+            name: None,
+            schema_only: false,
+        })
+    }
+
+    #[test]
+    fn documents_are_kept_by_text_within_bounds() {
+        let docs = Documents::default();
+        docs.keep("{ a }", admitted("{ a }"));
+        assert!(docs.get("{ a }").is_some());
+        assert!(
+            docs.get("{ a  }").is_none(),
+            "another text is another document"
+        );
+
+        let big = format!("{{ a {} }}", " ".repeat(CACHED_DOCUMENT_BYTES));
+        docs.keep(&big, admitted(&big));
+        assert!(docs.get(&big).is_none(), "a large document is not kept");
+
+        for i in 0..CACHED_DOCUMENTS {
+            let text = format!("{{ a{i} }}");
+            docs.keep(&text, admitted(&text));
+        }
+        let held = docs.by_text.lock().unwrap().len();
+        assert!(held <= CACHED_DOCUMENTS, "{held} documents held");
+        assert!(docs
+            .get(&format!("{{ a{} }}", CACHED_DOCUMENTS - 1))
+            .is_some());
+    }
 }

@@ -1,6 +1,7 @@
 //! The only axum code: routes, the CSRF and batch rules, credential
 //! extraction, health, metrics and the WebSocket upgrade (BEHAVIOUR §11).
 
+pub mod access;
 mod playground;
 mod plugin_page;
 pub mod sessions;
@@ -9,7 +10,7 @@ mod ws;
 use crate::app::AppState;
 use crate::auth::service::authenticate;
 use async_graphql::http::MultipartOptions;
-use async_graphql::{ErrorExtensionValues, Executor, Response as GqlResponse, ServerError};
+use async_graphql::{ErrorExtensionValues, Response as GqlResponse, ServerError};
 use axum::body::Body;
 use axum::extract::Path;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/playground/assets/{name}", get(playground::asset))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(cors)
+        .layer(axum::middleware::from_fn(access::layer))
         .with_state(state)
 }
 
@@ -185,7 +187,9 @@ fn refuse(state: &AppState, status: StatusCode, code: &str, message: &str) -> Re
     let mut ext = ErrorExtensionValues::default();
     ext.set("code", code);
     err.extensions = Some(ext);
-    (status, Json(GqlResponse::from_errors(vec![err]))).into_response()
+    let mut errors = vec![err];
+    access::tag_errors(&mut errors);
+    (status, Json(GqlResponse::from_errors(errors))).into_response()
 }
 
 /// Whether `ip` is a proxy listed in `KASSA_TRUSTED_PROXIES`.
@@ -399,17 +403,15 @@ async fn execute(
             );
         }
     };
-    crate::graphql::request_context(
-        &mut request.data,
-        &state.deps.db,
-        actor,
-        client_addr(state, peer, headers),
-    );
+    let caller = actor.kind();
+    let client = client_addr(state, peer, headers);
+    crate::graphql::request_context(&mut request.data, &state.deps.db, actor, client);
     // The operation runs to its end on a task of its own: a client that goes
     // away mid-request cancels nothing half-way (a write and its audit, a
     // transaction being opened), it only misses the answer.
     let schema = state.schema.clone();
-    let response = match tokio::spawn(async move { schema.execute(request).await }).await {
+    let run = access::carry(async move { schema.execute_named(request).await });
+    let (mut response, name) = match tokio::spawn(run).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "a GraphQL operation panicked");
@@ -420,6 +422,13 @@ async fn execute(
                 "internal error",
             );
         }
+    };
+    access::tag_errors(&mut response.errors);
+    let operation = access::Operation {
+        name,
+        outcome: access::outcome(&response.errors),
+        caller,
+        client,
     };
     // A response is bounded in bytes too: past the limit the client gets an
     // error asking for a smaller page instead of megabytes.
@@ -439,7 +448,9 @@ async fn execute(
             err.extensions
                 .get_or_insert_with(Default::default)
                 .set("code", "RESPONSE_TOO_LARGE");
-            serde_json::to_vec(&GqlResponse::from_errors(vec![err])).unwrap_or_default()
+            let mut errors = vec![err];
+            access::tag_errors(&mut errors);
+            serde_json::to_vec(&GqlResponse::from_errors(errors)).unwrap_or_default()
         }
         Err(e) => {
             tracing::error!(error = %e, "serializing a response");
@@ -451,7 +462,55 @@ async fn execute(
             );
         }
     };
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    let mut answer = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    answer.extensions_mut().insert(operation);
+    answer
+}
+
+/// The pool, the sockets and the bus, read at scrape time.
+fn runtime_metrics(state: &AppState) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (size, idle, max) = crate::db::pool_state(&state.deps.db);
+    let bus = &state.deps.bus;
+    let stats = &bus.stats;
+    format!(
+        "# HELP kassa_db_pool_connections Database connections by state.\n\
+         # TYPE kassa_db_pool_connections gauge\n\
+         kassa_db_pool_connections{{state=\"in_use\"}} {in_use}\n\
+         kassa_db_pool_connections{{state=\"idle\"}} {idle}\n\
+         # HELP kassa_db_pool_max_connections The most connections this instance opens (KASSA_DB_POOL).\n\
+         # TYPE kassa_db_pool_max_connections gauge\n\
+         kassa_db_pool_max_connections {max}\n\
+         # HELP kassa_websocket_sockets Open WebSockets.\n\
+         # TYPE kassa_websocket_sockets gauge\n\
+         kassa_websocket_sockets {sockets}\n\
+         # HELP kassa_bus_shared Whether events fan out through Redis (REDIS_URL set).\n\
+         # TYPE kassa_bus_shared gauge\n\
+         kassa_bus_shared {shared}\n\
+         # HELP kassa_bus_connected Whether the Redis fan-out is up right now (1 for an in-process bus).\n\
+         # TYPE kassa_bus_connected gauge\n\
+         kassa_bus_connected {connected}\n\
+         # HELP kassa_bus_resyncs_total Times subscribers were told to resync (fan-out back, an unreadable event).\n\
+         # TYPE kassa_bus_resyncs_total counter\n\
+         kassa_bus_resyncs_total {resyncs}\n\
+         # HELP kassa_bus_events_published_total Events this instance published.\n\
+         # TYPE kassa_bus_events_published_total counter\n\
+         kassa_bus_events_published_total {published}\n\
+         # HELP kassa_bus_events_received_total Events received from the Redis channel.\n\
+         # TYPE kassa_bus_events_received_total counter\n\
+         kassa_bus_events_received_total {received}\n\
+         # HELP kassa_bus_events_undecodable_total Events on the Redis channel this instance could not read (another format version).\n\
+         # TYPE kassa_bus_events_undecodable_total counter\n\
+         kassa_bus_events_undecodable_total {undecodable}\n",
+        in_use = (size as usize).saturating_sub(idle),
+        sockets = state.sockets.len(),
+        shared = u8::from(bus.is_shared()),
+        connected = u8::from(!bus.is_shared() || bus.connected()),
+        resyncs = stats.resyncs.load(Relaxed),
+        published = stats.published.load(Relaxed),
+        received = stats.received.load(Relaxed),
+        undecodable = stats.undecodable.load(Relaxed),
+    )
 }
 
 /// `GET /graphql`: the GraphiQL playground. A GET never runs an operation.
@@ -577,6 +636,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
          kassa_password_slots_free {}\n",
         state.deps.argon2.available_permits()
     ));
+    text.push_str(&runtime_metrics(&state));
     match crate::postbacks::worker::metrics_text(&state.deps).await {
         Ok(postbacks) => text.push_str(&postbacks),
         Err(e) => tracing::warn!(error = ?e, "reading postback metrics"),

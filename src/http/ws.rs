@@ -67,6 +67,8 @@ pub async fn upgrade(
         )
             .into_response();
     };
+    // The socket's log lines carry the upgrade request's id.
+    let request = super::access::Carried::here();
     // Small buffers: an idle subscriber should cost kilobytes, not the
     // 128 KiB read and write buffers tungstenite starts with. Clients only
     // ever send small protocol messages (1 KiB reads, grown when needed), and
@@ -77,7 +79,7 @@ pub async fn upgrade(
         .max_message_size(64 * 1024)
         .on_upgrade(move |socket| {
             let sockets = state.sockets.clone();
-            sockets.track_future(serve(socket, state, protocol, client))
+            sockets.track_future(request.within(serve(socket, state, protocol, client)))
         })
 }
 

@@ -720,6 +720,7 @@ async fn deliver(
 
 /// Signs `payload` as message `id` (Standard Webhooks) and POSTs it to `url`
 /// through the address guard: what a real delivery and a test postback share.
+#[tracing::instrument(name = "postback.attempt", skip_all, fields(message = %id))]
 pub async fn send(
     d: &Deps,
     client: &reqwest::Client,

@@ -10,7 +10,10 @@ use crate::money::from_minor;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, TransactionTrait, Value};
+use sea_orm::{
+    ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    Value,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
 
@@ -410,48 +413,85 @@ fn assemble(
     }
 }
 
-/// Recomputes the statistics of one merchant (or all) from the raw rows in
-/// one write transaction; concurrent writers wait for it, so no change is
-/// counted twice or lost.
-pub async fn rebuild(d: &Deps, actor: &Actor, merchant_id: Option<i64>) -> AppResult<u64> {
+/// How far a rebuild is: merchants done of all, bucket rows written so far.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct RebuildProgress {
+    pub merchants_done: usize,
+    pub merchants: usize,
+    pub bucket_rows: u64,
+}
+
+/// Recomputes the statistics of one merchant (or all) from the raw rows,
+/// one merchant per write transaction: that merchant's writers wait for
+/// its slice (so no change is counted twice or lost), nobody waits for
+/// the whole rebuild. `progress` hears after each merchant.
+#[tracing::instrument(name = "db.stats.rebuild", skip_all)]
+pub async fn rebuild(
+    d: &Deps,
+    actor: &Actor,
+    merchant_id: Option<i64>,
+    mut progress: impl FnMut(RebuildProgress),
+) -> AppResult<u64> {
     let reach = actor.key_with_scope(crate::auth::model::Scope::Platform)?;
     match merchant_id {
         Some(id) if !reach.covers(id) => return Err(AppError::Forbidden),
         None => reach.everything()?,
         Some(_) => {}
     }
-    if let Some(id) = merchant_id {
-        if entity::merchant::Entity::find_by_id(id)
-            .one(&d.db)
-            .await?
-            .is_none()
-        {
-            return Err(AppError::Invalid(format!("merchant {id} does not exist")));
+    let merchants: Vec<i64> = match merchant_id {
+        Some(id) => {
+            if entity::merchant::Entity::find_by_id(id)
+                .one(&d.db)
+                .await?
+                .is_none()
+            {
+                return Err(AppError::Invalid(format!("merchant {id} does not exist")));
+            }
+            vec![id]
         }
+        None => {
+            entity::merchant::Entity::find()
+                .select_only()
+                .column(entity::merchant::Column::Id)
+                .order_by_asc(entity::merchant::Column::Id)
+                .into_tuple()
+                .all(&d.db)
+                .await?
+        }
+    };
+    let mut total = 0;
+    for (done, id) in merchants.iter().enumerate() {
+        let txn = crate::db::begin_write(&d.db).await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_unprepared("LOCK TABLE stat_buckets IN EXCLUSIVE MODE")
+                .await?;
+        }
+        let rows = super::buckets::rebuild(&txn, Some(*id)).await?;
+        crate::audit::record(
+            &txn,
+            d.clock.now(),
+            actor,
+            crate::audit::Audit {
+                merchant_id: Some(*id),
+                action: "stats.rebuild",
+                subject: None,
+                details: serde_json::json!({ "bucket_rows": rows }),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        total += rows;
+        progress(RebuildProgress {
+            merchants_done: done + 1,
+            merchants: merchants.len(),
+            bucket_rows: total,
+        });
     }
-    let txn = crate::db::begin_write(&d.db).await?;
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_unprepared("LOCK TABLE stat_buckets IN EXCLUSIVE MODE")
-            .await?;
-    }
-    let rows = super::buckets::rebuild(&txn, merchant_id).await?;
-    crate::audit::record(
-        &txn,
-        d.clock.now(),
-        actor,
-        crate::audit::Audit {
-            merchant_id,
-            action: "stats.rebuild",
-            subject: None,
-            details: serde_json::json!({ "bucket_rows": rows }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(rows)
+    Ok(total)
 }
 
 /// The dashboard of the caller's merchant.
+#[tracing::instrument(name = "db.stats.dashboard", skip_all)]
 pub async fn dashboard(d: &Deps, actor: &Actor, f: Filter) -> AppResult<Dashboard> {
     let tenant = actor.reader()?;
     validate(&d.catalog, &f)?;

@@ -201,6 +201,7 @@ fn same_data(t: &transaction::Model, v: &Valid) -> bool {
 /// its own; the batch is one database transaction, and a waiting activation
 /// request named by a new transaction is settled inside it.
 #[tracing::instrument(skip(d, actor, items), fields(items = items.len()))]
+#[tracing::instrument(name = "db.transactions.ingest", skip_all)]
 pub async fn ingest(
     d: &Deps,
     actor: &Actor,
@@ -615,6 +616,7 @@ pub fn condition(tenant: Tenant, f: &Filter) -> Condition {
 }
 
 /// One page of the Transactions page (keyset pagination both ways).
+#[tracing::instrument(name = "db.transactions.list", skip_all)]
 pub async fn list(
     d: &Deps,
     tenant: Tenant,
@@ -628,6 +630,7 @@ pub async fn list(
 }
 
 /// Rows matching the filter, all pages together.
+#[tracing::instrument(name = "db.transactions.count", skip_all)]
 pub async fn count(d: &Deps, tenant: Tenant, filter: &Filter) -> AppResult<i64> {
     use sea_orm::PaginatorTrait;
     Ok(transaction::Entity::find()
@@ -637,6 +640,7 @@ pub async fn count(d: &Deps, tenant: Tenant, filter: &Filter) -> AppResult<i64> 
 }
 
 /// Sums per currency of the rows matching the filter: (currency, minor units sum, count).
+#[tracing::instrument(name = "db.transactions.totals", skip_all)]
 pub async fn totals(
     d: &Deps,
     tenant: Tenant,
@@ -648,6 +652,7 @@ pub async fn totals(
 }
 
 /// One transaction of the caller's merchant.
+#[tracing::instrument(name = "db.transactions.get", skip_all)]
 pub async fn get(d: &Deps, actor: &Actor, id: &str) -> AppResult<Option<transaction::Model>> {
     let tenant = actor.reader()?;
     let Ok(id) = id.trim().parse::<i64>() else {

@@ -340,6 +340,17 @@ async fn demo_is_idempotent_and_export_schema_prints_the_sdl() {
     let rebuilt = kassa(&db, &["admin", "rebuild-stats"]);
     assert!(rebuilt.ok, "{}", rebuilt.stderr);
     let rows = rebuilt.json()["bucket_rows"].as_u64().unwrap();
+    // not on a terminal: one JSON progress line per merchant on stderr
+    let steps: Vec<Value> = rebuilt
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["progress"].is_object())
+        .collect();
+    assert!(!steps.is_empty(), "no progress: {}", rebuilt.stderr);
+    let last = &steps.last().unwrap()["progress"];
+    assert_eq!(last["merchants_done"], last["merchants"]);
+    assert_eq!(last["bucket_rows"].as_u64(), Some(rows));
     assert!(rows > 1_000, "{rows}");
     {
         use sea_orm::ConnectionTrait;

@@ -1069,7 +1069,7 @@ async fn the_buckets_agree_with_a_brute_force_count_for_random_data_zones_rates_
     // A rebuild from the raw rows gives the same buckets and days.
     let before = stat_rows(&app).await;
     let days_before = day_rows(&app).await;
-    kassa::stats::service::rebuild(&app.deps, &kassa::auth::model::Actor::Cli, None)
+    kassa::stats::service::rebuild(&app.deps, &kassa::auth::model::Actor::Cli, None, |_| {})
         .await
         .unwrap();
     assert_eq!(stat_rows(&app).await, before);
@@ -1124,7 +1124,7 @@ async fn time_zone_changes_racing_activations_leave_the_days_as_a_rebuild_makes_
     }
     futures_util::future::join_all(work).await;
     let kept = day_rows(&app).await;
-    kassa::stats::service::rebuild(&app.deps, &kassa::auth::model::Actor::Cli, None)
+    kassa::stats::service::rebuild(&app.deps, &kassa::auth::model::Actor::Cli, None, |_| {})
         .await
         .unwrap();
     assert_eq!(day_rows(&app).await, kept);

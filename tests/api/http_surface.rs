@@ -156,6 +156,42 @@ async fn batches_deep_queries_and_alias_floods_are_refused() {
     assert_eq!(v["data"]["a4"]["login"], "owner@demo");
 }
 
+/// Documents are parsed once and kept by their text: a document seen before
+/// still picks the operation, reads the variables and checks the caller of
+/// this request, and a refused one stays refused.
+#[tokio::test]
+async fn a_document_seen_before_runs_as_if_new() {
+    let app = spawn_app().await;
+    let owner = app.login(OWNER).await;
+    let two = "query Me { me { login } } query Kind { __typename }";
+    let page = "query Page($t: String!) { __type(name: $t) { name } }";
+    for _ in 0..3 {
+        let v = app.gql_op(Some(&owner), two, "Me", json!({})).await;
+        assert_eq!(v["data"]["me"]["login"], "owner@demo", "{v}");
+        let v = app.gql_op(Some(&owner), two, "Kind", json!({})).await;
+        assert_eq!(v["data"], json!({ "__typename": "Query" }), "{v}");
+        for t in ["Query", "Mutation"] {
+            let v = app
+                .gql_op(Some(&owner), page, "Page", json!({ "t": t }))
+                .await;
+            assert_eq!(v["data"]["__type"]["name"], t, "{v}");
+        }
+        let v = app.gql_op(None, two, "Me", json!({})).await;
+        assert_eq!(error_code(&v), Some("UNAUTHENTICATED"), "{v}");
+        let v = app
+            .gql_op(Some(&owner), page, "Page", json!({ "t": 1 }))
+            .await;
+        assert_eq!(error_code(&v), Some("BAD_REQUEST"), "{v}");
+    }
+    let flood: String = (0..31).map(|i| format!("a{i}: me {{ login }} ")).collect();
+    for _ in 0..2 {
+        let v = app
+            .gql(Some(&owner), &format!("{{ {flood} }}"), json!({}))
+            .await;
+        assert_eq!(error_code(&v), Some("TOO_MANY_ALIASES"), "{v}");
+    }
+}
+
 #[tokio::test]
 async fn every_error_carries_a_code_and_no_internals() {
     let app = spawn_app().await;

@@ -11,6 +11,7 @@ mod delivery;
 mod events;
 mod exports;
 mod http_surface;
+mod operations;
 mod playground;
 mod plugin;
 mod pool;

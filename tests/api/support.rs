@@ -218,10 +218,21 @@ impl TestApp {
 
     /// Runs the operation `name` of a document holding several.
     pub async fn gql_named(&self, token: Option<&str>, document: &str, name: &str) -> Value {
+        self.gql_op(token, document, name, json!({})).await
+    }
+
+    /// Runs the operation `name` of a document holding several, with variables.
+    pub async fn gql_op(
+        &self,
+        token: Option<&str>,
+        document: &str,
+        name: &str,
+        variables: Value,
+    ) -> Value {
         let mut req = self
             .http
             .post(format!("{}/graphql", self.url))
-            .json(&json!({ "query": document, "operationName": name }));
+            .json(&json!({ "query": document, "operationName": name, "variables": variables }));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
