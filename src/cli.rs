@@ -246,11 +246,16 @@ async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
     let bind = config.bind;
     let d = app::deps(config, clock).await?;
     let demo = if embedded && demo::database_is_empty(&d).await? {
-        Some(
-            demo::load(&d)
-                .await
-                .map_err(|e| anyhow!("loading the demo: {e}"))?,
-        )
+        tracing::info!("an empty database: loading the demo data (a few seconds)");
+        let started = std::time::Instant::now();
+        let summary = demo::load(&d)
+            .await
+            .map_err(|e| anyhow!("loading the demo: {e}"))?;
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "demo data loaded"
+        );
+        Some(summary)
     } else if demo::database_is_empty(&d).await? {
         None
     } else {

@@ -287,6 +287,13 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
         if d.db.get_database_backend() == sea_orm::DbBackend::Postgres && i % 4 == 1 {
             d.db.execute_unprepared("ANALYZE transactions").await?;
         }
+        if i % 5 == 4 {
+            tracing::info!(
+                transactions = (i + 1) * 1_000,
+                of = TRANSACTIONS,
+                "demo: loading"
+            );
+        }
     }
 
     tracing::info!(ms = t0.elapsed().as_millis() as u64, "demo: ingested");
