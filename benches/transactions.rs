@@ -10,10 +10,11 @@
 use async_graphql::Executor;
 use chrono::{TimeDelta, Utc};
 use kassa::activation::service::{activate_deposit, ActivateInput};
-use kassa::app::{self, Deps};
+use kassa::app;
 use kassa::auth::model::{Actor, KeyActor, Role, Scope, UserActor};
 use kassa::clock::SystemClock;
 use kassa::config::Config;
+use kassa::deps::Deps;
 use kassa::pagination::PageArgs;
 use kassa::transactions::model::{Direction, Filter, Order, Range, TransactionStatus};
 use kassa::transactions::service::{self, IngestItem};
@@ -237,7 +238,7 @@ async fn main() -> anyhow::Result<()> {
                 let mut req = async_graphql::Request::new(q).variables(
                     async_graphql::Variables::from_json(serde_json::json!({ "after": cursor })),
                 );
-                kassa::graphql::request_context(
+                kassa::graphql::context::request_context(
                     &mut req.data,
                     &db,
                     owner,

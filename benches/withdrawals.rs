@@ -144,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
     let mut times = Vec::new();
     for _ in 0..60 {
         let mut req = async_graphql::Request::new(query.clone());
-        kassa::graphql::request_context(
+        kassa::graphql::context::request_context(
             &mut req.data,
             &d.db,
             owner(merchants[1]),

@@ -175,7 +175,7 @@ pub async fn run_with_clock(cli: Cli, clock: SharedClock) -> anyhow::Result<()> 
     }
 }
 
-async fn admin_command(d: &app::Deps, admin: Admin) -> anyhow::Result<()> {
+async fn admin_command(d: &crate::deps::Deps, admin: Admin) -> anyhow::Result<()> {
     match admin {
         Admin::CreateMerchant { name, timezone } => {
             let m = accounts::create_merchant(d, &name, timezone.as_deref(), None).await?;

@@ -4,10 +4,10 @@
 //! changes nothing.
 
 use crate::accounts::service::{self as accounts, NewUser};
-use crate::app::Deps;
 use crate::auth::model::{Actor, Language, Role, Scope};
 use crate::auth::service as auth;
 use crate::catalog::service as catalog;
+use crate::deps::Deps;
 use crate::error::{AppError, AppResult};
 use entity::merchant;
 use rand::rngs::StdRng;

@@ -2,7 +2,32 @@
 //!
 //! # Layout
 //!
-//! Dependencies point one way: `http → graphql.rs → service.rs → entity`.
+//! Dependencies point one way, and `layout_check` (a unit test run by
+//! `cargo test` and `.ci/run`) fails the build when an import points up:
+//!
+//! ```text
+//! wiring    main.rs, cli.rs, app.rs (connect, migrate, start), demo.rs
+//!   ↓
+//! http/     routes, access log and request ids, WebSockets and the shared
+//!           subscription hub, the server's state (http/state.rs)
+//!   ↓
+//! graphql   graphql/ (assembly, context, common types, limits, scalars,
+//!           the executor) and each domain's graphql.rs and loader.rs
+//!   ↓
+//! domain    each domain's service.rs and model.rs, postbacks' worker,
+//!           the bus (events/), audit, db, money, clock, config, telemetry
+//!   ↓
+//! deps.rs   the shared handles every service takes (`Deps`)
+//!   ↓
+//! entity/, migration/ (workspace crates)
+//! ```
+//!
+//! A domain is a folder: `model.rs` (its types and rules), `service.rs`
+//! (reads and writes, each write with its audit entry in one transaction,
+//! events published after the commit), `graphql.rs` (its part of the schema,
+//! thin over the service) and, where a page needs batching, `loader.rs`.
+//! `graphql.rs` files may name each other's object types (a graph refers to
+//! itself); nothing below GraphQL imports GraphQL.
 
 #[macro_use]
 mod macros;
@@ -11,7 +36,7 @@ mod macros;
 pub mod accounts;
 /// Activation from the plugin, stockpiling, delayed automatic activation.
 pub mod activation;
-/// Wiring: shared dependencies, start-up, `run(listener, state, shutdown)`.
+/// Wiring: start-up (connect, migrate, load the catalogue) and `run(listener, state, shutdown)`.
 pub mod app;
 /// The audit trail written with every state change.
 pub mod audit;
@@ -29,6 +54,8 @@ pub mod config;
 pub mod db;
 /// The demo data set.
 pub mod demo;
+/// The shared handles services need (`Deps`): the bottom of the house.
+pub mod deps;
 /// The one error type and its wire codes.
 pub mod error;
 /// Live events: the bus and the subscriptions.
@@ -59,3 +86,6 @@ pub mod telemetry;
 pub mod transactions;
 /// Withdrawals, balances, idempotency.
 pub mod withdrawals;
+
+#[cfg(test)]
+mod layout_check;

@@ -4,8 +4,9 @@ use super::loader::UserLoader;
 use super::service::{self, NewUser, AUDIT_CURSOR};
 use crate::auth::model::{Language, Role};
 use crate::error::{AppError, UserError};
+use crate::graphql::common::PageInfo;
+use crate::graphql::context::{actor, deps};
 use crate::graphql::scalars::DateTime;
-use crate::graphql::{actor, deps, PageInfo};
 use crate::pagination;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{
@@ -301,7 +302,7 @@ impl AccountsMutation {
         if deps(ctx)?
             .limits
             .login
-            .check_key(&crate::graphql::client_ip(ctx))
+            .check_key(&crate::graphql::context::client_ip(ctx))
             .is_err()
         {
             return Err(AppError::RateLimited.extend());
@@ -382,5 +383,5 @@ pub struct AuditLogFilter {
     /// Exact action name, e.g. "createWithdrawal".
     pub action: Option<String>,
     /// When: from (inclusive) to (exclusive).
-    pub at: Option<crate::transactions::graphql::TimeRange>,
+    pub at: Option<crate::graphql::common::TimeRange>,
 }

@@ -1,10 +1,10 @@
 //! Merchants, users, profiles and the audit log.
 
-use crate::app::Deps;
 use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, Language, Role};
 use crate::auth::{password, service as auth, tokens};
 use crate::db::begin_write;
+use crate::deps::Deps;
 use crate::error::{is_unique_violation, AppError, AppResult, ErrorCode, UserError};
 use crate::pagination;
 use base64::Engine;

@@ -1,11 +1,11 @@
 //! activateDeposit, activation requests, delayed automatic activation, pluginConfig.
 
 use super::stockpile::{self, Activated};
-use crate::app::Deps;
 use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, Scope};
 use crate::auth::tokens;
 use crate::db::{begin_write, lock_keys};
+use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::{activation_request, merchant, minimum_deposit, stockpiling, transaction, wallet};

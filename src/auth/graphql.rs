@@ -3,8 +3,8 @@
 use super::service;
 use crate::accounts::graphql::User;
 use crate::error::{AppError, UserError};
+use crate::graphql::context::{actor, client_ip, deps};
 use crate::graphql::scalars::DateTime;
-use crate::graphql::{actor, client_ip, deps};
 use async_graphql::{Context, ErrorExtensions, Object, Result, ResultExt, SimpleObject};
 
 /// Result of login.

@@ -6,9 +6,9 @@
 
 use super::model::{Actor, Role, Scope};
 use super::tokens;
-use crate::app::Deps;
 use crate::audit::{self, Audit};
 use crate::db::begin_write;
+use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
 use chrono::{DateTime, Utc};
 use entity::api_key;

@@ -2,9 +2,9 @@
 
 use super::model::{Actor, KeyActor, Scope, UserActor};
 use super::{password, tokens};
-use crate::app::Deps;
 use crate::audit::{self, Audit};
 use crate::db::begin_write;
+use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::{api_key, login_failure, merchant, password_history, session, user};

@@ -8,9 +8,9 @@
 
 use super::model::Actor;
 use super::tokens;
-use crate::app::Deps;
 use crate::audit::{self, Audit};
 use crate::db::begin_write;
+use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use chrono::{DateTime, Utc};
 use entity::{recovery_code, user};

@@ -2,7 +2,7 @@
 
 use super::model::{Currency, PaymentSystem};
 use super::service;
-use crate::graphql::{actor, deps};
+use crate::graphql::context::{actor, deps};
 use async_graphql::{
     ComplexObject, Context, ErrorExtensions, Object, Result, ResultExt, SimpleObject, ID,
 };

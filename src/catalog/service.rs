@@ -1,9 +1,9 @@
 //! Reading the catalogue; listing and creating wallets.
 
 use super::model::{Catalog, Currency, PaymentSystem, WithdrawalFieldSpec};
-use crate::app::Deps;
 use crate::audit::{self, Audit};
 use crate::auth::model::Actor;
+use crate::deps::Deps;
 use crate::error::{is_unique_violation, AppError, AppResult};
 use anyhow::Context;
 use entity::{currency, merchant, payment_system, wallet};

@@ -4,8 +4,8 @@
 use super::Event;
 use crate::activation::graphql::ActivationRequest;
 use crate::error::AppError;
+use crate::graphql::context::{actor, deps};
 use crate::graphql::scalars::DateTime;
-use crate::graphql::{actor, deps};
 use crate::transactions::graphql::Transaction;
 use crate::withdrawals::graphql::Withdrawal;
 use async_graphql::{

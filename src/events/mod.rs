@@ -12,7 +12,6 @@
 //! `Resync` so clients refetch.
 
 pub mod graphql;
-pub mod hub;
 
 use chrono::{DateTime, Utc};
 use entity::{activation_request, transaction, withdrawal};

@@ -2,8 +2,8 @@
 
 use super::service::{self, Kind};
 use crate::error::UserError;
+use crate::graphql::context::{actor, deps};
 use crate::graphql::scalars::DateTime;
-use crate::graphql::{actor, deps};
 use crate::transactions::graphql::TransactionFilter;
 use crate::withdrawals::graphql::WithdrawalFilter;
 use async_graphql::{Context, InputType, Object, Result, ResultExt, SimpleObject};

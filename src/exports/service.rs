@@ -1,8 +1,8 @@
 //! Export tokens and the streamed CSV.
 
-use crate::app::Deps;
 use crate::auth::model::{Actor, Tenant};
 use crate::auth::tokens;
+use crate::deps::Deps;
 use crate::error::{AppError, AppResult};
 use crate::money::from_minor;
 use axum::body::Bytes;

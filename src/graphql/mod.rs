@@ -1,5 +1,9 @@
-//! Schema assembly: the merged roots, request context helpers and limits.
+//! Schema assembly: the merged roots, the schema's limits, the SDL. What a
+//! resolver reads from its request is in [`context`]; shared GraphQL types in
+//! [`common`].
 
+pub mod common;
+pub mod context;
 pub mod limits;
 pub mod observe;
 pub mod scalars;
@@ -7,11 +11,9 @@ pub use observe::Api;
 
 use crate::accounts::graphql::{AccountsMutation, AccountsQuery};
 use crate::activation::graphql::{ActivationMutation, ActivationQuery};
-use crate::app::Deps;
 use crate::auth::graphql::{ApiKeysMutation, ApiKeysQuery, AuthMutation, TotpMutation};
-use crate::auth::model::Actor;
 use crate::catalog::graphql::CatalogQuery;
-use crate::error::AppError;
+use crate::deps::Deps;
 use crate::events::graphql::EventsSubscription;
 use crate::exports::graphql::ExportsMutation;
 use crate::plugin::graphql::{PluginMutation, PluginQuery};
@@ -21,10 +23,7 @@ use crate::settings::graphql::{SettingsMutation, SettingsQuery};
 use crate::stats::graphql::StatsQuery;
 use crate::transactions::graphql::{TransactionsMutation, TransactionsQuery};
 use crate::withdrawals::graphql::{WithdrawalsMutation, WithdrawalsQuery};
-use async_graphql::{
-    Context, ErrorExtensions, MergedObject, Result, Schema, SchemaBuilder, SimpleObject,
-};
-use std::net::IpAddr;
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 /// Reads. Merchant data needs a session (any role) or a MERCHANT API key unless a field says Public; every read is scoped to the caller's merchant.
 #[derive(MergedObject, Default)]
@@ -110,91 +109,4 @@ pub fn sdl() -> String {
     builder()
         .finish()
         .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
-}
-
-/// What every operation runs with, whichever transport carries it (a
-/// request over HTTP, a WebSocket's `connection_init`, a shared
-/// subscription): the caller, the client's address and the DataLoaders.
-/// The loaders keep no cache (`DataLoader::new`), so one socket's loaders
-/// batch each event's lookups and never answer from an earlier event.
-pub fn request_context(
-    data: &mut async_graphql::Data,
-    db: &sea_orm::DatabaseConnection,
-    actor: Actor,
-    client: IpAddr,
-) {
-    use crate::accounts::loader::UserLoader;
-    use crate::postbacks::loader::{AttemptsLoader, StockpilingPostbacksLoader};
-    use crate::transactions::loader::{StockpilingLoader, StockpilingTransactionsLoader};
-    use async_graphql::dataloader::DataLoader;
-    // A few milliseconds gather a whole page's keys into one batch.
-    let window = std::time::Duration::from_millis(2);
-    data.insert(actor);
-    data.insert(ClientIp(client));
-    data.insert(DataLoader::new(UserLoader { db: db.clone() }, tokio::spawn).delay(window));
-    data.insert(DataLoader::new(StockpilingLoader { db: db.clone() }, tokio::spawn).delay(window));
-    data.insert(
-        DataLoader::new(
-            StockpilingTransactionsLoader { db: db.clone() },
-            tokio::spawn,
-        )
-        .delay(window),
-    );
-    data.insert(
-        DataLoader::new(StockpilingPostbacksLoader { db: db.clone() }, tokio::spawn).delay(window),
-    );
-    data.insert(DataLoader::new(AttemptsLoader { db: db.clone() }, tokio::spawn).delay(window));
-}
-
-/// The server's shared dependencies.
-pub fn deps<'a>(ctx: &Context<'a>) -> Result<&'a Deps> {
-    ctx.data::<Deps>()
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("schema built without Deps")).extend())
-}
-
-/// The caller of this request (set by the HTTP or WebSocket layer).
-pub fn actor<'a>(ctx: &Context<'a>) -> Result<&'a Actor> {
-    Ok(ctx.data_opt::<Actor>().unwrap_or(&Actor::Anonymous))
-}
-
-/// The client's address, for per-client rate limits.
-#[derive(Copy, Clone, Debug)]
-pub struct ClientIp(pub IpAddr);
-
-pub fn client_ip(ctx: &Context<'_>) -> IpAddr {
-    ctx.data_opt::<ClientIp>()
-        .map(|c| c.0)
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
-}
-
-/// Relay-style page information.
-#[derive(SimpleObject, Clone, Default)]
-pub struct PageInfo {
-    /// More rows after this page.
-    pub has_next_page: bool,
-    /// More rows before this page.
-    pub has_previous_page: bool,
-    /// The first row's cursor; null on an empty page.
-    pub start_cursor: Option<String>,
-    /// The last row's cursor (pass it as after); null on an empty page.
-    pub end_cursor: Option<String>,
-}
-
-impl PageInfo {
-    /// The page info of a page whose edges carry `cursors`, in list order.
-    pub fn of<'a>(
-        cursors: impl IntoIterator<Item = &'a String>,
-        has_next_page: bool,
-        has_previous_page: bool,
-    ) -> Self {
-        let mut cursors = cursors.into_iter();
-        let start_cursor = cursors.next().cloned();
-        let end_cursor = cursors.last().cloned().or_else(|| start_cursor.clone());
-        PageInfo {
-            has_next_page,
-            has_previous_page,
-            start_cursor,
-            end_cursor,
-        }
-    }
 }

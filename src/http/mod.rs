@@ -2,13 +2,15 @@
 //! extraction, health, metrics and the WebSocket upgrade (BEHAVIOUR §11).
 
 pub mod access;
+pub mod hub;
 mod playground;
 mod plugin_page;
 pub mod sessions;
+pub mod state;
 mod ws;
 
-use crate::app::AppState;
 use crate::auth::service::authenticate;
+use crate::http::state::AppState;
 use async_graphql::http::MultipartOptions;
 use async_graphql::{ErrorExtensionValues, Response as GqlResponse, ServerError};
 use axum::body::Body;
@@ -405,7 +407,7 @@ async fn execute(
     };
     let caller = actor.kind();
     let client = client_addr(state, peer, headers);
-    crate::graphql::request_context(&mut request.data, &state.deps.db, actor, client);
+    crate::graphql::context::request_context(&mut request.data, &state.deps.db, actor, client);
     // The operation runs to its end on a task of its own: a client that goes
     // away mid-request cancels nothing half-way (a write and its audit, a
     // transaction being opened), it only misses the answer.

@@ -3,7 +3,7 @@
 //! or expires (one batched query every few seconds for all of them) closes
 //! its sockets with 4401. No socket queries the database on its own.
 
-use crate::app::Deps;
+use crate::deps::Deps;
 use crate::events::graphql::SocketControl;
 use crate::events::Event;
 use chrono::TimeDelta;

@@ -2,12 +2,12 @@
 //! credential comes in `connection_init`; a bad one closes the socket with
 //! 4401 (never a silent accept).
 
-use crate::app::AppState;
 use crate::auth::model::Actor;
 use crate::auth::service::authenticate;
 use crate::events::graphql::{SocketControl, CLOSE_TOO_SLOW};
-use crate::events::hub::{Key, Shared};
+use crate::http::hub::{Key, Shared};
 use crate::http::sessions::Registration;
+use crate::http::state::AppState;
 use async_graphql::http::{
     WebSocket as GqlWebSocket, WebSocketProtocols, WsMessage, ALL_WEBSOCKET_PROTOCOLS,
 };
@@ -241,7 +241,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols,
                     Some(watch.register(u.session_id, control_in_init.clone()));
             }
             let mut data = Data::default();
-            crate::graphql::request_context(&mut data, &deps.db, actor, client);
+            crate::graphql::context::request_context(&mut data, &deps.db, actor, client);
             data.insert(control_in_init);
             Ok(data)
         });

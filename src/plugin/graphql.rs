@@ -2,10 +2,10 @@
 
 use super::service::{self, Appearance};
 use crate::activation::graphql::PluginTheme;
-use crate::app::Deps;
 use crate::catalog::model::PaymentSystem;
+use crate::deps::Deps;
 use crate::error::UserError;
-use crate::graphql::{actor, deps};
+use crate::graphql::context::{actor, deps};
 use async_graphql::{Context, InputObject, Object, Result, ResultExt, SimpleObject, Upload};
 use std::io::Read;
 

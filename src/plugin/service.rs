@@ -1,9 +1,9 @@
 //! Plugin appearance, uploaded files and the installation snippet.
 
-use crate::app::Deps;
 use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, Role};
 use crate::db::begin_write;
+use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
 use entity::{file, merchant, payment_system_prompt};
 use rand::RngCore;

@@ -3,10 +3,12 @@
 use super::loader::AttemptsLoader;
 use super::service::{self, Filter, CURSOR_KIND};
 use crate::error::{AppError, UserError};
+use crate::graphql::common::PageInfo;
+use crate::graphql::common::{clamp_count, TimeRange};
+use crate::graphql::context::{actor, deps};
 use crate::graphql::scalars::DateTime;
-use crate::graphql::{actor, deps, PageInfo};
 use crate::pagination;
-use crate::transactions::graphql::{clamp_count, TimeRange, Transaction};
+use crate::transactions::graphql::Transaction;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{
     ComplexObject, Context, Enum, ErrorExtensions, InputObject, Object, Result, ResultExt,
@@ -198,7 +200,7 @@ impl Postback {
         let Some(sp) = self.0.stockpiling_id else {
             return Ok(vec![]);
         };
-        crate::transactions::graphql::stockpiling_deposits(ctx, sp, first).await
+        crate::activation::graphql::stockpiling_deposits(ctx, sp, first).await
     }
 }
 

@@ -1,9 +1,9 @@
 //! The delivery log, resending, and the signing secret.
 
-use crate::app::Deps;
 use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, Role, Tenant};
 use crate::db::begin_write;
+use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
 use crate::pagination;
 use crate::transactions::model::Range;

@@ -2,8 +2,8 @@
 
 use super::sign::signature;
 use super::url_guard::{literal_host_allowed, PublicOnlyResolver};
-use crate::app::Deps;
 use crate::db::begin_write;
+use crate::deps::Deps;
 use crate::error::AppResult;
 use crate::transactions::model::PostbackStatus;
 use chrono::{DateTime, TimeDelta, Utc};

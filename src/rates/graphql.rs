@@ -2,8 +2,8 @@
 
 use super::service;
 use crate::error::UserError;
+use crate::graphql::context::{actor, deps};
 use crate::graphql::scalars::{Date, Decimal};
-use crate::graphql::{actor, deps};
 use async_graphql::{Context, InputObject, Object, Result, ResultExt, SimpleObject};
 
 /// How many US dollars one unit of a currency was worth on a day.

@@ -1,9 +1,9 @@
 //! setExchangeRates and the rates in force on a day.
 
-use crate::app::Deps;
 use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, Scope};
 use crate::db::begin_write;
+use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
 use chrono::NaiveDate;
 use entity::exchange_rate;

@@ -4,11 +4,11 @@ use super::service::{self, SystemChanges};
 use crate::accounts::graphql::{ProfileSettings, User};
 use crate::activation::graphql::AfterPaymentAction;
 use crate::error::UserError;
+use crate::graphql::common::units;
+use crate::graphql::context::{actor, deps};
 use crate::graphql::scalars::Decimal;
-use crate::graphql::{actor, deps};
 use crate::money::from_minor;
 use crate::plugin::graphql::PluginAppearance;
-use crate::transactions::graphql::units;
 use async_graphql::{Context, InputObject, Object, Result, ResultExt, SimpleObject};
 
 /// The smallest total a payer's deposits must reach in a currency before the postback goes out.

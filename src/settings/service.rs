@@ -1,9 +1,9 @@
 //! Reading and changing the merchant's system settings.
 
-use crate::app::Deps;
 use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, Role};
 use crate::db::begin_write;
+use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
 use crate::money;
 use entity::{merchant, minimum_deposit};

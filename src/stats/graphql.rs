@@ -2,8 +2,8 @@
 
 use super::service::{self, DateKind, Filter, Point, Section};
 use crate::catalog::model::{Catalog, PaymentSystem};
+use crate::graphql::context::{actor, deps};
 use crate::graphql::scalars::{Date, Decimal};
-use crate::graphql::{actor, deps};
 use async_graphql::{
     Context, Enum, ErrorExtensions, InputObject, Object, PathSegment, Result, ResultExt,
     SimpleObject,

@@ -2,9 +2,9 @@
 //! converting into the display currency with the rate of each day.
 
 use super::days;
-use crate::app::Deps;
 use crate::auth::model::Actor;
 use crate::catalog::model::Catalog;
+use crate::deps::Deps;
 use crate::error::{AppError, AppResult};
 use crate::money::from_minor;
 use chrono::NaiveDate;

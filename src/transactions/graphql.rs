@@ -1,17 +1,18 @@
 //! GraphQL: the Transactions page, ingestion, originality, stockpilings.
 
-use super::loader::{StockpilingLoader, StockpilingTransactionsLoader};
+use super::loader::StockpilingLoader;
 use super::model::{
-    Direction, Filter, Order, Originality, PostbackStatus, Range, SortDirection,
-    TransactionOrderField, TransactionStatus, TransactionType,
+    Direction, Filter, Order, Originality, PostbackStatus, SortDirection, TransactionOrderField,
+    TransactionStatus, TransactionType,
 };
 use super::service::{self, IngestItem, IngestOutcome};
-use crate::app::Deps;
+use crate::activation::graphql::Stockpiling;
 use crate::auth::model::Tenant;
 use crate::catalog::model::PaymentSystem;
 use crate::error::{AppError, UserError};
+use crate::graphql::common::{clamp_count, internal, units, CurrencyTotal, PageInfo, TimeRange};
+use crate::graphql::context::{actor, deps};
 use crate::graphql::scalars::{DateTime, Decimal};
-use crate::graphql::{actor, deps, PageInfo};
 use crate::money::from_minor;
 use crate::pagination::PageArgs;
 use async_graphql::dataloader::DataLoader;
@@ -19,16 +20,7 @@ use async_graphql::{
     ComplexObject, Context, Enum, ErrorExtensions, InputObject, Object, Result, ResultExt,
     SimpleObject, ID,
 };
-use entity::{stockpiling, transaction};
-
-/// Minor units of a currency, from the in-memory catalogue.
-pub fn units(d: &Deps, currency: &str) -> u32 {
-    d.catalog.minor_units(currency)
-}
-
-fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
-    AppError::Internal(anyhow::anyhow!(e.to_string())).extend()
-}
+use entity::transaction;
 
 fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T> {
     s.parse().map_err(internal)
@@ -160,149 +152,6 @@ impl Transaction {
     }
 }
 
-/// Whether a stockpiling reached the minimum.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum StockpilingStatus {
-    /// Below the minimum: deposits keep accumulating.
-    InProgress,
-    /// The minimum was reached and the postback queued.
-    Completed,
-}
-
-/// Accumulation of one payer's deposits up to the merchant's minimum.
-pub struct Stockpiling(pub stockpiling::Model);
-
-/// A stockpiling's deposits, oldest first: the first `first` (default 20,
-/// at most 100). `Stockpiling.transactions` and `Postback.transactions`.
-pub async fn stockpiling_deposits(
-    ctx: &Context<'_>,
-    stockpiling_id: i64,
-    first: Option<i32>,
-) -> Result<Vec<Transaction>> {
-    let take = crate::graphql::limits::nested_take(first)?;
-    let loader = ctx.data::<DataLoader<StockpilingTransactionsLoader>>()?;
-    Ok(loader
-        .load_one(stockpiling_id)
-        .await
-        .map_err(internal)?
-        .unwrap_or_default()
-        .into_iter()
-        .take(take)
-        .map(Transaction::from)
-        .collect())
-}
-
-/// A payer's deposits accumulating toward the merchant's minimum deposit; the postback goes out when it completes.
-#[Object]
-impl Stockpiling {
-    /// The stockpiling's id.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-    /// The payer (the label the plugin passed).
-    async fn label(&self) -> &str {
-        &self.0.label
-    }
-    /// Currency of the deposits (ISO 4217).
-    async fn currency(&self) -> &str {
-        &self.0.currency
-    }
-    /// The minimum deposit in force when the stockpiling began.
-    async fn minimum(&self, ctx: &Context<'_>) -> Result<Decimal> {
-        Ok(from_minor(self.0.minimum_minor, units(deps(ctx)?, &self.0.currency)).into())
-    }
-    /// Sum of its deposits so far.
-    async fn accumulated(&self, ctx: &Context<'_>) -> Result<Decimal> {
-        Ok(from_minor(
-            self.0.accumulated_minor,
-            units(deps(ctx)?, &self.0.currency),
-        )
-        .into())
-    }
-    /// IN_PROGRESS until the minimum is reached.
-    async fn status(&self) -> StockpilingStatus {
-        if self.0.status == "COMPLETED" {
-            StockpilingStatus::Completed
-        } else {
-            StockpilingStatus::InProgress
-        }
-    }
-    /// When its first deposit was activated.
-    async fn created_at(&self) -> DateTime {
-        self.0.created_at.into()
-    }
-    /// Stockpiling end date.
-    async fn completed_at(&self) -> Option<DateTime> {
-        self.0.completed_at.map(Into::into)
-    }
-    /// The deposits that make it up, oldest first: the first `first`
-    /// (default 20, at most 100). `transactionCount` says how many there are.
-    #[graphql(complexity = "crate::graphql::limits::nested_cost(first, child_complexity)")]
-    async fn transactions(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "How many deposits: default 20, at most 100.")] first: Option<i32>,
-    ) -> Result<Vec<Transaction>> {
-        stockpiling_deposits(ctx, self.0.id, first).await
-    }
-    /// How many deposits make it up.
-    async fn transaction_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let loader = ctx.data::<DataLoader<StockpilingTransactionsLoader>>()?;
-        Ok(loader
-            .load_one(self.0.id)
-            .await
-            .map_err(internal)?
-            .map_or(0, |t| t.len() as i32))
-    }
-}
-
-/// Where a payer's stockpiling stands.
-#[derive(SimpleObject)]
-pub struct StockpilingProgress {
-    /// Sum of the payer's activated deposits so far.
-    pub accumulated: Decimal,
-    /// The minimum deposit to reach (in force when the stockpiling began).
-    pub minimum: Decimal,
-    /// What is still missing to reach the minimum (0 once completed).
-    pub remaining: Decimal,
-    /// Currency of the three amounts (ISO 4217).
-    pub currency: String,
-    /// true once the minimum is reached and the postback is queued.
-    pub completed: bool,
-}
-
-impl StockpilingProgress {
-    pub fn of(d: &Deps, s: &stockpiling::Model) -> Self {
-        let u = units(d, &s.currency);
-        StockpilingProgress {
-            accumulated: from_minor(s.accumulated_minor, u).into(),
-            minimum: from_minor(s.minimum_minor, u).into(),
-            remaining: from_minor((s.minimum_minor - s.accumulated_minor).max(0), u).into(),
-            currency: s.currency.clone(),
-            completed: s.status == "COMPLETED",
-        }
-    }
-}
-
-/// Half-open interval [from, to) of instants; either end may be left out.
-#[derive(InputObject, Clone, Copy, Default)]
-pub struct TimeRange {
-    /// Inclusive start; open when left out.
-    pub from: Option<DateTime>,
-    /// Exclusive end; open when left out.
-    pub to: Option<DateTime>,
-}
-
-impl From<Option<TimeRange>> for Range {
-    fn from(r: Option<TimeRange>) -> Self {
-        let r = r.unwrap_or_default();
-        Range {
-            from: r.from.map(|t| t.0),
-            to: r.to.map(|t| t.0),
-        }
-    }
-}
-
 /// Which transactions to list; every field left out matches all, and the fields given must all match.
 #[derive(InputObject, Default)]
 pub struct TransactionFilter {
@@ -380,35 +229,6 @@ pub struct TransactionEdge {
     pub cursor: String,
     /// The transaction.
     pub node: Transaction,
-}
-
-/// A sum in one currency.
-#[derive(SimpleObject)]
-pub struct CurrencyTotal {
-    /// ISO 4217 code.
-    pub currency: String,
-    /// The sum, in that currency.
-    pub amount: Decimal,
-    /// How many rows make it up.
-    pub count: i32,
-}
-
-impl CurrencyTotal {
-    /// From (currency, sum in minor units, row count) as the services give them.
-    pub fn from_sums(d: &Deps, sums: Vec<(String, i64, i64)>) -> Vec<CurrencyTotal> {
-        sums.into_iter()
-            .map(|(currency, sum, count)| CurrencyTotal {
-                amount: from_minor(sum, units(d, &currency)).into(),
-                currency,
-                count: clamp_count(count),
-            })
-            .collect()
-    }
-}
-
-/// A row count as GraphQL's `Int` (32 bits).
-pub fn clamp_count(n: i64) -> i32 {
-    n.min(i32::MAX as i64) as i32
 }
 
 /// A page of transactions.

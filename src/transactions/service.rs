@@ -5,10 +5,10 @@ use super::model::{
     TransactionStatus, TransactionType,
 };
 use crate::activation::service::{number_key, settle_waiting};
-use crate::app::Deps;
 use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, Scope, Tenant};
 use crate::db::{begin_write, lock_keys};
+use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use crate::events::Event;
 use crate::money::{self, MoneyError};

@@ -5,11 +5,12 @@ use crate::accounts::graphql::User;
 use crate::accounts::loader::UserLoader;
 use crate::catalog::model::PaymentSystem;
 use crate::error::{AppError, UserError};
+use crate::graphql::common::PageInfo;
+use crate::graphql::common::{clamp_count, units, CurrencyTotal, TimeRange};
+use crate::graphql::context::{actor, deps};
 use crate::graphql::scalars::{DateTime, Decimal};
-use crate::graphql::{actor, deps, PageInfo};
 use crate::money::from_minor;
 use crate::pagination::PageArgs;
-use crate::transactions::graphql::{clamp_count, units, CurrencyTotal, TimeRange};
 use crate::transactions::model::SortDirection;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{

@@ -1,9 +1,9 @@
 //! createWithdrawal, setWithdrawalStatus, balances and the Withdrawals page.
 
-use crate::app::Deps;
 use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, KeyActor, Role, Scope, Tenant};
 use crate::db::begin_write;
+use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use crate::money::{self, from_minor};
 use crate::pagination::{self, Page, PageArgs, Sort};

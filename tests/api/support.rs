@@ -2,9 +2,10 @@
 //! default or PostgreSQL when `KASSA_TEST_DATABASE_URL` names a server.
 
 use chrono::{TimeZone, Utc};
-use kassa::app::{self, AppState, Deps};
+use kassa::app::{self, AppState};
 use kassa::clock::ManualClock;
 use kassa::config::Config;
+use kassa::deps::Deps;
 use rand::Rng;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{json, Value};

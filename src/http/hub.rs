@@ -4,8 +4,8 @@
 //! distinct subscription, not once per subscriber; every member then only
 //! frames the shared bytes with its own id.
 
-use super::graphql::SocketControl;
 use crate::auth::model::Actor;
+use crate::events::graphql::SocketControl;
 use crate::graphql::Api;
 use async_graphql::Data;
 use async_graphql::Executor;
@@ -144,7 +144,7 @@ async fn run(
     let control = SocketControl::default();
     let Some(db) = schema
         .schema
-        .data::<crate::app::Deps>()
+        .data::<crate::deps::Deps>()
         .map(|d| d.db.clone())
     else {
         let _ = tx.send(Shared::Close(1011, "internal error"));
@@ -158,7 +158,7 @@ async fn run(
     }
     let mut data = Data::default();
     // (the address is the first member's; nothing a subscription does is limited by it)
-    crate::graphql::request_context(&mut data, &db, actor, client);
+    crate::graphql::context::request_context(&mut data, &db, actor, client);
     data.insert(control.clone());
     let mut stream = schema.execute_stream(request, Some(Arc::new(data)));
     let mut first = true;
