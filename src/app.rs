@@ -16,7 +16,7 @@ use tokio::sync::{watch, Notify};
 /// Connects, migrates and loads the catalogue: the state a server or a
 /// command line call works on.
 pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
-    let mut db = crate::db::connect(&config.database_url, config.db_pool).await?;
+    let mut db = crate::db::connect(config.database_url.expose(), config.db_pool).await?;
     crate::db::migrate(&db).await?;
     let statements = Arc::new(AtomicU64::new(0));
     let counter = statements.clone();
@@ -25,8 +25,10 @@ pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
     });
     let catalog = crate::catalog::service::load_catalog(&db).await?;
     let bus = match &config.redis_url {
-        Some(url) => crate::events::Bus::redis(url, &config.events_channel, config.event_buffer)
-            .context("REDIS_URL")?,
+        Some(url) => {
+            crate::events::Bus::redis(url.expose(), &config.events_channel, config.event_buffer)
+                .context("REDIS_URL")?
+        }
         None => crate::events::Bus::local(config.event_buffer),
     };
     Ok(Deps {

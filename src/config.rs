@@ -1,6 +1,7 @@
 //! Configuration from the environment (BEHAVIOUR §12), validated once at
 //! start-up: a bad value stops the server with a message naming the variable.
 
+use entity::Secret;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -8,9 +9,9 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `DATABASE_URL`: SQLite file (default) or `postgres://…`.
-    pub database_url: String,
+    pub database_url: Secret,
     /// `REDIS_URL`: when set, events fan out through Redis; unset, an in-process bus.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<Secret>,
     /// `KASSA_EVENTS_CHANNEL`: the Redis channel instances of one deployment share.
     pub events_channel: String,
     /// `KASSA_EVENT_BUFFER`: events buffered per subscriber before a slow one is dropped.
@@ -72,7 +73,7 @@ pub struct Config {
     /// is believed (rate limits, audit addresses); empty by default.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `KASSA_METRICS_TOKEN`: when set, `/metrics` needs `Authorization: Bearer <it>`.
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
     /// `KASSA_WS_PER_CLIENT`: open WebSockets per session, plugin key, API key
     /// or (without credential) client address.
     pub ws_per_client: usize,
@@ -436,8 +437,8 @@ impl Config {
         Ok(Config {
             events_channel: get("KASSA_EVENTS_CHANNEL").unwrap_or_else(|| "kassa:events".into()),
             event_buffer: number("KASSA_EVENT_BUFFER", 1024)? as usize,
-            database_url,
-            redis_url,
+            database_url: database_url.into(),
+            redis_url: redis_url.map(Secret::from),
             public_url: public_url.unwrap_or_else(|| format!("http://{bind}")),
             bind,
             postback_retry_schedule,
@@ -466,7 +467,7 @@ impl Config {
             db_pool: get("KASSA_DB_POOL")
                 .map(|_| number("KASSA_DB_POOL", 1).map(|n| n.min(1000) as u32))
                 .transpose()?,
-            metrics_token: get("KASSA_METRICS_TOKEN").map(|t| t.trim().to_string()),
+            metrics_token: get("KASSA_METRICS_TOKEN").map(|t| Secret::new(t.trim())),
             ws_per_client: number("KASSA_WS_PER_CLIENT", 20)? as usize,
             argon2_slots: number(
                 "KASSA_ARGON2_SLOTS",
@@ -477,7 +478,7 @@ impl Config {
 
     /// Whether the database is the embedded SQLite file.
     pub fn is_sqlite(&self) -> bool {
-        self.database_url.starts_with("sqlite:")
+        self.database_url.expose().starts_with("sqlite:")
     }
 }
 
@@ -575,5 +576,45 @@ mod variable_tests {
             ["KASSA_BINDD"]
         );
         assert!(variables_help().contains("KASSA_POSTBACK_RETRY_SCHEDULE"));
+    }
+
+    /// Printing the configuration (a debug log, a panic) shows no password.
+    #[test]
+    fn the_configuration_prints_no_secret() {
+        let c = Config::from_lookup(|n| match n {
+            "DATABASE_URL" => Some("postgres://kassa:db-pass-1@db/kassa".into()),
+            "REDIS_URL" => Some("redis://:redis-pass-2@cache:6379".into()),
+            "KASSA_METRICS_TOKEN" => Some("metrics-token-3".into()),
+            _ => None,
+        })
+        .unwrap();
+        let shown = format!("{c:?}");
+        for secret in ["db-pass-1", "redis-pass-2", "metrics-token-3"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert_eq!(
+            c.database_url.expose(),
+            "postgres://kassa:db-pass-1@db/kassa"
+        );
+        let user = entity::user::Model {
+            id: 1,
+            merchant_id: 1,
+            login: "a@b".into(),
+            password_hash: "$argon2id$secret-hash".to_string().into(),
+            role: "OWNER".into(),
+            language: "en".into(),
+            disabled: false,
+            created_at: chrono::Utc::now(),
+            last_login_at: None,
+            password_changed_at: chrono::Utc::now(),
+            totp_secret: Some("TOTPSECRET".to_string().into()),
+            totp_enabled: true,
+            totp_last_step: None,
+        };
+        let shown = format!("{user:?}");
+        assert!(
+            !shown.contains("secret-hash") && !shown.contains("TOTPSECRET"),
+            "{shown}"
+        );
     }
 }

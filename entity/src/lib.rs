@@ -20,6 +20,7 @@ pub mod postback;
 pub mod postback_attempt;
 pub mod postback_endpoint;
 pub mod recovery_code;
+pub mod secret;
 pub mod session;
 pub mod stat_bucket;
 pub mod stockpiling;
@@ -27,3 +28,5 @@ pub mod transaction;
 pub mod user;
 pub mod wallet;
 pub mod withdrawal;
+
+pub use secret::Secret;

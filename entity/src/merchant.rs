@@ -12,7 +12,7 @@ pub struct Model {
     pub delayed_auto_activation: bool,
     pub postback_url: Option<String>,
     pub withdrawal_postback_url: Option<String>,
-    pub postback_secret: String,
+    pub postback_secret: crate::Secret,
     pub after_payment_action: String,
     pub success_url: Option<String>,
     pub fail_url: Option<String>,

@@ -6,7 +6,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub user_id: i64,
-    pub password_hash: String,
+    pub password_hash: crate::Secret,
     pub created_at: DateTimeUtc,
 }
 

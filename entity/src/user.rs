@@ -8,7 +8,7 @@ pub struct Model {
     pub merchant_id: i64,
     #[sea_orm(unique)]
     pub login: String,
-    pub password_hash: String,
+    pub password_hash: crate::Secret,
     pub role: String,
     pub language: String,
     pub disabled: bool,
@@ -16,7 +16,7 @@ pub struct Model {
     pub last_login_at: Option<DateTimeUtc>,
     pub password_changed_at: DateTimeUtc,
     /// Base32 TOTP secret (set by enrollTotp; never shown again).
-    pub totp_secret: Option<String>,
+    pub totp_secret: Option<crate::Secret>,
     /// Two-factor sign-in is on (after confirmTotp).
     pub totp_enabled: bool,
     /// The last TOTP time step a code was accepted for.

@@ -59,7 +59,7 @@ pub async fn create_merchant(
         timezone: Set(timezone.to_string()),
         plugin_key: Set(plugin_key.unwrap_or_else(|| tokens::generate(tokens::PLUGIN_KEY_PREFIX))),
         delayed_auto_activation: Set(false),
-        postback_secret: Set(new_postback_secret()),
+        postback_secret: Set(new_postback_secret().into()),
         after_payment_action: Set("SHOW_RESULT".into()),
         theme: Set("LIGHT".into()),
         created_at: Set(now),
@@ -147,7 +147,7 @@ pub async fn create_user(
     let inserted = user::ActiveModel {
         merchant_id: Set(merchant_id),
         login: Set(login.clone()),
-        password_hash: Set(phc.clone()),
+        password_hash: Set(phc.clone().into()),
         role: Set(input.role.as_str().to_string()),
         language: Set(input.language.unwrap_or(Language::En).as_str().to_string()),
         disabled: Set(false),
@@ -170,7 +170,7 @@ pub async fn create_user(
     };
     password_history::ActiveModel {
         user_id: Set(u.id),
-        password_hash: Set(phc),
+        password_hash: Set(phc.into()),
         created_at: Set(now),
         ..Default::default()
     }

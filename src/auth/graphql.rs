@@ -55,7 +55,7 @@ impl AuthMutation {
                 .extend()?
             {
                 Ok(s) => LoginPayload {
-                    token: Some(s.token),
+                    token: Some(s.token.into_inner()),
                     expires_at: Some(s.expires_at.into()),
                     user: Some(s.user.try_into()?),
                     errors: vec![],

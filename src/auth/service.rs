@@ -32,7 +32,7 @@ fn delta(d: std::time::Duration) -> TimeDelta {
 #[derive(Debug)]
 pub struct SignedIn {
     /// The bearer token; shown once, stored only as a hash.
-    pub token: String,
+    pub token: entity::Secret,
     pub expires_at: DateTime<Utc>,
     pub user: user::Model,
 }
@@ -86,7 +86,7 @@ pub async fn login(
         .await?;
     let phc = found
         .as_ref()
-        .map(|u| u.password_hash.clone())
+        .map(|u| u.password_hash.expose().to_string())
         .unwrap_or_else(|| password::dummy_hash().to_string());
     d.password_checks
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -164,7 +164,7 @@ pub async fn login(
     .await?;
     txn.commit().await?;
     Ok(Ok(SignedIn {
-        token,
+        token: token.into(),
         expires_at,
         user,
     }))
@@ -528,7 +528,13 @@ pub(super) async fn check_current_password(
     }
     d.password_checks
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    if !password::verify_with(permit, u.password_hash.clone(), given.to_string()).await {
+    if !password::verify_with(
+        permit,
+        u.password_hash.expose().to_string(),
+        given.to_string(),
+    )
+    .await
+    {
         let locked = record_failure(d, &key, d.clock.now()).await?;
         return Ok(Err(if locked {
             old_locked()
@@ -576,7 +582,7 @@ pub async fn change_password(
         .await?;
     password_history::ActiveModel {
         user_id: Set(u.id),
-        password_hash: Set(phc),
+        password_hash: Set(phc.into()),
         created_at: Set(now),
         ..Default::default()
     }

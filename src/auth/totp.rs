@@ -160,7 +160,7 @@ pub async fn confirm(
         )));
     };
     let now = d.clock.now();
-    let Some(step) = matching_step(&secret, code, now)? else {
+    let Some(step) = matching_step(secret.expose(), code, now)? else {
         return Ok(Err(UserError::new(
             &["code"],
             ErrorCode::Invalid,
@@ -215,7 +215,7 @@ pub async fn second_factor(
     now: DateTime<Utc>,
 ) -> AppResult<bool> {
     if let Some(secret) = &user.totp_secret {
-        if let Some(step) = matching_step(secret, code, now)? {
+        if let Some(step) = matching_step(secret.expose(), code, now)? {
             // Accepted once: only a step after the last accepted one.
             let fresh = user::Entity::update_many()
                 .col_expr(user::Column::TotpLastStep, Expr::value(Some(step)))

@@ -613,7 +613,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         let given = bearer(&headers).unwrap_or_default();
         let ok: bool = crate::auth::tokens::digest(&given)
             .as_bytes()
-            .ct_eq(crate::auth::tokens::digest(expected).as_bytes())
+            .ct_eq(crate::auth::tokens::digest(expected.expose()).as_bytes())
             .into();
         if !ok {
             return (

@@ -279,7 +279,8 @@ pub async fn send_test(
     .to_string();
     let client = crate::postbacks::worker::client(d.config.allow_private_urls)?;
     let outcome =
-        crate::postbacks::worker::send(d, &client, &m.postback_secret, &url, &id, &body).await?;
+        crate::postbacks::worker::send(d, &client, m.postback_secret.expose(), &url, &id, &body)
+            .await?;
     let result = match outcome {
         crate::postbacks::worker::Attempt::Answered { status, .. } => TestOutcome {
             delivered: (200..300).contains(&status),

@@ -703,7 +703,7 @@ async fn deliver(
     let outcome = send(
         d,
         client,
-        &m.postback_secret,
+        m.postback_secret.expose(),
         &url,
         &p.id.to_string(),
         &p.payload,

@@ -99,7 +99,7 @@ async fn load_system(ctx: &Context<'_>) -> Result<SystemSettings> {
     let health = crate::postbacks::service::endpoint_health(d, &m)
         .await
         .extend()?;
-    let secret = m.postback_secret.clone();
+    let secret = m.postback_secret.expose();
     Ok(SystemSettings {
         postback_url: m.postback_url.clone(),
         withdrawal_postback_url: m.withdrawal_postback_url.clone(),

@@ -296,7 +296,8 @@ async fn a_test_postback_is_signed_sent_and_leaves_the_log_alone() {
         .await
         .unwrap()
         .unwrap()
-        .postback_secret;
+        .postback_secret
+        .into_inner();
     let mut h = axum::http::HeaderMap::new();
     for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
         h.insert(name, headers[name].to_str().unwrap().parse().unwrap());

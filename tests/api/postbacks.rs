@@ -64,6 +64,7 @@ async fn a_postback_is_signed_so_an_independent_verifier_accepts_it_and_rejects_
             .unwrap()
             .unwrap()
             .postback_secret
+            .into_inner()
     };
     let mut h = axum::http::HeaderMap::new();
     for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
