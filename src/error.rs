@@ -67,6 +67,82 @@ impl UserError {
 }
 
 /// Why a request as a whole failed.
+/// Every `extensions.code` an error can carry on the wire (GraphQL errors
+/// and requests refused before GraphQL runs), in one place: BEHAVIOUR's
+/// list, plus the limits'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireCode {
+    Unauthenticated,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RateLimited,
+    Internal,
+    /// Malformed request, unknown field, a variable of the wrong type.
+    BadRequest,
+    QueryTooDeep,
+    TooComplex,
+    TooManyAliases,
+    /// The dashboard lacks an exchange rate it needs.
+    NoRate,
+    ResponseTooLarge,
+    TooLarge,
+    BatchNotSupported,
+    UnsupportedMediaType,
+    Csrf,
+    MethodNotAllowed,
+    /// A browser page of an origin not in KASSA_CORS_ORIGINS.
+    Origin,
+    /// A socket asked for more subscriptions at once than allowed.
+    TooManySubscriptions,
+}
+
+impl WireCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WireCode::Unauthenticated => "UNAUTHENTICATED",
+            WireCode::Forbidden => "FORBIDDEN",
+            WireCode::Invalid => "INVALID",
+            WireCode::NotFound => "NOT_FOUND",
+            WireCode::RateLimited => "RATE_LIMITED",
+            WireCode::Internal => "INTERNAL",
+            WireCode::BadRequest => "BAD_REQUEST",
+            WireCode::QueryTooDeep => "QUERY_TOO_DEEP",
+            WireCode::TooComplex => "TOO_COMPLEX",
+            WireCode::TooManyAliases => "TOO_MANY_ALIASES",
+            WireCode::NoRate => "NO_RATE",
+            WireCode::ResponseTooLarge => "RESPONSE_TOO_LARGE",
+            WireCode::TooLarge => "TOO_LARGE",
+            WireCode::BatchNotSupported => "BATCH_NOT_SUPPORTED",
+            WireCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            WireCode::Csrf => "CSRF",
+            WireCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            WireCode::Origin => "ORIGIN",
+            WireCode::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
+        }
+    }
+
+    /// Codes of requests refused before GraphQL runs
+    /// (`kassa_http_refused_total{reason}`).
+    pub const REFUSALS: [WireCode; 9] = [
+        WireCode::BadRequest,
+        WireCode::BatchNotSupported,
+        WireCode::Csrf,
+        WireCode::Internal,
+        WireCode::MethodNotAllowed,
+        WireCode::Origin,
+        WireCode::ResponseTooLarge,
+        WireCode::TooLarge,
+        WireCode::UnsupportedMediaType,
+    ];
+}
+
+impl std::fmt::Display for WireCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("sign in first: this needs a valid session or API key")]
@@ -95,13 +171,14 @@ impl From<sea_orm::DbErr> for AppError {
 impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
-            AppError::Unauthenticated => "UNAUTHENTICATED",
-            AppError::Forbidden => "FORBIDDEN",
-            AppError::Invalid(_) | AppError::InvalidField(..) => "INVALID",
-            AppError::NotFound => "NOT_FOUND",
-            AppError::RateLimited => "RATE_LIMITED",
-            AppError::Internal(_) => "INTERNAL",
+            AppError::Unauthenticated => WireCode::Unauthenticated,
+            AppError::Forbidden => WireCode::Forbidden,
+            AppError::Invalid(_) | AppError::InvalidField(..) => WireCode::Invalid,
+            AppError::NotFound => WireCode::NotFound,
+            AppError::RateLimited => WireCode::RateLimited,
+            AppError::Internal(_) => WireCode::Internal,
         }
+        .as_str()
     }
 }
 

@@ -126,19 +126,6 @@ pub fn init_tracing() -> Result<Option<Traces>, String> {
 /// client inventing names cannot grow the metrics without bound.
 const MAX_OPERATION_LABELS: usize = 200;
 
-/// Why a request was refused before GraphQL ran (`kassa_http_refused_total`).
-const REFUSAL_REASONS: [&str; 9] = [
-    "BAD_REQUEST",
-    "BATCH_NOT_SUPPORTED",
-    "CSRF",
-    "INTERNAL",
-    "METHOD_NOT_ALLOWED",
-    "ORIGIN",
-    "RESPONSE_TOO_LARGE",
-    "TOO_LARGE",
-    "UNSUPPORTED_MEDIA_TYPE",
-];
-
 /// The server's metrics, served at `/metrics`.
 pub struct Metrics {
     pub registry: Registry,
@@ -212,8 +199,8 @@ impl Metrics {
             .set(1);
         // Every family is there from the first scrape: the label sets a
         // fresh server knows of start at zero.
-        for reason in REFUSAL_REASONS {
-            refused.with_label_values(&[reason]);
+        for reason in crate::error::WireCode::REFUSALS {
+            refused.with_label_values(&[reason.as_str()]);
         }
         requests.with_label_values(&["anonymous"]);
         latency.with_label_values(&["anonymous"]);

@@ -46,7 +46,7 @@ fn check_aliases(doc: &ExecutableDocument, max: usize) -> ServerResult<()> {
         );
         err.extensions
             .get_or_insert_with(Default::default)
-            .set("code", "TOO_MANY_ALIASES");
+            .set("code", crate::error::WireCode::TooManyAliases.as_str());
         return Err(err);
     }
     Ok(())
@@ -180,7 +180,7 @@ fn too_long(field: Vec<String>, max: usize) -> ServerError {
         None,
     );
     let ext = err.extensions.get_or_insert_with(Default::default);
-    ext.set("code", "INVALID");
+    ext.set("code", crate::error::WireCode::Invalid.as_str());
     ext.set("field", field);
     err
 }

@@ -10,6 +10,7 @@
 //! Transactions page's CPU).
 
 use super::{limits, KassaSchema};
+use crate::error::WireCode;
 use crate::telemetry::Metrics;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
 use async_graphql::{Data, Executor, Request, Response, ServerError, Value};
@@ -152,7 +153,7 @@ fn check_introspection_fan_out(
     );
     err.extensions
         .get_or_insert_with(Default::default)
-        .set("code", "QUERY_TOO_DEEP");
+        .set("code", WireCode::QueryTooDeep.as_str());
     Err(err)
 }
 
@@ -377,19 +378,19 @@ pub fn tag_errors(response: &mut Response) -> Vec<String> {
                 return code.clone();
             }
             let code = if e.message.contains("nested too deep") {
-                "QUERY_TOO_DEEP"
+                WireCode::QueryTooDeep
             } else if e.message.contains("too complex") || e.message.contains("too many directives")
             {
-                "TOO_COMPLEX"
+                WireCode::TooComplex
             } else if e.message.starts_with("Data `") && e.message.ends_with("does not exist.") {
                 // a resolver missing its context is our fault, and its
                 // message names an internal type: never shown
                 e.message = "internal error".into();
-                "INTERNAL"
+                WireCode::Internal
             } else {
-                "BAD_REQUEST"
+                WireCode::BadRequest
             };
-            ext.set("code", code);
+            ext.set("code", code.as_str());
             code.to_string()
         })
         .collect()

@@ -10,6 +10,7 @@ pub mod state;
 mod ws;
 
 use crate::auth::service::authenticate;
+use crate::error::WireCode;
 use crate::http::state::AppState;
 use async_graphql::http::MultipartOptions;
 use async_graphql::{ErrorExtensionValues, Response as GqlResponse, ServerError};
@@ -183,11 +184,11 @@ async fn export(State(state): State<AppState>, Path(token): Path<String>) -> Res
 }
 
 /// A GraphQL-shaped error response for requests refused before execution.
-fn refuse(state: &AppState, status: StatusCode, code: &str, message: &str) -> Response {
-    state.metrics.refuse(code);
+fn refuse(state: &AppState, status: StatusCode, code: WireCode, message: &str) -> Response {
+    state.metrics.refuse(code.as_str());
     let mut err = ServerError::new(message, None);
     let mut ext = ErrorExtensionValues::default();
-    ext.set("code", code);
+    ext.set("code", code.as_str());
     err.extensions = Some(ext);
     let mut errors = vec![err];
     access::tag_errors(&mut errors);
@@ -275,7 +276,7 @@ async fn graphql_post(
         return refuse(
             &state,
             StatusCode::BAD_REQUEST,
-            "CSRF",
+            WireCode::Csrf,
             "multipart requests need a non-empty x-kassa-csrf header",
         );
     }
@@ -283,7 +284,7 @@ async fn graphql_post(
         return refuse(
             &state,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
+            WireCode::UnsupportedMediaType,
             "send GraphQL as application/json (or multipart/form-data with x-kassa-csrf)",
         );
     }
@@ -300,7 +301,7 @@ async fn graphql_post(
         refuse(
             &state,
             StatusCode::PAYLOAD_TOO_LARGE,
-            "TOO_LARGE",
+            WireCode::TooLarge,
             &format!("the request body is over its limit of {limit} bytes"),
         )
     };
@@ -318,7 +319,7 @@ async fn graphql_post(
                     return refuse(
                         &state,
                         StatusCode::BAD_REQUEST,
-                        "BAD_REQUEST",
+                        WireCode::BadRequest,
                         "the body is not JSON",
                     )
                 }
@@ -327,7 +328,7 @@ async fn graphql_post(
                 return refuse(
                     &state,
                     StatusCode::BAD_REQUEST,
-                    "BATCH_NOT_SUPPORTED",
+                    WireCode::BatchNotSupported,
                     "batched requests are not accepted: send one operation per request",
                 );
             }
@@ -337,7 +338,7 @@ async fn graphql_post(
                     return refuse(
                         &state,
                         StatusCode::BAD_REQUEST,
-                        "BAD_REQUEST",
+                        WireCode::BadRequest,
                         "the body is not a GraphQL request ({\"query\": …})",
                     )
                 }
@@ -358,7 +359,7 @@ async fn graphql_post(
                     return refuse(
                         &state,
                         StatusCode::BAD_REQUEST,
-                        "BATCH_NOT_SUPPORTED",
+                        WireCode::BatchNotSupported,
                         "batched requests are not accepted: send one operation per request",
                     )
                 }
@@ -366,7 +367,7 @@ async fn graphql_post(
                     return refuse(
                         &state,
                         StatusCode::PAYLOAD_TOO_LARGE,
-                        "TOO_LARGE",
+                        WireCode::TooLarge,
                         "an uploaded file is over 1 MiB",
                     )
                 }
@@ -374,7 +375,7 @@ async fn graphql_post(
                     return refuse(
                         &state,
                         StatusCode::BAD_REQUEST,
-                        "BAD_REQUEST",
+                        WireCode::BadRequest,
                         "malformed multipart request",
                     )
                 }
@@ -400,7 +401,7 @@ async fn execute(
             return refuse(
                 state,
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
+                WireCode::Internal,
                 "internal error",
             );
         }
@@ -420,7 +421,7 @@ async fn execute(
             return refuse(
                 state,
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
+                WireCode::Internal,
                 "internal error",
             );
         }
@@ -438,7 +439,7 @@ async fn execute(
         Ok(b) if b.len() <= state.deps.config.response_limit => b,
         Ok(b) => {
             tracing::warn!(bytes = b.len(), "response over its limit refused");
-            state.metrics.refuse("RESPONSE_TOO_LARGE");
+            state.metrics.refuse(WireCode::ResponseTooLarge.as_str());
             drop(b);
             let mut err = ServerError::new(
                 format!(
@@ -449,7 +450,7 @@ async fn execute(
             );
             err.extensions
                 .get_or_insert_with(Default::default)
-                .set("code", "RESPONSE_TOO_LARGE");
+                .set("code", WireCode::ResponseTooLarge.as_str());
             let mut errors = vec![err];
             access::tag_errors(&mut errors);
             serde_json::to_vec(&GqlResponse::from_errors(errors)).unwrap_or_default()
@@ -459,7 +460,7 @@ async fn execute(
             return refuse(
                 state,
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
+                WireCode::Internal,
                 "internal error",
             );
         }
@@ -562,7 +563,7 @@ async fn graphql_get_query(
         return refuse(
             state,
             StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
+            WireCode::MethodNotAllowed,
             "a GET runs queries only: send mutations over POST /graphql, subscriptions over /graphql/ws",
         );
     }
@@ -579,7 +580,7 @@ async fn graphql_get_query(
                 return refuse(
                     state,
                     StatusCode::BAD_REQUEST,
-                    "BAD_REQUEST",
+                    WireCode::BadRequest,
                     "variables must be a JSON object",
                 )
             }

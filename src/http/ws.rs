@@ -46,7 +46,9 @@ pub async fn upgrade(
 ) -> Response {
     let client = super::client_addr(&state, peer, &headers);
     if !super::origin_allowed(&state, peer, &headers) {
-        state.metrics.refuse("ORIGIN");
+        state
+            .metrics
+            .refuse(crate::error::WireCode::Origin.as_str());
         return (
             StatusCode::FORBIDDEN,
             "this page's origin may not open the API's WebSocket (KASSA_CORS_ORIGINS)",
@@ -168,7 +170,7 @@ fn owner_of(actor: &Actor, client: IpAddr) -> String {
 
 /// An error message for operation `id`, in the socket's protocol.
 fn refuse_operation(protocol: WebSocketProtocols, id: &str, message: &str) -> Message {
-    let error = serde_json::json!({ "message": message, "extensions": { "code": "TOO_MANY_SUBSCRIPTIONS" } });
+    let error = serde_json::json!({ "message": message, "extensions": { "code": crate::error::WireCode::TooManySubscriptions.as_str() } });
     let payload = match protocol {
         WebSocketProtocols::GraphQLWS => serde_json::json!([error]),
         WebSocketProtocols::SubscriptionsTransportWS => error,
@@ -215,7 +217,14 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols,
         .on_connection_init(move |payload| async move {
             initialised_in_init.store(true, Ordering::SeqCst);
             let actor = match authenticate(&deps, bearer_of(&payload).as_deref()).await {
-                Ok(Actor::Invalid) | Err(_) => {
+                Ok(Actor::Invalid) => {
+                    refused_in_init.store(true, Ordering::SeqCst);
+                    return Err(async_graphql::Error::new(UNAUTHORIZED));
+                }
+                Err(e) => {
+                    // the credential could not be checked (the database is
+                    // away): refused like an unknown one, but never silently
+                    tracing::error!(error = ?e, "checking a socket's credential");
                     refused_in_init.store(true, Ordering::SeqCst);
                     return Err(async_graphql::Error::new(UNAUTHORIZED));
                 }

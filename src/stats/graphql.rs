@@ -131,11 +131,15 @@ fn points(line: Vec<Point>) -> Vec<StatPoint> {
 }
 
 fn section(catalog: &Catalog, s: Section) -> DashboardSection {
+    // Buckets name payment systems of the catalogue (a foreign key); one
+    // this instance's catalogue does not know (added since it started) is
+    // left out of the series and logged, never a panic.
     let system = |code: &str| {
-        catalog
-            .payment_system(code)
-            .cloned()
-            .expect("bucket rows name catalogue payment systems")
+        let found = catalog.payment_system(code).cloned();
+        if found.is_none() {
+            tracing::warn!(payment_system = code, "statistics name a payment system this instance's catalogue lacks (restart to reload it)");
+        }
+        found
     };
     DashboardSection {
         period: StatTotal {
@@ -150,18 +154,22 @@ fn section(catalog: &Catalog, s: Section) -> DashboardSection {
         by_payment_system: s
             .by_payment_system
             .into_iter()
-            .map(|(code, line)| PaymentSystemSeries {
-                payment_system: system(&code),
-                points: points(line),
+            .filter_map(|(code, line)| {
+                Some(PaymentSystemSeries {
+                    payment_system: system(&code)?,
+                    points: points(line),
+                })
             })
             .collect(),
         by_arrival_currency: s
             .by_arrival_currency
             .into_iter()
-            .map(|(currency, code, line)| CurrencySeries {
-                currency,
-                payment_system: system(&code),
-                points: points(line),
+            .filter_map(|(currency, code, line)| {
+                Some(CurrencySeries {
+                    currency,
+                    payment_system: system(&code)?,
+                    points: points(line),
+                })
             })
             .collect(),
     }
@@ -202,7 +210,7 @@ impl StatsQuery {
                 missing.join(", ")
             ))
             .extend_with(|_, e| {
-                e.set("code", "NO_RATE");
+                e.set("code", crate::error::WireCode::NoRate.as_str());
                 e.set("currencies", missing.clone());
             })
             .into_server_error(ctx.item.pos);
