@@ -244,3 +244,88 @@ pub async fn lock_keys(txn: &DatabaseTransaction, keys: &[String]) -> Result<(),
     .await?;
     Ok(())
 }
+
+/// What a change made inside [`write`]: its answer, the audit entries to
+/// write with it, the events to publish once it is committed, and whether a
+/// postback was queued (the worker is woken after the commit).
+pub struct Change<T> {
+    value: T,
+    commit: bool,
+    audit: Vec<crate::audit::Audit<'static>>,
+    events: Vec<crate::events::Event>,
+    wakes_postbacks: bool,
+}
+
+impl<T> Change<T> {
+    /// The change is made: commit it (with its audit entries).
+    pub fn done(value: T) -> Change<T> {
+        Change {
+            value,
+            commit: true,
+            audit: Vec::new(),
+            events: Vec::new(),
+            wakes_postbacks: false,
+        }
+    }
+
+    /// The change is refused (the answer says why): whatever it wrote is
+    /// rolled back, nothing is audited or published.
+    pub fn refused(value: T) -> Change<T> {
+        Change {
+            commit: false,
+            ..Change::done(value)
+        }
+    }
+
+    /// An audit entry written in the same transaction.
+    pub fn audited(mut self, entry: crate::audit::Audit<'static>) -> Change<T> {
+        self.audit.push(entry);
+        self
+    }
+
+    /// Events published after the commit (never before: a subscriber must
+    /// not see what a rollback would take back).
+    pub fn publishing(
+        mut self,
+        events: impl IntoIterator<Item = crate::events::Event>,
+    ) -> Change<T> {
+        self.events.extend(events);
+        self
+    }
+
+    /// A postback was queued: wake this instance's worker after the commit.
+    pub fn waking_postbacks(mut self, wake: bool) -> Change<T> {
+        self.wakes_postbacks |= wake;
+        self
+    }
+}
+
+/// The one write path: begins a write transaction, runs `change` in it (with
+/// the transaction's `now`), writes the change's audit entries in the same
+/// transaction, commits, then publishes its events and wakes the postback
+/// worker. An error or a refused change rolls everything back.
+pub async fn write<T>(
+    d: &crate::deps::Deps,
+    actor: &crate::auth::model::Actor,
+    change: impl AsyncFnOnce(
+        &DatabaseTransaction,
+        chrono::DateTime<chrono::Utc>,
+    ) -> crate::error::AppResult<Change<T>>,
+) -> crate::error::AppResult<T> {
+    let txn = begin_write(&d.db).await?;
+    let now = d.clock.now();
+    let made = change(&txn, now).await?;
+    if !made.commit {
+        txn.rollback().await?;
+        return Ok(made.value);
+    }
+    for entry in made.audit {
+        crate::audit::record(&txn, now, actor, entry).await?;
+    }
+    txn.commit().await?;
+    d.bus.publish(made.events).await;
+    if made.wakes_postbacks {
+        d.postbacks_due.notify_one();
+    }
+    Ok(made.value)
+}

@@ -1,9 +1,9 @@
 //! Merchants, users, profiles and the audit log.
 
-use crate::audit::{self, Audit};
+use crate::audit::Audit;
 use crate::auth::model::{Actor, Language, Role};
 use crate::auth::{password, service as auth, tokens};
-use crate::db::begin_write;
+use crate::db::{write, Change};
 use crate::deps::Deps;
 use crate::error::{is_unique_violation, AppError, AppResult, ErrorCode, UserError};
 use crate::pagination;
@@ -13,7 +13,6 @@ use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 use serde_json::json;
 use std::str::FromStr;
@@ -52,35 +51,31 @@ pub async fn create_merchant(
             "`{timezone}` is not an IANA time zone such as Asia/Kolkata"
         )));
     }
-    let now = d.clock.now();
-    let txn = d.db.begin().await?;
-    let m = merchant::ActiveModel {
-        name: Set(name.to_string()),
-        timezone: Set(timezone.to_string()),
-        plugin_key: Set(plugin_key.unwrap_or_else(|| tokens::generate(tokens::PLUGIN_KEY_PREFIX))),
-        delayed_auto_activation: Set(false),
-        postback_secret: Set(new_postback_secret().into()),
-        after_payment_action: Set("SHOW_RESULT".into()),
-        theme: Set("LIGHT".into()),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    audit::record(
-        &txn,
-        now,
-        &Actor::Cli,
-        Audit {
+    write(d, &Actor::Cli, async |txn, now| {
+        let m = merchant::ActiveModel {
+            name: Set(name.to_string()),
+            timezone: Set(timezone.to_string()),
+            plugin_key: Set(
+                plugin_key.unwrap_or_else(|| tokens::generate(tokens::PLUGIN_KEY_PREFIX))
+            ),
+            delayed_auto_activation: Set(false),
+            postback_secret: Set(new_postback_secret().into()),
+            after_payment_action: Set("SHOW_RESULT".into()),
+            theme: Set("LIGHT".into()),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        let entry = Audit {
             merchant_id: Some(m.id),
             action: "merchant.create",
             subject: Some(format!("merchant:{}", m.id)),
             details: json!({ "name": name, "timezone": timezone }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(m)
+        };
+        Ok(Change::done(m).audited(entry))
+    })
+    .await
 }
 
 /// The caller's merchant.
@@ -133,63 +128,57 @@ pub async fn create_user(
         return Ok(Err(e));
     }
     let phc = password::hash_blocking(&d.argon2, input.password.clone()).await?;
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    if merchant::Entity::find_by_id(merchant_id)
-        .one(&txn)
-        .await?
-        .is_none()
-    {
-        return Err(AppError::Invalid(format!(
-            "merchant {merchant_id} does not exist"
-        )));
-    }
-    let inserted = user::ActiveModel {
-        merchant_id: Set(merchant_id),
-        login: Set(login.clone()),
-        password_hash: Set(phc.clone().into()),
-        role: Set(input.role.as_str().to_string()),
-        language: Set(input.language.unwrap_or(Language::En).as_str().to_string()),
-        disabled: Set(false),
-        created_at: Set(now),
-        password_changed_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await;
-    let u = match inserted {
-        Ok(u) => u,
-        Err(e) if is_unique_violation(&e) => {
-            return Ok(Err(UserError::new(
-                &["input", "login"],
-                ErrorCode::Duplicate,
-                "this login is taken",
-            )))
+    write(d, actor, async |txn, now| {
+        if merchant::Entity::find_by_id(merchant_id)
+            .one(txn)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::Invalid(format!(
+                "merchant {merchant_id} does not exist"
+            )));
         }
-        Err(e) => return Err(e.into()),
-    };
-    password_history::ActiveModel {
-        user_id: Set(u.id),
-        password_hash: Set(phc.into()),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
+        let inserted = user::ActiveModel {
+            merchant_id: Set(merchant_id),
+            login: Set(login.clone()),
+            password_hash: Set(phc.clone().into()),
+            role: Set(input.role.as_str().to_string()),
+            language: Set(input.language.unwrap_or(Language::En).as_str().to_string()),
+            disabled: Set(false),
+            created_at: Set(now),
+            password_changed_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await;
+        let u = match inserted {
+            Ok(u) => u,
+            Err(e) if is_unique_violation(&e) => {
+                return Ok(Change::refused(Err(UserError::new(
+                    &["input", "login"],
+                    ErrorCode::Duplicate,
+                    "this login is taken",
+                ))))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        password_history::ActiveModel {
+            user_id: Set(u.id),
+            password_hash: Set(phc.into()),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        let entry = Audit {
             merchant_id: Some(merchant_id),
             action: "user.create",
             subject: Some(format!("user:{}", u.id)),
             details: json!({ "login": login, "role": input.role.as_str() }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(Ok(u))
+        };
+        Ok(Change::done(Ok(u)).audited(entry))
+    })
+    .await
 }
 
 /// The merchant's users (OWNER only).
@@ -231,27 +220,22 @@ pub async fn set_user_disabled(
             "you cannot disable yourself",
         )));
     }
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    let updated = user::Entity::update_many()
-        .col_expr(user::Column::Disabled, Expr::value(disabled))
-        .filter(user::Column::Id.eq(id))
-        .filter(user::Column::MerchantId.eq(me.merchant_id))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Ok(Err(not_found()));
-    }
-    let ended = if disabled {
-        auth::end_sessions(&txn, now, session::Column::UserId.eq(id), "user_disabled").await?
-    } else {
-        Vec::new()
-    };
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
+    let done = write(d, actor, async |txn, now| {
+        let updated = user::Entity::update_many()
+            .col_expr(user::Column::Disabled, Expr::value(disabled))
+            .filter(user::Column::Id.eq(id))
+            .filter(user::Column::MerchantId.eq(me.merchant_id))
+            .exec(txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Ok(Change::refused(Err(not_found())));
+        }
+        let ended = if disabled {
+            auth::end_sessions(txn, now, session::Column::UserId.eq(id), "user_disabled").await?
+        } else {
+            Vec::new()
+        };
+        let entry = Audit {
             merchant_id: Some(me.merchant_id),
             action: if disabled {
                 "user.disable"
@@ -260,21 +244,24 @@ pub async fn set_user_disabled(
             },
             subject: Some(format!("user:{id}")),
             details: json!({ "ended_sessions": ended.len() }),
-        },
-    )
-    .await?;
-    let u = user::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    txn.commit().await?;
-    d.auth_cache.end_sessions(&ended);
-    d.bus
-        .publish(vec![crate::events::Event::SessionsEnded {
+        };
+        let u = user::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let ended_event = crate::events::Event::SessionsEnded {
             session_ids: ended.clone(),
-        }])
-        .await;
-    Ok(Ok((u, ended)))
+        };
+        Ok(Change::done(Ok((u, ended)))
+            .audited(entry)
+            .publishing([ended_event]))
+    })
+    .await?;
+    // (the cache forgets the sessions here; the event tells other instances)
+    if let Ok((_, ended)) = &done {
+        d.auth_cache.end_sessions(ended);
+    }
+    Ok(done)
 }
 
 /// The caller's own user row.
@@ -294,33 +281,27 @@ pub async fn update_profile(
     language: Option<Language>,
 ) -> AppResult<user::Model> {
     let me = actor.user()?.clone();
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    if let Some(language) = language {
-        user::Entity::update_many()
-            .col_expr(user::Column::Language, Expr::value(language.as_str()))
-            .filter(user::Column::Id.eq(me.user_id))
-            .exec(&txn)
-            .await?;
-    }
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
+    write(d, actor, async |txn, _now| {
+        if let Some(language) = language {
+            user::Entity::update_many()
+                .col_expr(user::Column::Language, Expr::value(language.as_str()))
+                .filter(user::Column::Id.eq(me.user_id))
+                .exec(txn)
+                .await?;
+        }
+        let entry = Audit {
             merchant_id: Some(me.merchant_id),
             action: "user.update_profile",
             subject: Some(format!("user:{}", me.user_id)),
             details: json!({ "language": language.map(Language::as_str) }),
-        },
-    )
-    .await?;
-    let u = user::Entity::find_by_id(me.user_id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    txn.commit().await?;
-    Ok(u)
+        };
+        let u = user::Entity::find_by_id(me.user_id)
+            .one(txn)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        Ok(Change::done(u).audited(entry))
+    })
+    .await
 }
 
 /// One page of the audit log, newest first (OWNER only).

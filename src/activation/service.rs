@@ -4,7 +4,7 @@ use super::stockpile::{self, Activated};
 use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, Scope};
 use crate::auth::tokens;
-use crate::db::{begin_write, lock_keys};
+use crate::db::{begin_write, lock_keys, write, Change};
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -428,37 +428,31 @@ pub async fn set_delayed_auto_activation(
     if !reach.covers(id) {
         return Ok(Err(not_found()));
     }
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    let updated = merchant::Entity::update_many()
-        .col_expr(
-            merchant::Column::DelayedAutoActivation,
-            Expr::value(enabled),
-        )
-        .filter(merchant::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Ok(Err(not_found()));
-    }
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
+    write(d, actor, async |txn, _now| {
+        let updated = merchant::Entity::update_many()
+            .col_expr(
+                merchant::Column::DelayedAutoActivation,
+                Expr::value(enabled),
+            )
+            .filter(merchant::Column::Id.eq(id))
+            .exec(txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Ok(Change::refused(Err(not_found())));
+        }
+        let entry = Audit {
             merchant_id: Some(id),
             action: "merchant.set_delayed_auto_activation",
             subject: Some(format!("merchant:{id}")),
             details: json!({ "enabled": enabled }),
-        },
-    )
-    .await?;
-    let m = merchant::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    txn.commit().await?;
-    Ok(Ok(m))
+        };
+        let m = merchant::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(Change::done(Ok(m)).audited(entry))
+    })
+    .await
 }
 
 /// What the plugin needs to draw itself for a merchant.

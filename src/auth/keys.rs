@@ -7,7 +7,7 @@
 use super::model::{Actor, Role, Scope};
 use super::tokens;
 use crate::audit::{self, Audit};
-use crate::db::begin_write;
+use crate::db::{begin_write, write, Change};
 use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
 use chrono::{DateTime, Utc};
@@ -47,34 +47,28 @@ pub async fn create(
         )));
     }
     let key = tokens::generate(tokens::API_KEY_PREFIX);
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    let row = api_key::ActiveModel {
-        scope: Set(Scope::Merchant.as_str().to_string()),
-        merchant_id: Set(Some(owner.merchant_id)),
-        key_hash: Set(tokens::digest(&key)),
-        prefix: Set(key.chars().take(10).collect()),
-        created_at: Set(now),
-        name: Set(Some(name.to_string())),
-        created_by: Set(Some(owner.user_id)),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
-            merchant_id: Some(owner.merchant_id),
-            action: "api_key.create",
-            subject: Some(format!("api-key:{}", row.id)),
-            details: json!({ "name": name, "scope": Scope::Merchant.as_str(), "prefix": row.prefix }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(Ok((row, key)))
+    write(d, actor, async |txn, now| {
+        let row = api_key::ActiveModel {
+            scope: Set(Scope::Merchant.as_str().to_string()),
+            merchant_id: Set(Some(owner.merchant_id)),
+            key_hash: Set(tokens::digest(&key)),
+            prefix: Set(key.chars().take(10).collect()),
+            created_at: Set(now),
+            name: Set(Some(name.to_string())),
+            created_by: Set(Some(owner.user_id)),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        let entry = Audit {
+                merchant_id: Some(owner.merchant_id),
+                action: "api_key.create",
+                subject: Some(format!("api-key:{}", row.id)),
+                details: json!({ "name": name, "scope": Scope::Merchant.as_str(), "prefix": row.prefix }),
+            };
+        Ok(Change::done(Ok((row, key))).audited(entry))
+    })
+    .await
 }
 
 /// Revokes one of the caller's merchant's MERCHANT keys. Another merchant's

@@ -2,7 +2,7 @@
 
 use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, Role, Tenant};
-use crate::db::begin_write;
+use crate::db::{begin_write, write, Change};
 use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
 use crate::pagination;
@@ -122,30 +122,24 @@ pub async fn resend(
 pub async fn rotate_secret(d: &Deps, actor: &Actor) -> AppResult<String> {
     let me = actor.user_with_role(&[Role::Owner])?.clone();
     let secret = crate::accounts::service::new_postback_secret();
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    merchant::Entity::update_many()
-        .col_expr(
-            merchant::Column::PostbackSecret,
-            Expr::value(secret.clone()),
-        )
-        .filter(merchant::Column::Id.eq(me.merchant_id))
-        .exec(&txn)
-        .await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
-            merchant_id: Some(me.merchant_id),
-            action: "settings.rotate_postback_secret",
-            subject: Some(format!("merchant:{}", me.merchant_id)),
-            details: json!({ "hint": secret.chars().rev().take(4).collect::<String>().chars().rev().collect::<String>() }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(secret)
+    write(d, actor, async |txn, _now| {
+        merchant::Entity::update_many()
+            .col_expr(
+                merchant::Column::PostbackSecret,
+                Expr::value(secret.clone()),
+            )
+            .filter(merchant::Column::Id.eq(me.merchant_id))
+            .exec(txn)
+            .await?;
+        let entry = Audit {
+                merchant_id: Some(me.merchant_id),
+                action: "settings.rotate_postback_secret",
+                subject: Some(format!("merchant:{}", me.merchant_id)),
+                details: json!({ "hint": secret.chars().rev().take(4).collect::<String>().chars().rev().collect::<String>() }),
+            };
+        Ok(Change::done(secret).audited(entry))
+    })
+    .await
 }
 
 /// Writes a postback (the outbox row) in the caller's transaction; `body`

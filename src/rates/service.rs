@@ -1,8 +1,8 @@
 //! setExchangeRates and the rates in force on a day.
 
-use crate::audit::{self, Audit};
+use crate::audit::Audit;
 use crate::auth::model::{Actor, Scope};
-use crate::db::begin_write;
+use crate::db::{write, Change};
 use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
 use chrono::NaiveDate;
@@ -52,43 +52,38 @@ pub async fn set_rates(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    for (currency, date, usd) in &rates {
-        use exchange_rate::Column as R;
-        let upsert = Query::insert()
-            .into_table(exchange_rate::Entity)
-            .columns([R::Currency, R::Date, R::Usd])
-            .values_panic([
-                currency.clone().into(),
-                date.format("%Y-%m-%d").to_string().into(),
-                usd.normalize().to_string().into(),
-            ])
-            .on_conflict(
-                OnConflict::columns([R::Currency, R::Date])
-                    .update_column(R::Usd)
-                    .to_owned(),
-            )
-            .to_owned();
-        txn.execute(&upsert).await?;
-    }
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
+    write(d, actor, async |txn, _now| {
+        for (currency, date, usd) in &rates {
+            use exchange_rate::Column as R;
+            let upsert = Query::insert()
+                .into_table(exchange_rate::Entity)
+                .columns([R::Currency, R::Date, R::Usd])
+                .values_panic([
+                    currency.clone().into(),
+                    date.format("%Y-%m-%d").to_string().into(),
+                    usd.normalize().to_string().into(),
+                ])
+                .on_conflict(
+                    OnConflict::columns([R::Currency, R::Date])
+                        .update_column(R::Usd)
+                        .to_owned(),
+                )
+                .to_owned();
+            txn.execute(&upsert).await?;
+        }
+        let entry = Audit {
             merchant_id: None,
             action: "exchange_rates.set",
             subject: None,
             details: json!({ "rates": rates.len() }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(Ok(rates
-        .into_iter()
-        .map(|(c, day, usd)| (c, day, usd.normalize()))
-        .collect()))
+        };
+        Ok(Change::done(Ok(rates
+            .into_iter()
+            .map(|(c, day, usd)| (c, day, usd.normalize()))
+            .collect()))
+        .audited(entry))
+    })
+    .await
 }
 
 /// The rate in force on `day` for each currency that has one (USD is 1 by

@@ -1,8 +1,8 @@
 //! Reading and changing the merchant's system settings.
 
-use crate::audit::{self, Audit};
+use crate::audit::Audit;
 use crate::auth::model::{Actor, Role};
-use crate::db::begin_write;
+use crate::db::{write, Change};
 use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
 use crate::money;
@@ -186,89 +186,83 @@ pub async fn update_system(
     if !errors.is_empty() {
         return Ok(errors);
     }
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    if changes.minimum_deposits.is_some() {
-        minimum_deposit::Entity::delete_many()
-            .filter(minimum_deposit::Column::MerchantId.eq(me.merchant_id))
-            .exec(&txn)
-            .await?;
-        for (currency, minor) in &minimums {
-            minimum_deposit::ActiveModel {
-                merchant_id: Set(me.merchant_id),
-                currency: Set(currency.clone()),
-                amount_minor: Set(*minor),
+    write(d, actor, async |txn, _now| {
+        if changes.minimum_deposits.is_some() {
+            minimum_deposit::Entity::delete_many()
+                .filter(minimum_deposit::Column::MerchantId.eq(me.merchant_id))
+                .exec(txn)
+                .await?;
+            for (currency, minor) in &minimums {
+                minimum_deposit::ActiveModel {
+                    merchant_id: Set(me.merchant_id),
+                    currency: Set(currency.clone()),
+                    amount_minor: Set(*minor),
+                }
+                .insert(txn)
+                .await?;
             }
-            .insert(&txn)
-            .await?;
         }
-    }
-    let mut row = merchant::Entity::update_many().filter(merchant::Column::Id.eq(me.merchant_id));
-    let mut touched = false;
-    if let Some(url) = &postback_url {
-        row = row.col_expr(
-            merchant::Column::PostbackUrl,
-            sea_orm::sea_query::Expr::value(url.clone()),
-        );
-        touched = true;
-    }
-    if let Some(url) = &withdrawal_url {
-        row = row.col_expr(
-            merchant::Column::WithdrawalPostbackUrl,
-            sea_orm::sea_query::Expr::value(url.clone()),
-        );
-        touched = true;
-    }
-    if let Some(url) = &success_url {
-        row = row.col_expr(
-            merchant::Column::SuccessUrl,
-            sea_orm::sea_query::Expr::value(url.clone()),
-        );
-        touched = true;
-    }
-    if let Some(url) = &fail_url {
-        row = row.col_expr(
-            merchant::Column::FailUrl,
-            sea_orm::sea_query::Expr::value(url.clone()),
-        );
-        touched = true;
-    }
-    if let Some(action) = changes.after_payment_action {
-        row = row.col_expr(
-            merchant::Column::AfterPaymentAction,
-            sea_orm::sea_query::Expr::value(action),
-        );
-        touched = true;
-    }
-    if let Some(tz) = &changes.timezone {
-        row = row.col_expr(
-            merchant::Column::Timezone,
-            sea_orm::sea_query::Expr::value(tz.trim()),
-        );
-        touched = true;
-    }
-    if touched {
-        row.exec(&txn).await?;
-    }
-    if let Some(tz) = &changes.timezone {
-        // The dashboard's days follow the zone: rebuilt from the 15-minute
-        // buckets (never from the raw rows) in this transaction. The row
-        // update above waited for every writer that read the old zone.
-        let tz = tz.trim().parse().unwrap_or(chrono_tz::UTC);
-        crate::stats::buckets::rebuild_days(&txn, me.merchant_id, tz).await?;
-    }
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
-            merchant_id: Some(me.merchant_id),
-            action: "settings.update_system",
-            subject: Some(format!("merchant:{}", me.merchant_id)),
-            details: json!({ "after_payment_action": changes.after_payment_action, "success_url": success_url, "fail_url": fail_url, "timezone": changes.timezone, "postback_url": postback_url, "withdrawal_postback_url": withdrawal_url, "minimum_deposits": changes.minimum_deposits.as_ref().map(|l| l.iter().map(|(c, a)| json!({"currency": c, "amount": a.to_string()})).collect::<Vec<_>>()) }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(vec![])
+        let mut row = merchant::Entity::update_many().filter(merchant::Column::Id.eq(me.merchant_id));
+        let mut touched = false;
+        if let Some(url) = &postback_url {
+            row = row.col_expr(
+                merchant::Column::PostbackUrl,
+                sea_orm::sea_query::Expr::value(url.clone()),
+            );
+            touched = true;
+        }
+        if let Some(url) = &withdrawal_url {
+            row = row.col_expr(
+                merchant::Column::WithdrawalPostbackUrl,
+                sea_orm::sea_query::Expr::value(url.clone()),
+            );
+            touched = true;
+        }
+        if let Some(url) = &success_url {
+            row = row.col_expr(
+                merchant::Column::SuccessUrl,
+                sea_orm::sea_query::Expr::value(url.clone()),
+            );
+            touched = true;
+        }
+        if let Some(url) = &fail_url {
+            row = row.col_expr(
+                merchant::Column::FailUrl,
+                sea_orm::sea_query::Expr::value(url.clone()),
+            );
+            touched = true;
+        }
+        if let Some(action) = changes.after_payment_action {
+            row = row.col_expr(
+                merchant::Column::AfterPaymentAction,
+                sea_orm::sea_query::Expr::value(action),
+            );
+            touched = true;
+        }
+        if let Some(tz) = &changes.timezone {
+            row = row.col_expr(
+                merchant::Column::Timezone,
+                sea_orm::sea_query::Expr::value(tz.trim()),
+            );
+            touched = true;
+        }
+        if touched {
+            row.exec(txn).await?;
+        }
+        if let Some(tz) = &changes.timezone {
+            // The dashboard's days follow the zone: rebuilt from the 15-minute
+            // buckets (never from the raw rows) in this transaction. The row
+            // update above waited for every writer that read the old zone.
+            let tz = tz.trim().parse().unwrap_or(chrono_tz::UTC);
+            crate::stats::buckets::rebuild_days(txn, me.merchant_id, tz).await?;
+        }
+        let entry = Audit {
+                merchant_id: Some(me.merchant_id),
+                action: "settings.update_system",
+                subject: Some(format!("merchant:{}", me.merchant_id)),
+                details: json!({ "after_payment_action": changes.after_payment_action, "success_url": success_url, "fail_url": fail_url, "timezone": changes.timezone, "postback_url": postback_url, "withdrawal_postback_url": withdrawal_url, "minimum_deposits": changes.minimum_deposits.as_ref().map(|l| l.iter().map(|(c, a)| json!({"currency": c, "amount": a.to_string()})).collect::<Vec<_>>()) }),
+            };
+        Ok(Change::done(vec![]).audited(entry))
+    })
+    .await
 }
