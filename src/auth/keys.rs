@@ -6,8 +6,8 @@
 
 use super::model::{Actor, Role, Scope};
 use super::tokens;
-use crate::audit::{self, Audit};
-use crate::db::{begin_write, write, Change};
+use crate::audit::Audit;
+use crate::db::{write, Change};
 use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
 use chrono::{DateTime, Utc};
@@ -84,49 +84,42 @@ pub async fn revoke(
     let Ok(id) = id.trim().parse::<i64>() else {
         return Ok(Err(missing()));
     };
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    let Some(key) = api_key::Entity::find_by_id(id)
-        .filter(api_key::Column::MerchantId.eq(owner.merchant_id))
-        .filter(api_key::Column::Scope.eq(Scope::Merchant.as_str()))
-        .one(&txn)
-        .await?
-    else {
-        return Ok(Err(missing()));
-    };
-    if key.revoked_at.is_some() {
-        return Ok(Ok(key));
-    }
-    api_key::Entity::update_many()
-        .col_expr(api_key::Column::RevokedAt, Expr::value(Some(now)))
-        .filter(api_key::Column::Id.eq(id))
-        .filter(api_key::Column::RevokedAt.is_null())
-        .exec(&txn)
-        .await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
+    let done = write(d, actor, async |txn, now| {
+        let Some(key) = api_key::Entity::find_by_id(id)
+            .filter(api_key::Column::MerchantId.eq(owner.merchant_id))
+            .filter(api_key::Column::Scope.eq(Scope::Merchant.as_str()))
+            .one(txn)
+            .await?
+        else {
+            return Ok(Change::refused(Err(missing())));
+        };
+        if key.revoked_at.is_some() {
+            return Ok(Change::refused(Ok(key)));
+        }
+        api_key::Entity::update_many()
+            .col_expr(api_key::Column::RevokedAt, Expr::value(Some(now)))
+            .filter(api_key::Column::Id.eq(id))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .exec(txn)
+            .await?;
+        let entry = Audit {
             merchant_id: Some(owner.merchant_id),
             action: "api_key.revoke",
             subject: Some(format!("api-key:{id}")),
             details: json!({ "name": key.name, "prefix": key.prefix }),
-        },
-    )
+        };
+        // Trusted nowhere any longer: elsewhere through the bus, here below.
+        let revoked = crate::events::Event::KeysRevoked { key_ids: vec![id] };
+        Ok(Change::done(Ok(api_key::Model {
+            revoked_at: Some(now),
+            ..key
+        }))
+        .audited(entry)
+        .publishing([revoked]))
+    })
     .await?;
-    txn.commit().await?;
-    // Trusted nowhere any longer: here at once, elsewhere through the bus.
     d.auth_cache.end_keys(&[id]);
-    d.bus
-        .publish(vec![crate::events::Event::KeysRevoked {
-            key_ids: vec![id],
-        }])
-        .await;
-    Ok(Ok(api_key::Model {
-        revoked_at: Some(now),
-        ..key
-    }))
+    Ok(done)
 }
 
 /// Writes a key's last use (called at most once a minute per key). A failure

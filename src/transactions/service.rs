@@ -7,7 +7,7 @@ use super::model::{
 use crate::activation::service::{number_key, settle_waiting};
 use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, Scope, Tenant};
-use crate::db::{begin_write, lock_keys};
+use crate::db::{begin_write, lock_keys, write, Change};
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use crate::events::Event;
@@ -677,67 +677,59 @@ pub async fn set_originality(
     let Ok(id) = id.trim().parse::<i64>() else {
         return Ok(Err(not_found()));
     };
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    let Some(before) = transaction::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .filter(|t| reach.covers(t.merchant_id))
-    else {
-        return Ok(Err(not_found()));
-    };
-    lock_keys(
-        &txn,
-        &[number_key(
-            &before.payment_system,
-            &before.transaction_number,
-        )],
-    )
-    .await?;
-    buckets::transactions(&txn, before.merchant_id, buckets::Scope::Id(id), -1).await?;
-    transaction::Entity::update_many()
-        .col_expr(
-            transaction::Column::Originality,
-            Expr::value(originality.as_str()),
-        )
-        .filter(transaction::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    buckets::transactions(&txn, before.merchant_id, buckets::Scope::Id(id), 1).await?;
-    // An activated deposit marked SCAM leaves the balance (its postback stays
-    // sent); cleared again, it returns.
-    if before.activated_at.is_some()
-        && before.direction == "INCOMING"
-        && before.originality != originality.as_str()
-    {
-        let net = before.amount_minor - before.commission_minor;
-        let signed = if originality == Originality::Scam {
-            -net
-        } else {
-            net
+    write(d, actor, async |txn, now| {
+        let Some(before) = transaction::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .filter(|t| reach.covers(t.merchant_id))
+        else {
+            return Ok(Change::refused(Err(not_found())));
         };
-        crate::activation::stockpile::credit(&txn, before.merchant_id, &before.currency, signed)
+        lock_keys(
+            txn,
+            &[number_key(
+                &before.payment_system,
+                &before.transaction_number,
+            )],
+        )
+        .await?;
+        buckets::transactions(txn, before.merchant_id, buckets::Scope::Id(id), -1).await?;
+        transaction::Entity::update_many()
+            .col_expr(
+                transaction::Column::Originality,
+                Expr::value(originality.as_str()),
+            )
+            .filter(transaction::Column::Id.eq(id))
+            .exec(txn)
             .await?;
-    }
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
+        buckets::transactions(txn, before.merchant_id, buckets::Scope::Id(id), 1).await?;
+        // An activated deposit marked SCAM leaves the balance (its postback stays
+        // sent); cleared again, it returns.
+        if before.activated_at.is_some()
+            && before.direction == "INCOMING"
+            && before.originality != originality.as_str()
+        {
+            let net = before.amount_minor - before.commission_minor;
+            let signed = if originality == Originality::Scam {
+                -net
+            } else {
+                net
+            };
+            crate::activation::stockpile::credit(txn, before.merchant_id, &before.currency, signed)
+                .await?;
+        }
+        let entry = Audit {
             merchant_id: Some(before.merchant_id),
             action: "transaction.set_originality",
             subject: Some(format!("transaction:{id}")),
             details: json!({ "from": before.originality, "to": originality.as_str() }),
-        },
-    )
-    .await?;
-    let after = transaction::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    txn.commit().await?;
-    d.bus
-        .publish(vec![Event::transaction("ORIGINALITY_CHANGED", now, &after)])
-        .await;
-    Ok(Ok(after))
+        };
+        let after = transaction::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let changed = Event::transaction("ORIGINALITY_CHANGED", now, &after);
+        Ok(Change::done(Ok(after)).audited(entry).publishing([changed]))
+    })
+    .await
 }
