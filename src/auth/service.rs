@@ -3,7 +3,7 @@
 use super::model::{Actor, KeyActor, Scope, UserActor};
 use super::{password, tokens};
 use crate::audit::{self, Audit};
-use crate::db::begin_write;
+use crate::db::{begin_write, write, Change};
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -439,28 +439,21 @@ pub async fn end_sessions(
 #[tracing::instrument(skip(d))]
 pub async fn logout(d: &Deps, actor: &Actor) -> AppResult<()> {
     let me = actor.user()?;
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    end_sessions(&txn, now, session::Column::Id.eq(me.session_id), "logout").await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
+    let ended = crate::events::Event::SessionsEnded {
+        session_ids: vec![me.session_id],
+    };
+    write(d, actor, async |txn, now| {
+        end_sessions(txn, now, session::Column::Id.eq(me.session_id), "logout").await?;
+        let entry = Audit {
             merchant_id: Some(me.merchant_id),
             action: "auth.logout",
             subject: Some(format!("user:{}", me.user_id)),
             details: json!({ "session": me.session_id }),
-        },
-    )
+        };
+        Ok(Change::done(()).audited(entry).publishing([ended]))
+    })
     .await?;
-    txn.commit().await?;
     d.auth_cache.end_sessions(&[me.session_id]);
-    d.bus
-        .publish(vec![crate::events::Event::SessionsEnded {
-            session_ids: vec![me.session_id],
-        }])
-        .await;
     Ok(())
 }
 
@@ -572,50 +565,43 @@ pub async fn change_password(
         return Ok(Err(e));
     }
     let phc = password::hash_blocking(&d.argon2, new_password.to_string()).await?;
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    user::Entity::update_many()
-        .col_expr(user::Column::PasswordHash, Expr::value(phc.clone()))
-        .col_expr(user::Column::PasswordChangedAt, Expr::value(now))
-        .filter(user::Column::Id.eq(u.id))
-        .exec(&txn)
+    let ended = write(d, actor, async |txn, now| {
+        user::Entity::update_many()
+            .col_expr(user::Column::PasswordHash, Expr::value(phc.clone()))
+            .col_expr(user::Column::PasswordChangedAt, Expr::value(now))
+            .filter(user::Column::Id.eq(u.id))
+            .exec(txn)
+            .await?;
+        password_history::ActiveModel {
+            user_id: Set(u.id),
+            password_hash: Set(phc.into()),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
         .await?;
-    password_history::ActiveModel {
-        user_id: Set(u.id),
-        password_hash: Set(phc.into()),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    let ended = end_sessions(
-        &txn,
-        now,
-        session::Column::UserId
-            .eq(u.id)
-            .and(session::Column::Id.ne(me.session_id)),
-        "password_changed",
-    )
-    .await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
+        let ended = end_sessions(
+            txn,
+            now,
+            session::Column::UserId
+                .eq(u.id)
+                .and(session::Column::Id.ne(me.session_id)),
+            "password_changed",
+        )
+        .await?;
+        let entry = Audit {
             merchant_id: Some(me.merchant_id),
             action: "user.change_password",
             subject: Some(format!("user:{}", u.id)),
             details: json!({ "ended_sessions": ended.len() }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    d.auth_cache.end_sessions(&ended);
-    d.bus
-        .publish(vec![crate::events::Event::SessionsEnded {
+        };
+        let event = crate::events::Event::SessionsEnded {
             session_ids: ended.clone(),
-        }])
-        .await;
+        };
+        Ok(Change::done(ended).audited(entry).publishing([event]))
+    })
+    .await?;
+    d.auth_cache.end_sessions(&ended);
     Ok(Ok(ended))
 }
 

@@ -1,15 +1,15 @@
 //! Reading the catalogue; listing and creating wallets.
 
 use super::model::{Catalog, Currency, PaymentSystem, WithdrawalFieldSpec};
-use crate::audit::{self, Audit};
+use crate::audit::Audit;
 use crate::auth::model::Actor;
+use crate::db::{write, Change};
 use crate::deps::Deps;
 use crate::error::{is_unique_violation, AppError, AppResult};
 use anyhow::Context;
 use entity::{currency, merchant, payment_system, wallet};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde_json::json;
 
@@ -94,48 +94,42 @@ pub async fn create_wallet(
             "the wallet identifier must be 1 to 128 characters".into(),
         ));
     }
-    let txn = d.db.begin().await?;
-    if merchant::Entity::find_by_id(merchant_id)
-        .one(&txn)
-        .await?
-        .is_none()
-    {
-        return Err(AppError::Invalid(format!(
-            "merchant {merchant_id} does not exist"
-        )));
-    }
-    let now = d.clock.now();
-    let w = wallet::ActiveModel {
-        merchant_id: Set(merchant_id),
-        payment_system: Set(payment_system.to_string()),
-        identifier: Set(identifier.to_string()),
-        active: Set(true),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            AppError::Invalid(format!(
-                "a {payment_system} wallet `{identifier}` is already registered"
-            ))
-        } else {
-            e.into()
+    write(d, &Actor::Cli, async |txn, now| {
+        if merchant::Entity::find_by_id(merchant_id)
+            .one(txn)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::Invalid(format!(
+                "merchant {merchant_id} does not exist"
+            )));
         }
-    })?;
-    audit::record(
-        &txn,
-        now,
-        &Actor::Cli,
-        Audit {
+        let w = wallet::ActiveModel {
+            merchant_id: Set(merchant_id),
+            payment_system: Set(payment_system.to_string()),
+            identifier: Set(identifier.to_string()),
+            active: Set(true),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                AppError::Invalid(format!(
+                    "a {payment_system} wallet `{identifier}` is already registered"
+                ))
+            } else {
+                e.into()
+            }
+        })?;
+        let entry = Audit {
             merchant_id: Some(merchant_id),
             action: "wallet.create",
             subject: Some(format!("wallet:{}", w.id)),
             details: json!({ "payment_system": payment_system, "identifier": identifier }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(w)
+        };
+        Ok(Change::done(w).audited(entry))
+    })
+    .await
 }

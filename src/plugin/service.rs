@@ -2,7 +2,7 @@
 
 use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, Role};
-use crate::db::begin_write;
+use crate::db::{begin_write, write, Change};
 use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
 use entity::{file, merchant, payment_system_prompt};
@@ -158,37 +158,34 @@ pub async fn update_appearance(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let txn = begin_write(&d.db).await?;
-    let mut row: merchant::ActiveModel = m.clone().into();
-    if let Some(theme) = theme {
-        row.theme = Set(theme.into());
-    }
-    let mut details = json!({ "theme": theme });
-    if let Some(css) = css {
-        let size = css.len();
-        let f = store(&txn, d, m.id, "text/css; charset=utf-8", "css", css).await?;
-        row.custom_css_file_id = Set(Some(f.id));
-        details["customCss"] = json!({ "name": f.name, "size": size });
-    }
-    let updated = row.update(&txn).await?;
-    if let (Some(old), Some(new)) = (m.custom_css_file_id, updated.custom_css_file_id) {
-        if old != new {
-            file::Entity::delete_by_id(old).exec(&txn).await?;
+    let updated = write(d, actor, async |txn, _now| {
+        let mut row: merchant::ActiveModel = m.clone().into();
+        if let Some(theme) = theme {
+            row.theme = Set(theme.into());
         }
-    }
-    audit::record(
-        &txn,
-        d.clock.now(),
-        actor,
-        Audit {
+        let mut details = json!({ "theme": theme });
+        if let Some(css) = css {
+            let size = css.len();
+            let f = store(txn, d, m.id, "text/css; charset=utf-8", "css", css).await?;
+            row.custom_css_file_id = Set(Some(f.id));
+            details["customCss"] = json!({ "name": f.name, "size": size });
+        }
+        let updated = row.update(txn).await?;
+        if let (Some(old), Some(new)) = (m.custom_css_file_id, updated.custom_css_file_id) {
+            if old != new {
+                file::Entity::delete_by_id(old).exec(txn).await?;
+            }
+        }
+        let entry = Audit {
             merchant_id: Some(me.merchant_id),
             action: "settings.update_plugin_appearance",
             subject: Some(format!("merchant:{}", m.id)),
             details,
-        },
-    )
+        };
+        Ok(Change::done(updated).audited(entry))
+    })
     .await?;
-    txn.commit().await?;
+    // (read after the commit: the new stylesheet's row is visible now)
     Ok(Ok(appearance_of(d, &updated).await?))
 }
 
