@@ -11,7 +11,7 @@ use entity::{api_key, login_failure, merchant, password_history, session, user};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde_json::json;
 
@@ -617,39 +617,33 @@ pub async fn create_api_key(
     if scope == Scope::Merchant && merchant_id.is_none() {
         return Err(AppError::Invalid("a MERCHANT key needs --merchant".into()));
     }
-    let txn = d.db.begin().await?;
-    if let Some(id) = merchant_id {
-        if entity::merchant::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .is_none()
-        {
-            return Err(AppError::Invalid(format!("merchant {id} does not exist")));
+    write(d, &Actor::Cli, async |txn, now| {
+        if let Some(id) = merchant_id {
+            if entity::merchant::Entity::find_by_id(id)
+                .one(txn)
+                .await?
+                .is_none()
+            {
+                return Err(AppError::Invalid(format!("merchant {id} does not exist")));
+            }
         }
-    }
-    let now = d.clock.now();
-    let row = api_key::ActiveModel {
-        scope: Set(scope.as_str().to_string()),
-        merchant_id: Set(merchant_id),
-        key_hash: Set(tokens::digest(&key)),
-        prefix: Set(key.chars().take(10).collect()),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    audit::record(
-        &txn,
-        now,
-        &Actor::Cli,
-        Audit {
+        let row = api_key::ActiveModel {
+            scope: Set(scope.as_str().to_string()),
+            merchant_id: Set(merchant_id),
+            key_hash: Set(tokens::digest(&key)),
+            prefix: Set(key.chars().take(10).collect()),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        let entry = Audit {
             merchant_id,
             action: "api_key.create",
             subject: Some(format!("api-key:{}", row.id)),
             details: json!({ "scope": scope.as_str() }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok((row.id, key))
+        };
+        Ok(Change::done((row.id, key)).audited(entry))
+    })
+    .await
 }

@@ -8,8 +8,8 @@
 
 use super::model::Actor;
 use super::tokens;
-use crate::audit::{self, Audit};
-use crate::db::begin_write;
+use crate::audit::Audit;
+use crate::db::{write, Change};
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use chrono::{DateTime, Utc};
@@ -79,27 +79,14 @@ fn new_recovery_code() -> String {
     format!("{}-{}-{}", &raw[..4], &raw[4..8], &raw[8..])
 }
 
-/// The audit entry of a change to `user`'s two-factor sign-in.
-async fn audited(
-    txn: &sea_orm::DatabaseTransaction,
-    now: DateTime<Utc>,
-    actor: &Actor,
-    user: &user::Model,
-    action: &str,
-) -> AppResult<()> {
-    audit::record(
-        txn,
-        now,
-        actor,
-        Audit {
-            merchant_id: Some(user.merchant_id),
-            action,
-            subject: Some(format!("user:{}", user.id)),
-            details: json!({}),
-        },
-    )
-    .await?;
-    Ok(())
+/// The audit entry of a two-factor change of `user`.
+fn entry(user: &user::Model, action: &'static str) -> Audit<'static> {
+    Audit {
+        merchant_id: Some(user.merchant_id),
+        action,
+        subject: Some(format!("user:{}", user.id)),
+        details: json!({}),
+    }
 }
 
 async fn me(d: &Deps, actor: &Actor) -> AppResult<user::Model> {
@@ -126,18 +113,18 @@ pub async fn enroll(d: &Deps, actor: &Actor) -> AppResult<Result<(String, String
         Secret::Raw(_) => return Err(AppError::Internal(anyhow::anyhow!("TOTP secret encoding"))),
     };
     let uri = generator(&secret, &user.login)?.get_url();
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    user::Entity::update_many()
-        .col_expr(user::Column::TotpSecret, Expr::value(Some(secret.clone())))
-        .col_expr(user::Column::TotpLastStep, Expr::value(Option::<i64>::None))
-        .filter(user::Column::Id.eq(user.id))
-        .filter(user::Column::TotpEnabled.eq(false))
-        .exec(&txn)
-        .await?;
-    audited(&txn, now, actor, &user, "user.totp_enroll").await?;
-    txn.commit().await?;
-    Ok(Ok((secret, uri)))
+    write(d, actor, async |txn, _now| {
+        user::Entity::update_many()
+            .col_expr(user::Column::TotpSecret, Expr::value(Some(secret.clone())))
+            .col_expr(user::Column::TotpLastStep, Expr::value(Option::<i64>::None))
+            .filter(user::Column::Id.eq(user.id))
+            .filter(user::Column::TotpEnabled.eq(false))
+            .exec(txn)
+            .await?;
+        let audit_entry = entry(&user, "user.totp_enroll");
+        Ok(Change::done(Ok((secret, uri))).audited(audit_entry))
+    })
+    .await
 }
 
 /// Turns two-factor sign-in on with a current code: the user and the
@@ -168,42 +155,43 @@ pub async fn confirm(
         )));
     };
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
-    let txn = begin_write(&d.db).await?;
-    let turned_on = user::Entity::update_many()
-        .col_expr(user::Column::TotpEnabled, Expr::value(true))
-        .col_expr(user::Column::TotpLastStep, Expr::value(Some(step)))
-        .filter(user::Column::Id.eq(user.id))
-        .filter(user::Column::TotpEnabled.eq(false))
-        .filter(user::Column::TotpSecret.eq(secret))
-        .exec(&txn)
+    write(d, actor, async |txn, _now| {
+        let turned_on = user::Entity::update_many()
+            .col_expr(user::Column::TotpEnabled, Expr::value(true))
+            .col_expr(user::Column::TotpLastStep, Expr::value(Some(step)))
+            .filter(user::Column::Id.eq(user.id))
+            .filter(user::Column::TotpEnabled.eq(false))
+            .filter(user::Column::TotpSecret.eq(secret))
+            .exec(txn)
+            .await?;
+        if turned_on.rows_affected != 1 {
+            // (a concurrent enrolment replaced the secret, or confirmed it)
+            return Ok(Change::refused(Err(UserError::new(
+                &[],
+                ErrorCode::InvalidTransition,
+                "the secret changed meanwhile: enrol again",
+            ))));
+        }
+        recovery_code::Entity::delete_many()
+            .filter(recovery_code::Column::UserId.eq(user.id))
+            .exec(txn)
+            .await?;
+        recovery_code::Entity::insert_many(codes.iter().map(|c| recovery_code::ActiveModel {
+            user_id: Set(user.id),
+            code_hash: Set(tokens::digest(&normalize_recovery(c))),
+            ..Default::default()
+        }))
+        .exec(txn)
         .await?;
-    if turned_on.rows_affected != 1 {
-        // (a concurrent enrolment replaced the secret, or confirmed it)
-        return Ok(Err(UserError::new(
-            &[],
-            ErrorCode::InvalidTransition,
-            "the secret changed meanwhile: enrol again",
-        )));
-    }
-    recovery_code::Entity::delete_many()
-        .filter(recovery_code::Column::UserId.eq(user.id))
-        .exec(&txn)
-        .await?;
-    recovery_code::Entity::insert_many(codes.iter().map(|c| recovery_code::ActiveModel {
-        user_id: Set(user.id),
-        code_hash: Set(tokens::digest(&normalize_recovery(c))),
-        ..Default::default()
-    }))
-    .exec(&txn)
-    .await?;
-    audited(&txn, now, actor, &user, "user.totp_enable").await?;
-    txn.commit().await?;
-    let user = user::Model {
-        totp_enabled: true,
-        totp_last_step: Some(step),
-        ..user
-    };
-    Ok(Ok((user, codes)))
+        let audit_entry = entry(&user, "user.totp_enable");
+        let user = user::Model {
+            totp_enabled: true,
+            totp_last_step: Some(step),
+            ..user
+        };
+        Ok(Change::done(Ok((user, codes))).audited(audit_entry))
+    })
+    .await
 }
 
 /// The second factor of a sign-in: a current code not used before, or an
@@ -244,30 +232,31 @@ pub async fn second_factor(
 /// Turns two-factor sign-in off for `user_id` (with the password checked by
 /// the caller, or from the command line), dropping its recovery codes.
 pub async fn turn_off(d: &Deps, actor: &Actor, user: &user::Model) -> AppResult<user::Model> {
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    user::Entity::update_many()
-        .col_expr(user::Column::TotpEnabled, Expr::value(false))
-        .col_expr(
-            user::Column::TotpSecret,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(user::Column::TotpLastStep, Expr::value(Option::<i64>::None))
-        .filter(user::Column::Id.eq(user.id))
-        .exec(&txn)
-        .await?;
-    recovery_code::Entity::delete_many()
-        .filter(recovery_code::Column::UserId.eq(user.id))
-        .exec(&txn)
-        .await?;
-    audited(&txn, now, actor, user, "user.totp_disable").await?;
-    txn.commit().await?;
-    Ok(user::Model {
-        totp_enabled: false,
-        totp_secret: None,
-        totp_last_step: None,
-        ..user.clone()
+    write(d, actor, async |txn, _now| {
+        user::Entity::update_many()
+            .col_expr(user::Column::TotpEnabled, Expr::value(false))
+            .col_expr(
+                user::Column::TotpSecret,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(user::Column::TotpLastStep, Expr::value(Option::<i64>::None))
+            .filter(user::Column::Id.eq(user.id))
+            .exec(txn)
+            .await?;
+        recovery_code::Entity::delete_many()
+            .filter(recovery_code::Column::UserId.eq(user.id))
+            .exec(txn)
+            .await?;
+        let audit_entry = entry(user, "user.totp_disable");
+        Ok(Change::done(user::Model {
+            totp_enabled: false,
+            totp_secret: None,
+            totp_last_step: None,
+            ..user.clone()
+        })
+        .audited(audit_entry))
     })
+    .await
 }
 
 /// disableTotp: the caller's password, then off.

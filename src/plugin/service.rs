@@ -1,8 +1,8 @@
 //! Plugin appearance, uploaded files and the installation snippet.
 
-use crate::audit::{self, Audit};
+use crate::audit::Audit;
 use crate::auth::model::{Actor, Role};
-use crate::db::{begin_write, write, Change};
+use crate::db::{write, Change};
 use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
 use entity::{file, merchant, payment_system_prompt};
@@ -220,43 +220,38 @@ pub async fn upload_prompt(
         )));
     }
     let size = data.len();
-    let txn = begin_write(&d.db).await?;
-    let old =
-        payment_system_prompt::Entity::find_by_id((me.merchant_id, payment_system.to_string()))
-            .one(&txn)
-            .await?;
-    let f = store(&txn, d, me.merchant_id, "image/gif", "gif", data).await?;
-    match &old {
-        Some(p) => {
-            let mut row: payment_system_prompt::ActiveModel = p.clone().into();
-            row.file_id = Set(f.id);
-            row.update(&txn).await?;
-            file::Entity::delete_by_id(p.file_id).exec(&txn).await?;
-        }
-        None => {
-            payment_system_prompt::ActiveModel {
-                merchant_id: Set(me.merchant_id),
-                payment_system: Set(payment_system.into()),
-                file_id: Set(f.id),
+    write(d, actor, async |txn, _now| {
+        let old =
+            payment_system_prompt::Entity::find_by_id((me.merchant_id, payment_system.to_string()))
+                .one(txn)
+                .await?;
+        let f = store(txn, d, me.merchant_id, "image/gif", "gif", data).await?;
+        match &old {
+            Some(p) => {
+                let mut row: payment_system_prompt::ActiveModel = p.clone().into();
+                row.file_id = Set(f.id);
+                row.update(txn).await?;
+                file::Entity::delete_by_id(p.file_id).exec(txn).await?;
             }
-            .insert(&txn)
-            .await?;
+            None => {
+                payment_system_prompt::ActiveModel {
+                    merchant_id: Set(me.merchant_id),
+                    payment_system: Set(payment_system.into()),
+                    file_id: Set(f.id),
+                }
+                .insert(txn)
+                .await?;
+            }
         }
-    }
-    audit::record(
-        &txn,
-        d.clock.now(),
-        actor,
-        Audit {
+        let entry = Audit {
             merchant_id: Some(me.merchant_id),
             action: "settings.upload_payment_system_prompt",
             subject: Some(format!("payment_system:{payment_system}")),
             details: json!({ "name": f.name, "size": size }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(Ok(f.name))
+        };
+        Ok(Change::done(Ok(f.name)).audited(entry))
+    })
+    .await
 }
 
 /// A stored file by its public name.
