@@ -61,11 +61,11 @@ pub async fn create(
         .insert(txn)
         .await?;
         let entry = Audit {
-                merchant_id: Some(owner.merchant_id),
-                action: "api_key.create",
-                subject: Some(format!("api-key:{}", row.id)),
-                details: json!({ "name": name, "scope": Scope::Merchant.as_str(), "prefix": row.prefix }),
-            };
+            merchant_id: Some(owner.merchant_id),
+            action: "api_key.create",
+            subject: Some(format!("api-key:{}", row.id)),
+            details: json!({ "name": name, "scope": Scope::Merchant.as_str(), "prefix": row.prefix }),
+        };
         Ok(Change::done(Ok((row, key))).audited(entry))
     })
     .await

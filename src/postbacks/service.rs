@@ -1,8 +1,8 @@
 //! The delivery log, resending, and the signing secret.
 
-use crate::audit::{self, Audit};
+use crate::audit::Audit;
 use crate::auth::model::{Actor, Role, Tenant};
-use crate::db::{begin_write, write, Change};
+use crate::db::{write, Change};
 use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
 use crate::pagination;
@@ -81,41 +81,34 @@ pub async fn resend(
     let Ok(id) = id.trim().parse::<i64>() else {
         return Ok(Err(not_found()));
     };
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    use postback::Column as P;
-    let updated = postback::Entity::update_many()
-        .col_expr(P::Status, Expr::value("PENDING"))
-        .col_expr(P::NextAttemptAt, Expr::value(Some(now)))
-        .col_expr(P::ClaimedBy, Expr::value(Option::<String>::None))
-        .col_expr(P::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-        .filter(P::Id.eq(id))
-        .filter(P::MerchantId.eq(me.merchant_id))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Ok(Err(not_found()));
-    }
-    // The schedule is spent for a FAILED one: this is one extra attempt, not a new schedule.
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
+    write(d, actor, async |txn, now| {
+        use postback::Column as P;
+        let updated = postback::Entity::update_many()
+            .col_expr(P::Status, Expr::value("PENDING"))
+            .col_expr(P::NextAttemptAt, Expr::value(Some(now)))
+            .col_expr(P::ClaimedBy, Expr::value(Option::<String>::None))
+            .col_expr(P::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(P::Id.eq(id))
+            .filter(P::MerchantId.eq(me.merchant_id))
+            .exec(txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Ok(Change::refused(Err(not_found())));
+        }
+        // The schedule is spent for a FAILED one: this is one extra attempt, not a new schedule.
+        let entry = Audit {
             merchant_id: Some(me.merchant_id),
             action: "postback.resend",
             subject: Some(format!("postback:{id}")),
             details: serde_json::Value::Null,
-        },
-    )
-    .await?;
-    let p = postback::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(crate::error::AppError::NotFound)?;
-    txn.commit().await?;
-    d.postbacks_due.notify_one();
-    Ok(Ok(p))
+        };
+        let p = postback::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or(crate::error::AppError::NotFound)?;
+        Ok(Change::done(Ok(p)).audited(entry).waking_postbacks(true))
+    })
+    .await
 }
 
 /// Issues a new signing secret (OWNER); returns it, shown this once.
@@ -132,11 +125,11 @@ pub async fn rotate_secret(d: &Deps, actor: &Actor) -> AppResult<String> {
             .exec(txn)
             .await?;
         let entry = Audit {
-                merchant_id: Some(me.merchant_id),
-                action: "settings.rotate_postback_secret",
-                subject: Some(format!("merchant:{}", me.merchant_id)),
-                details: json!({ "hint": secret.chars().rev().take(4).collect::<String>().chars().rev().collect::<String>() }),
-            };
+            merchant_id: Some(me.merchant_id),
+            action: "settings.rotate_postback_secret",
+            subject: Some(format!("merchant:{}", me.merchant_id)),
+            details: json!({ "hint": secret.chars().rev().take(4).collect::<String>().chars().rev().collect::<String>() }),
+        };
         Ok(Change::done(secret).audited(entry))
     })
     .await
@@ -287,19 +280,14 @@ pub async fn send_test(
             error: Some(e),
         },
     };
-    let txn = begin_write(&d.db).await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
+    write(d, actor, async |_txn, _now| {
+        let entry = Audit {
             merchant_id: Some(m.id),
             action: "postback.test",
             subject: None,
             details: json!({ "kind": kind, "delivered": result.delivered, "http_status": result.http_status }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(Ok(result))
+        };
+        Ok(Change::done(Ok(result)).audited(entry))
+    })
+    .await
 }

@@ -257,11 +257,11 @@ pub async fn update_system(
             crate::stats::buckets::rebuild_days(txn, me.merchant_id, tz).await?;
         }
         let entry = Audit {
-                merchant_id: Some(me.merchant_id),
-                action: "settings.update_system",
-                subject: Some(format!("merchant:{}", me.merchant_id)),
-                details: json!({ "after_payment_action": changes.after_payment_action, "success_url": success_url, "fail_url": fail_url, "timezone": changes.timezone, "postback_url": postback_url, "withdrawal_postback_url": withdrawal_url, "minimum_deposits": changes.minimum_deposits.as_ref().map(|l| l.iter().map(|(c, a)| json!({"currency": c, "amount": a.to_string()})).collect::<Vec<_>>()) }),
-            };
+            merchant_id: Some(me.merchant_id),
+            action: "settings.update_system",
+            subject: Some(format!("merchant:{}", me.merchant_id)),
+            details: json!({ "after_payment_action": changes.after_payment_action, "success_url": success_url, "fail_url": fail_url, "timezone": changes.timezone, "postback_url": postback_url, "withdrawal_postback_url": withdrawal_url, "minimum_deposits": changes.minimum_deposits.as_ref().map(|l| l.iter().map(|(c, a)| json!({"currency": c, "amount": a.to_string()})).collect::<Vec<_>>()) }),
+        };
         Ok(Change::done(vec![]).audited(entry))
     })
     .await

@@ -1,8 +1,8 @@
 //! createWithdrawal, setWithdrawalStatus, balances and the Withdrawals page.
 
-use crate::audit::{self, Audit};
+use crate::audit::Audit;
 use crate::auth::model::{Actor, KeyActor, Role, Scope, Tenant};
-use crate::db::begin_write;
+use crate::db::{write, Change};
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use crate::money::{self, from_minor};
@@ -220,150 +220,143 @@ pub async fn create(
         Err(errors) => return Ok(Err(errors)),
     };
     let hash = request_hash(&input, &checked);
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
+    write(d, actor, async |txn, now| {
 
-    if let Some(key) = input.idempotency_key.as_deref().map(str::trim) {
-        use idempotency_key::Column as K;
-        let claim = Query::insert()
-            .into_table(idempotency_key::Entity)
-            .columns([K::MerchantId, K::Key, K::RequestHash, K::CreatedAt])
-            .values_panic([
-                merchant_id.into(),
-                key.into(),
-                hash.clone().into(),
-                now.into(),
-            ])
-            .on_conflict(
-                OnConflict::columns([K::MerchantId, K::Key])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .to_owned();
-        // On PostgreSQL a concurrent copy waits here until the first commits.
-        if txn.execute(&claim).await?.rows_affected() == 0 {
-            let existing = idempotency_key::Entity::find_by_id((merchant_id, key.to_string()))
-                .one(&txn)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("idempotency key vanished"))?;
-            if existing.created_at + IDEMPOTENCY_TTL <= now {
-                // Expired: the key starts over.
-                idempotency_key::Entity::update_many()
-                    .col_expr(K::RequestHash, Expr::value(hash.clone()))
-                    .col_expr(K::CreatedAt, Expr::value(now))
-                    .col_expr(K::WithdrawalId, Expr::value(Option::<i64>::None))
-                    .filter(K::MerchantId.eq(merchant_id))
-                    .filter(K::Key.eq(key))
-                    .exec(&txn)
-                    .await?;
-            } else if existing.request_hash != hash {
-                return Ok(Err(vec![err(
-                    &["input", "idempotencyKey"],
-                    ErrorCode::IdempotencyConflict,
-                    "this key was used within 24 hours for a different request",
-                )]));
-            } else {
-                let first = match existing.withdrawal_id {
-                    Some(id) => withdrawal::Entity::find_by_id(id).one(&txn).await?,
-                    None => None,
-                };
-                return first.map(Ok).ok_or_else(|| {
-                    AppError::Internal(anyhow::anyhow!("idempotency key without its withdrawal"))
-                });
+        if let Some(key) = input.idempotency_key.as_deref().map(str::trim) {
+            use idempotency_key::Column as K;
+            let claim = Query::insert()
+                .into_table(idempotency_key::Entity)
+                .columns([K::MerchantId, K::Key, K::RequestHash, K::CreatedAt])
+                .values_panic([
+                    merchant_id.into(),
+                    key.into(),
+                    hash.clone().into(),
+                    now.into(),
+                ])
+                .on_conflict(
+                    OnConflict::columns([K::MerchantId, K::Key])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .to_owned();
+            // On PostgreSQL a concurrent copy waits here until the first commits.
+            if txn.execute(&claim).await?.rows_affected() == 0 {
+                let existing = idempotency_key::Entity::find_by_id((merchant_id, key.to_string()))
+                    .one(txn)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("idempotency key vanished"))?;
+                if existing.created_at + IDEMPOTENCY_TTL <= now {
+                    // Expired: the key starts over.
+                    idempotency_key::Entity::update_many()
+                        .col_expr(K::RequestHash, Expr::value(hash.clone()))
+                        .col_expr(K::CreatedAt, Expr::value(now))
+                        .col_expr(K::WithdrawalId, Expr::value(Option::<i64>::None))
+                        .filter(K::MerchantId.eq(merchant_id))
+                        .filter(K::Key.eq(key))
+                        .exec(txn)
+                        .await?;
+                } else if existing.request_hash != hash {
+                    return Ok(Change::refused(Err(vec![err(
+                        &["input", "idempotencyKey"],
+                        ErrorCode::IdempotencyConflict,
+                        "this key was used within 24 hours for a different request",
+                    )])));
+                } else {
+                    let first = match existing.withdrawal_id {
+                        Some(id) => withdrawal::Entity::find_by_id(id).one(txn).await?,
+                        None => None,
+                    };
+                    // the first answer again; nothing new is written
+                    return first.map(|w| Change::refused(Ok(w))).ok_or_else(|| {
+                        AppError::Internal(anyhow::anyhow!("idempotency key without its withdrawal"))
+                    });
+                }
             }
         }
-    }
 
-    use balance::Column as B;
-    let reserved = balance::Entity::update_many()
-        .col_expr(
-            B::WithdrawnMinor,
-            Expr::col(B::WithdrawnMinor).add(checked.amount_minor),
-        )
-        .col_expr(
-            B::ReservedMinor,
-            Expr::col(B::ReservedMinor).add(checked.amount_minor),
-        )
-        .filter(B::MerchantId.eq(merchant_id))
-        .filter(B::Currency.eq(checked.currency.as_str()))
-        .filter(
-            Expr::col(B::CreditedMinor)
-                .sub(Expr::col(B::WithdrawnMinor))
-                .gte(checked.amount_minor),
-        )
-        .exec(&txn)
-        .await?;
-    if reserved.rows_affected != 1 {
-        return Ok(Err(vec![err(
-            &["input", "amount"],
-            ErrorCode::InsufficientFunds,
-            "the amount exceeds the available balance",
-        )]));
-    }
-    let w = withdrawal::ActiveModel {
-        merchant_id: Set(merchant_id),
-        payment_system: Set(input.payment_system.clone()),
-        currency: Set(checked.currency.clone()),
-        amount_minor: Set(checked.amount_minor),
-        recipient: Set(checked.recipient.clone()),
-        label: Set(input
-            .label
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)),
-        comment: Set(input
-            .comment
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)),
-        fields: Set(serde_json::to_string(
-            &checked
-                .fields
-                .iter()
-                .map(|(n, v)| json!({ "name": n, "value": v }))
-                .collect::<Vec<_>>(),
-        )
-        .map_err(anyhow::Error::new)?),
-        status: Set("NEW".into()),
-        request_kind: Set(kind.into()),
-        created_by: Set(created_by),
-        api_key_id: Set(api_key_id),
-        created_at: Set(now),
-        postback_status: Set("NOT_SENT".into()),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    if let Some(key) = input.idempotency_key.as_deref().map(str::trim) {
-        idempotency_key::Entity::update_many()
+        use balance::Column as B;
+        let reserved = balance::Entity::update_many()
             .col_expr(
-                idempotency_key::Column::WithdrawalId,
-                Expr::value(Some(w.id)),
+                B::WithdrawnMinor,
+                Expr::col(B::WithdrawnMinor).add(checked.amount_minor),
             )
-            .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
-            .filter(idempotency_key::Column::Key.eq(key))
-            .exec(&txn)
+            .col_expr(
+                B::ReservedMinor,
+                Expr::col(B::ReservedMinor).add(checked.amount_minor),
+            )
+            .filter(B::MerchantId.eq(merchant_id))
+            .filter(B::Currency.eq(checked.currency.as_str()))
+            .filter(
+                Expr::col(B::CreditedMinor)
+                    .sub(Expr::col(B::WithdrawnMinor))
+                    .gte(checked.amount_minor),
+            )
+            .exec(txn)
             .await?;
-    }
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
+        if reserved.rows_affected != 1 {
+            return Ok(Change::refused(Err(vec![err(
+                &["input", "amount"],
+                ErrorCode::InsufficientFunds,
+                "the amount exceeds the available balance",
+            )])));
+        }
+        let w = withdrawal::ActiveModel {
+            merchant_id: Set(merchant_id),
+            payment_system: Set(input.payment_system.clone()),
+            currency: Set(checked.currency.clone()),
+            amount_minor: Set(checked.amount_minor),
+            recipient: Set(checked.recipient.clone()),
+            label: Set(input
+                .label
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)),
+            comment: Set(input
+                .comment
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)),
+            fields: Set(serde_json::to_string(
+                &checked
+                    .fields
+                    .iter()
+                    .map(|(n, v)| json!({ "name": n, "value": v }))
+                    .collect::<Vec<_>>(),
+            )
+            .map_err(anyhow::Error::new)?),
+            status: Set("NEW".into()),
+            request_kind: Set(kind.into()),
+            created_by: Set(created_by),
+            api_key_id: Set(api_key_id),
+            created_at: Set(now),
+            postback_status: Set("NOT_SENT".into()),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        if let Some(key) = input.idempotency_key.as_deref().map(str::trim) {
+            idempotency_key::Entity::update_many()
+                .col_expr(
+                    idempotency_key::Column::WithdrawalId,
+                    Expr::value(Some(w.id)),
+                )
+                .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
+                .filter(idempotency_key::Column::Key.eq(key))
+                .exec(txn)
+                .await?;
+        }
+        let entry = Audit {
             merchant_id: Some(merchant_id),
             action: "withdrawal.create",
             subject: Some(format!("withdrawal:{}", w.id)),
             details: json!({ "amount_minor": w.amount_minor, "currency": w.currency, "payment_system": w.payment_system, "kind": kind }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    d.bus
-        .publish(vec![crate::events::Event::withdrawal("CREATED", now, &w)])
-        .await;
-    Ok(Ok(w))
+        };
+        let events = vec![crate::events::Event::withdrawal("CREATED", now, &w)];
+        Ok(Change::done(Ok(w)).audited(entry).publishing(events))
+    })
+    .await
 }
 
 /// The platform approves or rejects a NEW withdrawal, once.
@@ -390,91 +383,86 @@ pub async fn set_status(
         )));
     };
     let status = if approve { "APPROVED" } else { "REJECTED" };
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    use withdrawal::Column as W;
-    let mut values = vec![
-        (W::Status, status.into()),
-        (W::ProcessedAt, Some(now).into()),
-    ];
-    // the platform's own column: the merchant's comment stays as entered
-    if let Some(c) = comment.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-        values.push((W::DecisionComment, Some(c.to_string()).into()));
-    }
-    let decide = Query::update()
-        .table(withdrawal::Entity)
-        .values(values)
-        .and_where(W::Id.eq(id))
-        .and_where(W::Status.eq("NEW"))
-        .and_where(reach_filter(reach))
-        .returning_all()
-        .to_owned();
-    let Some(row) = txn.query_one(&decide).await? else {
-        // Another merchant's withdrawal, for a bound key, is a missing one.
-        let exists = withdrawal::Entity::find_by_id(id)
-            .filter(reach_filter(reach))
-            .one(&txn)
-            .await?
-            .is_some();
-        return Ok(Err(if exists {
-            err(
-                &["input", "status"],
-                ErrorCode::InvalidTransition,
-                "the withdrawal was already decided",
+    write(d, actor, async |txn, now| {
+        use withdrawal::Column as W;
+        let mut values = vec![
+            (W::Status, status.into()),
+            (W::ProcessedAt, Some(now).into()),
+        ];
+        // the platform's own column: the merchant's comment stays as entered
+        if let Some(c) = comment.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            values.push((W::DecisionComment, Some(c.to_string()).into()));
+        }
+        let decide = Query::update()
+            .table(withdrawal::Entity)
+            .values(values)
+            .and_where(W::Id.eq(id))
+            .and_where(W::Status.eq("NEW"))
+            .and_where(reach_filter(reach))
+            .returning_all()
+            .to_owned();
+        let Some(row) = txn.query_one(&decide).await? else {
+            // Another merchant's withdrawal, for a bound key, is a missing one.
+            let exists = withdrawal::Entity::find_by_id(id)
+                .filter(reach_filter(reach))
+                .one(txn)
+                .await?
+                .is_some();
+            return Ok(Change::refused(Err(if exists {
+                err(
+                    &["input", "status"],
+                    ErrorCode::InvalidTransition,
+                    "the withdrawal was already decided",
+                )
+            } else {
+                err(&["input", "id"], ErrorCode::NotFound, "no such withdrawal")
+            })));
+        };
+        let w = withdrawal::Model::from_query_result(&row, "")?;
+        // NEW was never counted; APPROVED is from now on
+        buckets::withdrawals(txn, w.merchant_id, buckets::Scope::Id(w.id), 1).await?;
+        use balance::Column as B;
+        let mut release = balance::Entity::update_many()
+            .col_expr(
+                B::ReservedMinor,
+                Expr::col(B::ReservedMinor).sub(w.amount_minor),
             )
-        } else {
-            err(&["input", "id"], ErrorCode::NotFound, "no such withdrawal")
-        }));
-    };
-    let w = withdrawal::Model::from_query_result(&row, "")?;
-    // NEW was never counted; APPROVED is from now on
-    buckets::withdrawals(&txn, w.merchant_id, buckets::Scope::Id(w.id), 1).await?;
-    use balance::Column as B;
-    let mut release = balance::Entity::update_many()
-        .col_expr(
-            B::ReservedMinor,
-            Expr::col(B::ReservedMinor).sub(w.amount_minor),
+            .filter(B::MerchantId.eq(w.merchant_id))
+            .filter(B::Currency.eq(w.currency.as_str()));
+        if !approve {
+            release = release.col_expr(
+                B::WithdrawnMinor,
+                Expr::col(B::WithdrawnMinor).sub(w.amount_minor),
+            );
+        }
+        release.exec(txn).await?;
+        let units = d.catalog.minor_units(&w.currency);
+        let body = |postback_id: i64| {
+            json!({
+                "type": "withdrawal",
+                "postback_id": postback_id.to_string(),
+                "withdrawal_id": w.id.to_string(),
+                "status": w.status,
+                "amount": from_minor(w.amount_minor, units).to_string(),
+                "currency": w.currency,
+                "payment_system": w.payment_system,
+                "recipient": w.recipient,
+                "label": w.label,
+                "comment": w.comment,
+                "decision_comment": w.decision_comment,
+                "processed_at": w.processed_at.map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            })
+        };
+        crate::postbacks::service::queue(
+            txn,
+            now,
+            w.merchant_id,
+            "WITHDRAWAL",
+            (None, Some(w.id)),
+            body,
         )
-        .filter(B::MerchantId.eq(w.merchant_id))
-        .filter(B::Currency.eq(w.currency.as_str()));
-    if !approve {
-        release = release.col_expr(
-            B::WithdrawnMinor,
-            Expr::col(B::WithdrawnMinor).sub(w.amount_minor),
-        );
-    }
-    release.exec(&txn).await?;
-    let units = d.catalog.minor_units(&w.currency);
-    let body = |postback_id: i64| {
-        json!({
-            "type": "withdrawal",
-            "postback_id": postback_id.to_string(),
-            "withdrawal_id": w.id.to_string(),
-            "status": w.status,
-            "amount": from_minor(w.amount_minor, units).to_string(),
-            "currency": w.currency,
-            "payment_system": w.payment_system,
-            "recipient": w.recipient,
-            "label": w.label,
-            "comment": w.comment,
-            "decision_comment": w.decision_comment,
-            "processed_at": w.processed_at.map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-        })
-    };
-    crate::postbacks::service::queue(
-        &txn,
-        now,
-        w.merchant_id,
-        "WITHDRAWAL",
-        (None, Some(w.id)),
-        body,
-    )
-    .await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Audit {
+        .await?;
+        let entry = Audit {
             merchant_id: Some(w.merchant_id),
             action: if approve {
                 "withdrawal.approve"
@@ -483,19 +471,15 @@ pub async fn set_status(
             },
             subject: Some(format!("withdrawal:{}", w.id)),
             details: json!({ "comment": w.decision_comment }),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    d.postbacks_due.notify_one();
-    d.bus
-        .publish(vec![crate::events::Event::withdrawal(
-            "STATUS_CHANGED",
-            now,
-            &w,
-        )])
-        .await;
-    Ok(Ok(w))
+        };
+        let events = vec![crate::events::Event::withdrawal(
+                "STATUS_CHANGED",
+                now,
+                &w,
+            )];
+        Ok(Change::done(Ok(w)).audited(entry).publishing(events).waking_postbacks(true))
+    })
+    .await
 }
 
 /// The caller's balances: (currency, available, reserved) in minor units.
