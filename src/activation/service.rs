@@ -132,65 +132,63 @@ pub async fn activate_deposit(d: &Deps, input: ActivateInput) -> AppResult<Activ
         )));
     }
     let ps = input.payment_system.as_str();
-    let now = d.clock.now();
-    let txn = begin_write(&d.db).await?;
-    lock_keys(&txn, &[number_key(ps, &number)]).await?;
-    let found = transaction::Entity::find()
-        .filter(transaction::Column::MerchantId.eq(m.id))
-        .filter(transaction::Column::PaymentSystem.eq(ps))
-        .filter(transaction::Column::TransactionNumber.eq(number.as_str()))
-        .one(&txn)
-        .await?;
     let actor = Actor::Anonymous;
-    let result = match found {
-        Some(tx) if tx.activated_at.is_some() => Activation::only(Outcome::AlreadyActivated),
-        Some(tx) if tx.direction != "INCOMING" || tx.originality != "NORMAL" => {
-            Activation::only(Outcome::Rejected)
-        }
-        Some(tx) => {
-            match stockpile::activate(&txn, &d.catalog, now, tx.id, &label, order_id.as_deref())
-                .await?
-            {
-                Some(Activated {
-                    transaction,
-                    stockpiling,
-                }) => {
-                    audit::record(
-                    &txn,
-                    now,
-                    &actor,
-                    Audit {
-                        merchant_id: Some(m.id),
-                        action: "deposit.activate",
-                        subject: Some(format!("transaction:{}", transaction.id)),
-                        details: json!({ "label": label, "order_id": order_id, "stockpiling": stockpiling.id }),
-                    },
-                )
-                .await?;
-                    Activation {
-                        outcome: Outcome::Activated,
-                        ticket: None,
-                        transaction: Some(transaction),
-                        stockpiling: Some(stockpiling),
-                        errors: vec![],
-                    }
-                }
-                None => Activation::only(Outcome::AlreadyActivated),
+    write(d, &actor, async |txn, now| {
+        lock_keys(txn, &[number_key(ps, &number)]).await?;
+        let found = transaction::Entity::find()
+            .filter(transaction::Column::MerchantId.eq(m.id))
+            .filter(transaction::Column::PaymentSystem.eq(ps))
+            .filter(transaction::Column::TransactionNumber.eq(number.as_str()))
+            .one(txn)
+            .await?;
+        let mut entry = None;
+        let result = match found {
+            Some(tx) if tx.activated_at.is_some() => Activation::only(Outcome::AlreadyActivated),
+            Some(tx) if tx.direction != "INCOMING" || tx.originality != "NORMAL" => {
+                Activation::only(Outcome::Rejected)
             }
+            Some(tx) => {
+                match stockpile::activate(txn, &d.catalog, now, tx.id, &label, order_id.as_deref())
+                    .await?
+                {
+                    Some(Activated {
+                        transaction,
+                        stockpiling,
+                    }) => {
+                        entry = Some(Audit {
+                            merchant_id: Some(m.id),
+                            action: "deposit.activate",
+                            subject: Some(format!("transaction:{}", transaction.id)),
+                            details: json!({ "label": label, "order_id": order_id, "stockpiling": stockpiling.id }),
+                        });
+                        Activation {
+                            outcome: Outcome::Activated,
+                            ticket: None,
+                            transaction: Some(transaction),
+                            stockpiling: Some(stockpiling),
+                            errors: vec![],
+                        }
+                    }
+                    None => Activation::only(Outcome::AlreadyActivated),
+                }
+            }
+            None if !m.delayed_auto_activation => Activation::only(Outcome::NotFound),
+            None => wait_for(d, txn, now, &m, ps, &number, &label, order_id.as_deref()).await?,
+        };
+        let activated = result.outcome == Outcome::Activated;
+        let events: Vec<crate::events::Event> = match (&result.transaction, activated) {
+            (Some(t), true) => vec![crate::events::Event::transaction("ACTIVATED", now, t)],
+            _ => Vec::new(),
+        };
+        let mut change = Change::done(result)
+            .publishing(events)
+            .waking_postbacks(activated);
+        if let Some(entry) = entry {
+            change = change.audited(entry);
         }
-        None if !m.delayed_auto_activation => Activation::only(Outcome::NotFound),
-        None => wait_for(d, &txn, now, &m, ps, &number, &label, order_id.as_deref()).await?,
-    };
-    txn.commit().await?;
-    if result.outcome == Outcome::Activated {
-        d.postbacks_due.notify_one();
-        if let Some(t) = &result.transaction {
-            d.bus
-                .publish(vec![crate::events::Event::transaction("ACTIVATED", now, t)])
-                .await;
-        }
-    }
-    Ok(result)
+        Ok(change)
+    })
+    .await
 }
 
 /// Stores (or finds again) the WAITING request for a number not reported yet.
