@@ -461,25 +461,21 @@ pub async fn rebuild(
     };
     let mut total = 0;
     for (done, id) in merchants.iter().enumerate() {
-        let txn = crate::db::begin_write(&d.db).await?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            txn.execute_unprepared("LOCK TABLE stat_buckets IN EXCLUSIVE MODE")
-                .await?;
-        }
-        let rows = super::buckets::rebuild(&txn, Some(*id)).await?;
-        crate::audit::record(
-            &txn,
-            d.clock.now(),
-            actor,
-            crate::audit::Audit {
+        let rows = crate::db::write(d, actor, async |txn, _now| {
+            if txn.get_database_backend() == DbBackend::Postgres {
+                txn.execute_unprepared("LOCK TABLE stat_buckets IN EXCLUSIVE MODE")
+                    .await?;
+            }
+            let rows = super::buckets::rebuild(txn, Some(*id)).await?;
+            let entry = crate::audit::Audit {
                 merchant_id: Some(*id),
                 action: "stats.rebuild",
                 subject: None,
                 details: serde_json::json!({ "bucket_rows": rows }),
-            },
-        )
+            };
+            Ok(crate::db::Change::done(rows).audited(entry))
+        })
         .await?;
-        txn.commit().await?;
         total += rows;
         progress(RebuildProgress {
             merchants_done: done + 1,
