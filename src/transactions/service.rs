@@ -5,9 +5,9 @@ use super::model::{
     TransactionStatus, TransactionType,
 };
 use crate::activation::service::{number_key, settle_waiting};
-use crate::audit::{self, Audit};
+use crate::audit::Audit;
 use crate::auth::model::{Actor, Scope, Tenant};
-use crate::db::{begin_write, lock_keys, write, Change};
+use crate::db::{lock_keys, write, Change};
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use crate::events::Event;
@@ -214,7 +214,6 @@ pub async fn ingest(
             items.len()
         )));
     }
-    let now = d.clock.now();
     let mut results: Vec<Option<IngestResult>> = Vec::with_capacity(items.len());
     let mut valid: Vec<(usize, Valid)> = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
@@ -260,216 +259,212 @@ pub async fn ingest(
         }
     }
 
-    let txn = begin_write(&d.db).await?;
-    let keys: Vec<String> = keyed
-        .iter()
-        .map(|(_, v, _)| number_key(&v.item.payment_system, &v.number))
-        .collect();
-    lock_keys(&txn, &keys).await?;
-    let mut known: HashMap<(String, String), transaction::Model> = HashMap::new();
-    for chunk in keyed.chunks(500) {
-        let numbers: Vec<String> = chunk.iter().map(|(_, v, _)| v.number.clone()).collect();
-        let mut systems: Vec<String> = chunk
+    let in_batch = write(d, actor, async |txn, now| {
+        let keys: Vec<String> = keyed
             .iter()
-            .map(|(_, v, _)| v.item.payment_system.clone())
+            .map(|(_, v, _)| number_key(&v.item.payment_system, &v.number))
             .collect();
-        systems.sort();
-        systems.dedup();
-        // Both columns, so the (payment_system, transaction_number) unique index serves it.
-        for t in transaction::Entity::find()
-            .filter(transaction::Column::PaymentSystem.is_in(systems))
-            .filter(transaction::Column::TransactionNumber.is_in(numbers))
-            .all(&txn)
-            .await?
-        {
-            known.insert((t.payment_system.clone(), t.transaction_number.clone()), t);
-        }
-    }
-    let mut to_insert: Vec<(usize, &Valid, &wallet::Model)> = Vec::new();
-    let mut in_batch: HashMap<(String, String), usize> = HashMap::new();
-    for (i, v, w) in &keyed {
-        let key = (v.item.payment_system.clone(), v.number.clone());
-        if let Some(t) = known.get(&key) {
-            let outcome = if same_data(t, v) {
-                IngestOutcome::Duplicate
-            } else {
-                IngestOutcome::Conflict
-            };
-            // The stored row is shown only to a caller that could have made
-            // it: same merchant as the wallet named now, within the key's
-            // reach. Another merchant's number answers CONFLICT and nothing
-            // more (BEHAVIOUR §13).
-            let visible = t.merchant_id == w.merchant_id && reach.covers(t.merchant_id);
-            results[*i] = Some(IngestResult {
-                outcome,
-                transaction: visible.then(|| t.clone()),
-                activated: false,
-                errors: vec![],
-            });
-        } else if let Some(&first) = in_batch.get(&key) {
-            // Repeated within the batch: judged against the first copy once it is stored.
-            results[*i] = Some(IngestResult {
-                outcome: IngestOutcome::Duplicate,
-                transaction: None,
-                activated: false,
-                errors: vec![UserError {
-                    field: vec!["input".into(), i.to_string(), "transactionNumber".into()],
-                    code: ErrorCode::Duplicate,
-                    message: format!("the same transaction as item {first} of this batch"),
-                }],
-            });
-        } else {
-            in_batch.insert(key, *i);
-            to_insert.push((*i, v, w));
-        }
-    }
-
-    let mut created: Vec<transaction::Model> = Vec::new();
-    for chunk in to_insert.chunks(500) {
-        use transaction::Column as C;
-        let mut insert = Query::insert();
-        insert.into_table(transaction::Entity).columns([
-            C::MerchantId,
-            C::PaymentSystem,
-            C::WalletId,
-            C::WalletIdentifier,
-            C::Direction,
-            C::AmountMinor,
-            C::Currency,
-            C::CommissionMinor,
-            C::TransactionNumber,
-            C::Counterparty,
-            C::CreatedAt,
-            C::IngestedAt,
-            C::Kind,
-            C::Originality,
-            C::Country,
-            C::PostbackStatus,
-        ]);
-        for (_, v, w) in chunk {
-            insert.values_panic([
-                w.merchant_id.into(),
-                v.item.payment_system.clone().into(),
-                w.id.into(),
-                v.wallet_identifier.clone().into(),
-                v.item.direction.as_str().into(),
-                v.amount_minor.into(),
-                v.item.currency.clone().into(),
-                v.commission_minor.into(),
-                v.number.clone().into(),
-                v.item
-                    .counterparty
-                    .as_deref()
-                    .map(str::trim)
-                    .map(str::to_string)
-                    .into(),
-                v.item.occurred_at.unwrap_or(now).into(),
-                now.into(),
-                v.item.kind.unwrap_or(TransactionType::Auto).as_str().into(),
-                v.item
-                    .originality
-                    .unwrap_or(Originality::Normal)
-                    .as_str()
-                    .into(),
-                v.country.clone().into(),
-                PostbackStatus::StockpilingNotFound.as_str().into(),
-            ]);
-        }
-        insert
-            .on_conflict(
-                OnConflict::columns([C::PaymentSystem, C::TransactionNumber])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .returning_all();
-        let rows = txn.query_all(&insert).await?;
-        for row in rows {
-            created.push(transaction::Model::from_query_result(&row, "")?);
-        }
-    }
-    let by_key: HashMap<(String, String), usize> = created
-        .iter()
-        .enumerate()
-        .map(|(n, t)| ((t.payment_system.clone(), t.transaction_number.clone()), n))
-        .collect();
-
-    let activated = settle_waiting(d, &txn, now, &created).await?;
-    let mut fresh: HashMap<i64, transaction::Model> = HashMap::new();
-    if !activated.is_empty() {
-        for t in transaction::Entity::find()
-            .filter(transaction::Column::Id.is_in(activated.clone()))
-            .all(&txn)
-            .await?
-        {
-            fresh.insert(t.id, t);
-        }
-    }
-    let mut per_merchant: BTreeMap<i64, usize> = BTreeMap::new();
-    for (i, v, _) in &to_insert {
-        let key = (v.item.payment_system.clone(), v.number.clone());
-        results[*i] = Some(match by_key.get(&key) {
-            Some(&n) => {
-                let t = &created[n];
-                *per_merchant.entry(t.merchant_id).or_default() += 1;
-                IngestResult {
-                    outcome: IngestOutcome::Created,
-                    activated: activated.contains(&t.id),
-                    transaction: Some(fresh.get(&t.id).cloned().unwrap_or_else(|| t.clone())),
-                    errors: vec![],
-                }
+        lock_keys(txn, &keys).await?;
+        let mut known: HashMap<(String, String), transaction::Model> = HashMap::new();
+        for chunk in keyed.chunks(500) {
+            let numbers: Vec<String> = chunk.iter().map(|(_, v, _)| v.number.clone()).collect();
+            let mut systems: Vec<String> = chunk
+                .iter()
+                .map(|(_, v, _)| v.item.payment_system.clone())
+                .collect();
+            systems.sort();
+            systems.dedup();
+            // Both columns, so the (payment_system, transaction_number) unique index serves it.
+            for t in transaction::Entity::find()
+                .filter(transaction::Column::PaymentSystem.is_in(systems))
+                .filter(transaction::Column::TransactionNumber.is_in(numbers))
+                .all(txn)
+                .await?
+            {
+                known.insert((t.payment_system.clone(), t.transaction_number.clone()), t);
             }
-            // Unreachable under the number lock, but never report a row we did not store.
-            None => IngestResult {
-                outcome: IngestOutcome::Duplicate,
-                transaction: None,
-                activated: false,
-                errors: vec![],
-            },
-        });
-    }
-    for (merchant_id, count) in &per_merchant {
-        audit::record(
-            &txn,
-            now,
-            actor,
-            Audit {
+        }
+        let mut to_insert: Vec<(usize, &Valid, &wallet::Model)> = Vec::new();
+        let mut in_batch: HashMap<(String, String), usize> = HashMap::new();
+        for (i, v, w) in &keyed {
+            let key = (v.item.payment_system.clone(), v.number.clone());
+            if let Some(t) = known.get(&key) {
+                let outcome = if same_data(t, v) {
+                    IngestOutcome::Duplicate
+                } else {
+                    IngestOutcome::Conflict
+                };
+                // The stored row is shown only to a caller that could have made
+                // it: same merchant as the wallet named now, within the key's
+                // reach. Another merchant's number answers CONFLICT and nothing
+                // more (BEHAVIOUR §13).
+                let visible = t.merchant_id == w.merchant_id && reach.covers(t.merchant_id);
+                results[*i] = Some(IngestResult {
+                    outcome,
+                    transaction: visible.then(|| t.clone()),
+                    activated: false,
+                    errors: vec![],
+                });
+            } else if let Some(&first) = in_batch.get(&key) {
+                // Repeated within the batch: judged against the first copy once it is stored.
+                results[*i] = Some(IngestResult {
+                    outcome: IngestOutcome::Duplicate,
+                    transaction: None,
+                    activated: false,
+                    errors: vec![UserError {
+                        field: vec!["input".into(), i.to_string(), "transactionNumber".into()],
+                        code: ErrorCode::Duplicate,
+                        message: format!("the same transaction as item {first} of this batch"),
+                    }],
+                });
+            } else {
+                in_batch.insert(key, *i);
+                to_insert.push((*i, v, w));
+            }
+        }
+
+        let mut created: Vec<transaction::Model> = Vec::new();
+        for chunk in to_insert.chunks(500) {
+            use transaction::Column as C;
+            let mut insert = Query::insert();
+            insert.into_table(transaction::Entity).columns([
+                C::MerchantId,
+                C::PaymentSystem,
+                C::WalletId,
+                C::WalletIdentifier,
+                C::Direction,
+                C::AmountMinor,
+                C::Currency,
+                C::CommissionMinor,
+                C::TransactionNumber,
+                C::Counterparty,
+                C::CreatedAt,
+                C::IngestedAt,
+                C::Kind,
+                C::Originality,
+                C::Country,
+                C::PostbackStatus,
+            ]);
+            for (_, v, w) in chunk {
+                insert.values_panic([
+                    w.merchant_id.into(),
+                    v.item.payment_system.clone().into(),
+                    w.id.into(),
+                    v.wallet_identifier.clone().into(),
+                    v.item.direction.as_str().into(),
+                    v.amount_minor.into(),
+                    v.item.currency.clone().into(),
+                    v.commission_minor.into(),
+                    v.number.clone().into(),
+                    v.item
+                        .counterparty
+                        .as_deref()
+                        .map(str::trim)
+                        .map(str::to_string)
+                        .into(),
+                    v.item.occurred_at.unwrap_or(now).into(),
+                    now.into(),
+                    v.item.kind.unwrap_or(TransactionType::Auto).as_str().into(),
+                    v.item
+                        .originality
+                        .unwrap_or(Originality::Normal)
+                        .as_str()
+                        .into(),
+                    v.country.clone().into(),
+                    PostbackStatus::StockpilingNotFound.as_str().into(),
+                ]);
+            }
+            insert
+                .on_conflict(
+                    OnConflict::columns([C::PaymentSystem, C::TransactionNumber])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .returning_all();
+            let rows = txn.query_all(&insert).await?;
+            for row in rows {
+                created.push(transaction::Model::from_query_result(&row, "")?);
+            }
+        }
+        let by_key: HashMap<(String, String), usize> = created
+            .iter()
+            .enumerate()
+            .map(|(n, t)| ((t.payment_system.clone(), t.transaction_number.clone()), n))
+            .collect();
+
+        let activated = settle_waiting(d, txn, now, &created).await?;
+        let mut fresh: HashMap<i64, transaction::Model> = HashMap::new();
+        if !activated.is_empty() {
+            for t in transaction::Entity::find()
+                .filter(transaction::Column::Id.is_in(activated.clone()))
+                .all(txn)
+                .await?
+            {
+                fresh.insert(t.id, t);
+            }
+        }
+        let mut per_merchant: BTreeMap<i64, usize> = BTreeMap::new();
+        for (i, v, _) in &to_insert {
+            let key = (v.item.payment_system.clone(), v.number.clone());
+            results[*i] = Some(match by_key.get(&key) {
+                Some(&n) => {
+                    let t = &created[n];
+                    *per_merchant.entry(t.merchant_id).or_default() += 1;
+                    IngestResult {
+                        outcome: IngestOutcome::Created,
+                        activated: activated.contains(&t.id),
+                        transaction: Some(fresh.get(&t.id).cloned().unwrap_or_else(|| t.clone())),
+                        errors: vec![],
+                    }
+                }
+                // Unreachable under the number lock, but never report a row we did not store.
+                None => IngestResult {
+                    outcome: IngestOutcome::Duplicate,
+                    transaction: None,
+                    activated: false,
+                    errors: vec![],
+                },
+            });
+        }
+        let mut events = Vec::new();
+        for t in &created {
+            let t = fresh.get(&t.id).unwrap_or(t);
+            events.push(Event::transaction("CREATED", now, t));
+            if activated.contains(&t.id) {
+                events.push(Event::transaction("ACTIVATED", now, t));
+            }
+        }
+        if !activated.is_empty() {
+            // (read inside the transaction: it sees the requests it settled)
+            for request in entity::activation_request::Entity::find()
+                .filter(entity::activation_request::Column::TransactionId.is_in(activated.clone()))
+                .all(txn)
+                .await?
+            {
+                let transaction = request
+                    .transaction_id
+                    .and_then(|id| fresh.get(&id).cloned());
+                events.push(Event::ActivationRequest {
+                    request,
+                    transaction,
+                    stockpiling: None,
+                });
+            }
+        }
+        let mut change = Change::done(in_batch)
+            .publishing(events)
+            .waking_postbacks(!activated.is_empty());
+        for (merchant_id, count) in &per_merchant {
+            change = change.audited(Audit {
                 merchant_id: Some(*merchant_id),
                 action: "transactions.ingest",
                 subject: None,
                 details: json!({ "created": count, "activated": activated.len() }),
-            },
-        )
-        .await?;
-    }
-    txn.commit().await?;
-    if !activated.is_empty() {
-        d.postbacks_due.notify_one();
-    }
-    let mut events = Vec::new();
-    for t in &created {
-        let t = fresh.get(&t.id).unwrap_or(t);
-        events.push(Event::transaction("CREATED", now, t));
-        if activated.contains(&t.id) {
-            events.push(Event::transaction("ACTIVATED", now, t));
-        }
-    }
-    if !activated.is_empty() {
-        for request in entity::activation_request::Entity::find()
-            .filter(entity::activation_request::Column::TransactionId.is_in(activated.clone()))
-            .all(&d.db)
-            .await?
-        {
-            let transaction = request
-                .transaction_id
-                .and_then(|id| fresh.get(&id).cloned());
-            events.push(Event::ActivationRequest {
-                request,
-                transaction,
-                stockpiling: None,
             });
         }
-    }
-    d.bus.publish(events).await;
+        Ok(change)
+    })
+    .await?;
 
     // Items repeated inside the batch point at what their first copy became.
     let mut out: Vec<IngestResult> = results
