@@ -251,7 +251,12 @@ pub async fn lock_keys(txn: &DatabaseTransaction, keys: &[String]) -> Result<(),
 pub struct Change<T> {
     value: T,
     commit: bool,
-    audit: Vec<crate::audit::Audit<'static>>,
+    /// Entries, each with the actor it names when that is not the writer
+    /// (a sign-in is audited as the session it creates).
+    audit: Vec<(
+        Option<crate::auth::model::Actor>,
+        crate::audit::Audit<'static>,
+    )>,
     events: Vec<crate::events::Event>,
     wakes_postbacks: bool,
 }
@@ -279,7 +284,17 @@ impl<T> Change<T> {
 
     /// An audit entry written in the same transaction.
     pub fn audited(mut self, entry: crate::audit::Audit<'static>) -> Change<T> {
-        self.audit.push(entry);
+        self.audit.push((None, entry));
+        self
+    }
+
+    /// An audit entry naming `actor` instead of the writer.
+    pub fn audited_as(
+        mut self,
+        actor: crate::auth::model::Actor,
+        entry: crate::audit::Audit<'static>,
+    ) -> Change<T> {
+        self.audit.push((Some(actor), entry));
         self
     }
 
@@ -319,8 +334,8 @@ pub async fn write<T>(
         txn.rollback().await?;
         return Ok(made.value);
     }
-    for entry in made.audit {
-        crate::audit::record(&txn, now, actor, entry).await?;
+    for (named, entry) in made.audit {
+        crate::audit::record(&txn, now, named.as_ref().unwrap_or(actor), entry).await?;
     }
     txn.commit().await?;
     d.bus.publish(made.events).await;

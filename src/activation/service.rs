@@ -4,7 +4,7 @@ use super::stockpile::{self, Activated};
 use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, Scope};
 use crate::auth::tokens;
-use crate::db::{begin_write, lock_keys, write, Change};
+use crate::db::{lock_keys, write, Change};
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -372,22 +372,23 @@ pub async fn activation_request(
         return Ok(None);
     };
     if r.status == "WAITING" && r.expires_at <= d.clock.now() {
-        let txn = begin_write(&d.db).await?;
-        expire(&txn, r.id, r.expires_at).await?;
-        txn.commit().await?;
-        let expired = activation_request::Entity::find_by_id(r.id)
-            .one(&d.db)
-            .await?;
-        if let Some(request) = &expired {
-            d.bus
-                .publish(vec![crate::events::Event::ActivationRequest {
+        // (recorded by the system on a public read: no audit entry)
+        return write(d, &Actor::Anonymous, async |txn, _now| {
+            expire(txn, r.id, r.expires_at).await?;
+            let expired = activation_request::Entity::find_by_id(r.id)
+                .one(txn)
+                .await?;
+            let events: Vec<crate::events::Event> = expired
+                .iter()
+                .map(|request| crate::events::Event::ActivationRequest {
                     request: request.clone(),
                     transaction: None,
                     stockpiling: None,
-                }])
-                .await;
-        }
-        return Ok(expired);
+                })
+                .collect();
+            Ok(Change::done(expired).publishing(events))
+        })
+        .await;
     }
     Ok(Some(r))
 }

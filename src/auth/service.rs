@@ -2,7 +2,7 @@
 
 use super::model::{Actor, KeyActor, Scope, UserActor};
 use super::{password, tokens};
-use crate::audit::{self, Audit};
+use crate::audit::Audit;
 use crate::db::{begin_write, write, Change};
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
@@ -126,43 +126,40 @@ pub async fn login(
 
     let token = tokens::generate(tokens::SESSION_PREFIX);
     let expires_at = now + delta(d.config.session_max);
-    let txn = begin_write(&d.db).await?;
-    login_failure::Entity::delete_by_id(key.clone())
-        .exec(&txn)
+    let user = write(d, &Actor::Anonymous, async |txn, now| {
+        login_failure::Entity::delete_by_id(key.clone())
+            .exec(txn)
+            .await?;
+        let session = session::ActiveModel {
+            user_id: Set(user.id),
+            merchant_id: Set(user.merchant_id),
+            token_hash: Set(tokens::digest(&token)),
+            created_at: Set(now),
+            last_seen_at: Set(now),
+            expires_at: Set(expires_at),
+            ..Default::default()
+        }
+        .insert(txn)
         .await?;
-    let session = session::ActiveModel {
-        user_id: Set(user.id),
-        merchant_id: Set(user.merchant_id),
-        token_hash: Set(tokens::digest(&token)),
-        created_at: Set(now),
-        last_seen_at: Set(now),
-        expires_at: Set(expires_at),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    let mut active: user::ActiveModel = user.into();
-    active.last_login_at = Set(Some(now));
-    let user = active.update(&txn).await?;
-    let actor = Actor::User(UserActor {
-        user_id: user.id,
-        merchant_id: user.merchant_id,
-        role: user.role.parse().map_err(anyhow::Error::msg)?,
-        session_id: session.id,
-    });
-    audit::record(
-        &txn,
-        now,
-        &actor,
-        Audit {
+        let mut active: user::ActiveModel = user.into();
+        active.last_login_at = Set(Some(now));
+        let user = active.update(txn).await?;
+        // audited as the session it opens
+        let actor = Actor::User(UserActor {
+            user_id: user.id,
+            merchant_id: user.merchant_id,
+            role: user.role.parse().map_err(anyhow::Error::msg)?,
+            session_id: session.id,
+        });
+        let entry = Audit {
             merchant_id: Some(user.merchant_id),
             action: "auth.login",
             subject: Some(format!("user:{}", user.id)),
             details: json!({ "session": session.id }),
-        },
-    )
+        };
+        Ok(Change::done(user).audited_as(actor, entry))
+    })
     .await?;
-    txn.commit().await?;
     Ok(Ok(SignedIn {
         token: token.into(),
         expires_at,

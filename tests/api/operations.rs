@@ -383,3 +383,77 @@ async fn one_request_reaches_an_otlp_receiver_as_spans_of_one_trace() {
         );
     }
 }
+
+/// The one write path: a change is committed with its audit entries and its
+/// events go out after the commit; a refused change or an error leaves
+/// nothing written, audited or published.
+#[tokio::test]
+async fn the_write_path_commits_audits_and_publishes_together_or_not_at_all() {
+    use kassa::auth::model::Actor;
+    use kassa::db::{write, Change};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let app = spawn_app().await;
+    let mut events = app.deps.bus.subscribe();
+    let entries = async |action: &str| {
+        entity::audit_entry::Entity::find()
+            .filter(entity::audit_entry::Column::Action.eq(action))
+            .count(&app.deps.db)
+            .await
+            .unwrap()
+    };
+    let rename = async |name: &'static str, how: u8| {
+        write(&app.deps, &Actor::Cli, async |txn, _now| {
+            entity::merchant::Entity::update_many()
+                .col_expr(
+                    entity::merchant::Column::Name,
+                    sea_orm::sea_query::Expr::value(name),
+                )
+                .filter(entity::merchant::Column::Id.eq(1))
+                .exec(txn)
+                .await?;
+            let entry = kassa::audit::Audit {
+                merchant_id: Some(1),
+                action: "test.rename",
+                subject: None,
+                details: json!({ "name": name }),
+            };
+            let event = kassa::events::Event::SessionsEnded {
+                session_ids: vec![4242],
+            };
+            match how {
+                0 => Ok(Change::done(()).audited(entry).publishing([event])),
+                1 => Ok(Change::refused(()).audited(entry).publishing([event])),
+                _ => Err(kassa::error::AppError::Invalid("no".into())),
+            }
+        })
+        .await
+    };
+    let name = async || {
+        entity::merchant::Entity::find_by_id(1)
+            .one(&app.deps.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .name
+    };
+    let before = name().await;
+    rename("Refused Shop", 1).await.unwrap();
+    assert!(rename("Failed Shop", 2).await.is_err());
+    assert_eq!(
+        name().await,
+        before,
+        "nothing of a refused or failed change stays"
+    );
+    assert_eq!(entries("test.rename").await, 0);
+    assert!(events.try_recv().is_err(), "nothing published");
+    rename("Renamed Shop", 0).await.unwrap();
+    assert_eq!(name().await, "Renamed Shop");
+    assert_eq!(entries("test.rename").await, 1);
+    let got = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(&*got, kassa::events::Event::SessionsEnded { session_ids } if session_ids == &[4242])
+    );
+}
