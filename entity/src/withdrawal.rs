@@ -15,7 +15,7 @@ pub struct Model {
     /// The platform's comment on approving or rejecting.
     pub decision_comment: Option<String>,
     pub fields: String,
-    pub status: String,
+    pub status: WithdrawalStatus,
     pub request_kind: String,
     pub created_by: Option<i64>,
     pub api_key_id: Option<i64>,
@@ -28,3 +28,28 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Where a withdrawal stands: NEW until the platform decides, then APPROVED
+/// (paid out) or REJECTED. Stored as the same text as before.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WithdrawalStatus {
+    #[sea_orm(string_value = "NEW")]
+    New,
+    #[sea_orm(string_value = "APPROVED")]
+    Approved,
+    #[sea_orm(string_value = "REJECTED")]
+    Rejected,
+}

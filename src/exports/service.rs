@@ -204,7 +204,7 @@ fn withdrawal_row(
             &w.recipient,
             &from_minor(w.amount_minor, units).to_string(),
             &w.currency,
-            &w.status,
+            &sea_orm::ActiveEnum::to_value(&w.status),
             &w.request_kind,
             &w.postback_status,
             w.label.as_deref().unwrap_or(""),

@@ -34,12 +34,23 @@ pub enum WithdrawalStatus {
     Rejected,
 }
 
-impl WithdrawalStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "NEW",
-            Self::Approved => "APPROVED",
-            Self::Rejected => "REJECTED",
+impl From<super::model::WithdrawalStatus> for WithdrawalStatus {
+    fn from(s: super::model::WithdrawalStatus) -> Self {
+        use super::model::WithdrawalStatus as S;
+        match s {
+            S::New => Self::New,
+            S::Approved => Self::Approved,
+            S::Rejected => Self::Rejected,
+        }
+    }
+}
+
+impl From<WithdrawalStatus> for super::model::WithdrawalStatus {
+    fn from(s: WithdrawalStatus) -> Self {
+        match s {
+            WithdrawalStatus::New => Self::New,
+            WithdrawalStatus::Approved => Self::Approved,
+            WithdrawalStatus::Rejected => Self::Rejected,
         }
     }
 }
@@ -123,11 +134,7 @@ impl Withdrawal {
     }
     /// NEW until the platform approves or rejects it.
     async fn status(&self) -> WithdrawalStatus {
-        match self.0.status.as_str() {
-            "APPROVED" => WithdrawalStatus::Approved,
-            "REJECTED" => WithdrawalStatus::Rejected,
-            _ => WithdrawalStatus::New,
-        }
+        self.0.status.into()
     }
     /// MANUAL (from the back office) or API (a MERCHANT key).
     async fn request_kind(&self) -> WithdrawalRequestKind {
@@ -223,7 +230,7 @@ impl WithdrawalFilter {
             recipient: self.recipient,
             label: self.label,
             postback_status: self.postback_status.map(WithdrawalPostbackStatus::as_str),
-            status: self.status.map(WithdrawalStatus::as_str),
+            status: self.status.map(Into::into),
             created_at: self.created_at.into(),
         })
     }

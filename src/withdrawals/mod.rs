@@ -15,4 +15,5 @@
 //! request make one withdrawal.
 
 pub mod graphql;
+pub mod model;
 pub mod service;

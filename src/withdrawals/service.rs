@@ -1,5 +1,6 @@
 //! createWithdrawal, setWithdrawalStatus, balances and the Withdrawals page.
 
+use super::model::WithdrawalStatus;
 use crate::audit::Audit;
 use crate::auth::model::{Actor, KeyActor, Role, Scope, Tenant};
 use crate::db::{write, Change};
@@ -326,7 +327,7 @@ pub async fn create(
                     .collect::<Vec<_>>(),
             )
             .map_err(anyhow::Error::new)?),
-            status: Set("NEW".into()),
+            status: Set(WithdrawalStatus::New),
             request_kind: Set(kind.into()),
             created_by: Set(created_by),
             api_key_id: Set(api_key_id),
@@ -382,7 +383,10 @@ pub async fn set_status(
             "a withdrawal cannot go back to NEW",
         )));
     };
-    let status = if approve { "APPROVED" } else { "REJECTED" };
+    // (the update below only takes a NEW row: decided once, atomically)
+    let status = super::model::decide(WithdrawalStatus::New, approve).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("a NEW withdrawal could not be decided"))
+    })?;
     write(d, actor, async |txn, now| {
         use withdrawal::Column as W;
         let mut values = vec![
@@ -397,7 +401,7 @@ pub async fn set_status(
             .table(withdrawal::Entity)
             .values(values)
             .and_where(W::Id.eq(id))
-            .and_where(W::Status.eq("NEW"))
+            .and_where(W::Status.eq(WithdrawalStatus::New))
             .and_where(reach_filter(reach))
             .returning_all()
             .to_owned();
@@ -509,7 +513,7 @@ pub struct Filter {
     pub recipient: Option<String>,
     pub label: Option<String>,
     pub postback_status: Option<&'static str>,
-    pub status: Option<&'static str>,
+    pub status: Option<WithdrawalStatus>,
     pub created_at: Range,
 }
 

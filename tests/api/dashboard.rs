@@ -904,7 +904,9 @@ async fn the_buckets_agree_with_a_brute_force_count_for_random_data_zones_rates_
     assert!(txs.iter().any(|t| t
         .stockpiling_id
         .is_some_and(|s| sps[&s].completed_at.is_none())));
-    assert!(ws.iter().any(|w| w.status == "APPROVED"));
+    assert!(ws
+        .iter()
+        .any(|w| w.status == entity::withdrawal::WithdrawalStatus::Approved));
 
     let zones = [
         "Asia/Kolkata",
@@ -986,7 +988,10 @@ async fn the_buckets_agree_with_a_brute_force_count_for_random_data_zones_rates_
             }
         }
         let mut w_rows: Vec<Counted> = Vec::new();
-        for w in ws.iter().filter(|w| w.status == "APPROVED") {
+        for w in ws
+            .iter()
+            .filter(|w| w.status == entity::withdrawal::WithdrawalStatus::Approved)
+        {
             let when = if kind == "CREATION" {
                 w.created_at
             } else {

@@ -129,7 +129,11 @@ async fn a_platform_key_bound_to_one_merchant_cannot_decide_another_merchants_wi
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(w.status, "NEW", "nothing changed");
+    assert_eq!(
+        w.status,
+        entity::withdrawal::WithdrawalStatus::New,
+        "nothing changed"
+    );
     let body = app
         .gql(Some(&app.keys.platform), decide, json!({ "id": id }))
         .await;
