@@ -94,8 +94,16 @@ def main(binary):
                     .replace("@KASSA_B@", f"127.0.0.1:{ports['B']}")
                     .replace("@LISTEN@", f"127.0.0.1:{ports['proxy']}"))
         site = site.replace("proxy_http_version 1.1;", f"proxy_http_version 1.1;\n    proxy_bind {PROXY_FROM};")
-        with open(os.path.join(tmp, "site.conf"), "w") as f:
-            f.write(site)
+        def write_site(drained=None):
+            text = site
+            if drained:
+                # out of rotation: nginx sends it nothing new after a reload
+                addr = f"127.0.0.1:{ports[drained]}"
+                text = text.replace(f"server {addr} ", f"server {addr} down ")
+            with open(os.path.join(tmp, "site.conf"), "w") as f:
+                f.write(text)
+
+        write_site()
         with open(os.path.join(tmp, "nginx.conf"), "w") as f:
             f.write(f"""daemon off;
 worker_processes 1;
@@ -129,12 +137,22 @@ http {{
                      "KASSA_LOGIN_RATE": str(LOGIN_RATE), "KASSA_OTHER_CLIENT": OTHER_CLIENT})
             line = client.stdout.readline()
             if line.strip() == "RESTART":
-                # one instance at a time: stop, start again, then the other
+                # One instance at a time (the README's recipe): take it out of
+                # nginx's rotation and reload (old workers finish what they
+                # carry), stop it (its sockets close with 1012), start it,
+                # put it back, reload. Stopping an instance nginx still sends
+                # to would race its keep-alive connections: a request written
+                # to a connection the instance is closing fails with 502, and
+                # nginx does not retry a POST on another instance.
                 for name in ("A", "B"):
+                    write_site(drained=name)
+                    proxy.send_signal(signal.SIGHUP)
+                    time.sleep(1.0)
                     stop(name)
                     start(name)
-                    # back in nginx's rotation (fail_timeout=2s) before the next
-                    time.sleep(2.5)
+                    write_site()
+                    proxy.send_signal(signal.SIGHUP)
+                    time.sleep(1.0)
                 client.stdin.write("restarted\n")
                 client.stdin.flush()
                 line = client.stdout.readline()
