@@ -685,7 +685,7 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
         .await?;
     }
     // The dashboard's statistics, from the rows as they now stand.
-    crate::stats::buckets::rebuild(&txn, Some(merchant_id)).await?;
+    crate::stats::buckets::rebuild(&txn, merchant_id).await?;
     txn.commit().await?;
     tracing::info!(ms = t0.elapsed().as_millis() as u64, "demo: loaded");
     Ok(())

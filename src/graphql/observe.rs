@@ -270,7 +270,7 @@ impl Api {
 impl Api {
     /// A query or mutation over HTTP, and the operation's name (for the
     /// access log).
-    pub async fn execute_named(&self, mut request: Request) -> (Response, Option<String>) {
+    pub async fn execute_named(&self, mut request: Request) -> (Response, Option<String>, String) {
         let started = Instant::now();
         let (name, admitted) = self.admit(&mut request);
         let span = tracing::info_span!("graphql", operation = name.as_deref().unwrap_or("-"));
@@ -289,7 +289,8 @@ impl Api {
         if let Some(metrics) = &self.metrics {
             metrics.observe(name.as_deref(), started.elapsed().as_secs_f64(), &codes);
         }
-        (response, name)
+        let outcome = outcome(&codes);
+        (response, name, outcome)
     }
 }
 
@@ -338,7 +339,7 @@ impl Executor for Api {
                     tracing::info!(
                         target: "kassa::access",
                         operation = name.as_deref().unwrap_or("-"),
-                        outcome = if codes.is_empty() { "ok".to_string() } else { codes.join(",") },
+                        outcome = outcome(&codes),
                         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
                         "operation"
                     );
@@ -354,6 +355,15 @@ impl Executor for Api {
                 response
             })
             .boxed()
+    }
+}
+
+/// What the access log says of an operation: `ok`, or its errors' codes.
+pub fn outcome(codes: &[String]) -> String {
+    if codes.is_empty() {
+        "ok".into()
+    } else {
+        codes.join(",")
     }
 }
 

@@ -148,23 +148,6 @@ pub fn tag_errors(errors: &mut [async_graphql::ServerError]) {
     }
 }
 
-/// The outcome as the access line writes it.
-pub fn outcome(errors: &[async_graphql::ServerError]) -> String {
-    if errors.is_empty() {
-        return "ok".into();
-    }
-    let codes: Vec<String> = errors
-        .iter()
-        .map(
-            |e| match e.extensions.as_ref().and_then(|x| x.get("code")) {
-                Some(Value::String(code)) => code.clone(),
-                _ => "ERROR".into(),
-            },
-        )
-        .collect();
-    codes.join(",")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

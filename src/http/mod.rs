@@ -414,7 +414,7 @@ async fn execute(
     // transaction being opened), it only misses the answer.
     let schema = state.schema.clone();
     let run = access::carry(async move { schema.execute_named(request).await });
-    let (mut response, name) = match tokio::spawn(run).await {
+    let (mut response, name, outcome) = match tokio::spawn(run).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "a GraphQL operation panicked");
@@ -429,7 +429,7 @@ async fn execute(
     access::tag_errors(&mut response.errors);
     let operation = access::Operation {
         name,
-        outcome: access::outcome(&response.errors),
+        outcome,
         caller,
         client,
     };

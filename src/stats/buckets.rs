@@ -206,39 +206,34 @@ async fn apply(
     Ok(())
 }
 
-/// Recomputes the buckets and days of one merchant (or all) from the raw
-/// rows, in the caller's transaction. Returns the number of bucket rows written.
-pub async fn rebuild(conn: &impl ConnectionTrait, merchant_id: Option<i64>) -> AppResult<u64> {
+/// Recomputes the buckets and days of one merchant from the raw rows, in
+/// the caller's transaction (a rebuild of all goes merchant by merchant,
+/// each in its own transaction). Returns the number of bucket rows written.
+pub async fn rebuild(conn: &impl ConnectionTrait, merchant_id: i64) -> AppResult<u64> {
     let backend = conn.get_database_backend();
-    let merchants: Vec<(i64, String)> = conn
-        .query_all_raw(Statement::from_string(
+    let Some(zone) = conn
+        .query_one_raw(Statement::from_string(
             backend,
-            match merchant_id {
-                Some(id) => format!("SELECT id, timezone FROM merchants WHERE id = {id}"),
-                None => "SELECT id, timezone FROM merchants ORDER BY id".into(),
-            },
+            format!("SELECT timezone FROM merchants WHERE id = {merchant_id}"),
         ))
         .await?
-        .iter()
-        .map(|r| Ok((r.try_get("", "id")?, r.try_get("", "timezone")?)))
-        .collect::<Result<_, sea_orm::DbErr>>()?;
-    let cond = match merchant_id {
-        Some(id) => format!(" WHERE merchant_id = {id}"),
-        None => String::new(),
+        .map(|r| r.try_get::<String>("", "timezone"))
+        .transpose()?
+    else {
+        return Ok(0);
     };
+    let cond = format!(" WHERE merchant_id = {merchant_id}");
     conn.execute_unprepared(&format!("DELETE FROM stat_buckets{cond}"))
         .await?;
-    for (id, zone) in merchants {
-        let scope = Scope::Merchant(id);
-        conn.execute_unprepared(&upsert(&transactions_select(backend, scope), 1))
-            .await?;
-        conn.execute_unprepared(&upsert(&withdrawals_select(backend, scope), 1))
-            .await?;
-        rebuild_days(conn, id, zone.parse().unwrap_or(chrono_tz::UTC)).await?;
-    }
+    let scope = Scope::Merchant(merchant_id);
+    conn.execute_unprepared(&upsert(&transactions_select(backend, scope), 1))
+        .await?;
+    conn.execute_unprepared(&upsert(&withdrawals_select(backend, scope), 1))
+        .await?;
+    rebuild_days(conn, merchant_id, zone.parse().unwrap_or(chrono_tz::UTC)).await?;
     let rows = conn
         .query_one_raw(sea_orm::Statement::from_string(
-            conn.get_database_backend(),
+            backend,
             format!("SELECT COUNT(*) AS n FROM stat_buckets{cond}"),
         ))
         .await?

@@ -466,7 +466,7 @@ pub async fn rebuild(
                 txn.execute_unprepared("LOCK TABLE stat_buckets IN EXCLUSIVE MODE")
                     .await?;
             }
-            let rows = super::buckets::rebuild(txn, Some(*id)).await?;
+            let rows = super::buckets::rebuild(txn, *id).await?;
             let entry = crate::audit::Audit {
                 merchant_id: Some(*id),
                 action: "stats.rebuild",

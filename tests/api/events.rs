@@ -661,15 +661,7 @@ async fn an_event_this_instance_cannot_read_makes_subscribers_resync() {
         e["payload"]["data"]["transactionEvents"]["transaction"]["transactionNumber"], "FORMAT-1",
         "{e}"
     );
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get_text("/metrics").await;
     assert!(
         metrics.contains("kassa_bus_events_undecodable_total 1"),
         "{metrics}"

@@ -93,15 +93,7 @@ async fn a_transactions_export_streams_the_filtered_rows_of_the_callers_merchant
         .as_str()
         .unwrap();
     let their_path = &their_url[their_url.find("/exports/").unwrap()..];
-    let their_body = app
-        .http
-        .get(format!("{}{their_path}", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let their_body = app.get_text(their_path).await;
     assert!(!their_body.contains("EXP-"), "{their_body}");
 
     // Ten minutes on, the URL is gone; made-up tokens answer alike.

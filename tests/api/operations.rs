@@ -3,37 +3,20 @@
 
 use crate::support::*;
 use serde_json::{json, Value};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-/// `kassa serve` on `database_url` with stderr in a file; returns the
-/// child, its URL and the log file.
+/// `kassa serve` on `database_url` logging at info with stderr in a file;
+/// returns the child, its URL and the log file.
 fn serve_logging(
     database_url: &str,
     env: &[(&str, &str)],
 ) -> (std::process::Child, String, tempfile::NamedTempFile) {
     let log = tempfile::NamedTempFile::new().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kassa"));
-    cmd.arg("serve")
-        .env_remove("REDIS_URL")
-        .env_remove("KASSA_LOG_FORMAT")
-        .env("DATABASE_URL", database_url)
-        .env("KASSA_BIND", "127.0.0.1:0")
-        .env("KASSA_POSTBACK_WORKER", "0")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(log.reopen().unwrap());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let started: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line}"));
-    let url = started["listening"].as_str().unwrap().to_string();
+    let env: Vec<(&str, &str)> = [("RUST_LOG", "info")]
+        .into_iter()
+        .chain(env.iter().copied())
+        .collect();
+    let (child, url) = serve_process_to(database_url, &env, log.reopen().unwrap());
     (child, url, log)
 }
 
@@ -184,15 +167,7 @@ async fn text_logs_have_no_colour_codes_when_not_on_a_terminal() {
 #[tokio::test]
 async fn every_metric_family_is_there_at_the_first_scrape() {
     let app = spawn_app().await;
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get_text("/metrics").await;
     let families = [
         "kassa_graphql_requests_total",
         "kassa_graphql_request_duration_seconds",

@@ -453,14 +453,6 @@ async fn the_payers_page_is_served_small_static_and_under_a_strict_policy() {
         .await
         .unwrap();
     assert!(!page.contains("alert(1)"));
-    let plain = app
-        .http
-        .get(format!("{}/plugin", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let plain = app.get_text("/plugin").await;
     assert_eq!(page, plain, "the same static page whatever the query");
 }

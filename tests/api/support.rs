@@ -217,6 +217,18 @@ impl TestApp {
         resp.json().await.expect("JSON response")
     }
 
+    /// The body of `GET <server><path>`.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("text body")
+    }
+
     /// Runs the operation `name` of a document holding several.
     pub async fn gql_named(&self, token: Option<&str>, document: &str, name: &str) -> Value {
         self.gql_op(token, document, name, json!({})).await
@@ -266,16 +278,27 @@ impl TestApp {
 
 /// Starts `kassa serve` on `database_url`; returns the process and its URL.
 pub fn serve_process(database_url: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
+    serve_process_to(database_url, env, std::process::Stdio::null())
+}
+
+/// `serve_process` with its stderr (the log) sent to `stderr`; `env` is
+/// applied last, over the defaults.
+pub fn serve_process_to(
+    database_url: &str,
+    env: &[(&str, &str)],
+    stderr: impl Into<std::process::Stdio>,
+) -> (std::process::Child, String) {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"));
     cmd.arg("serve")
         .env_remove("REDIS_URL")
+        .env_remove("KASSA_LOG_FORMAT")
         .env("DATABASE_URL", database_url)
         .env("KASSA_BIND", "127.0.0.1:0")
         .env("KASSA_POSTBACK_WORKER", "0")
         .env("KASSA_LOGIN_RATE", "100000")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
+        .stderr(stderr);
     for (k, v) in env {
         cmd.env(k, v);
     }
