@@ -9,7 +9,12 @@ use crate::auth::service as auth;
 use crate::catalog::service as catalog;
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult};
+use entity::activation_request::ActivationRequestStatus;
 use entity::merchant;
+use entity::postback::{AttemptOutcome, PostbackDeliveryStatus as Delivery, PostbackKind};
+use entity::stockpiling::StockpilingStatus;
+use entity::transaction::PostbackStatus;
+use entity::withdrawal::WithdrawalPostbackStatus;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -300,8 +305,8 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
     // Payers claim most incoming deposits within an hour or so; the last day stays mostly unclaimed.
     let claimable = transaction::Entity::find()
         .filter(transaction::Column::MerchantId.eq(merchant_id))
-        .filter(transaction::Column::Direction.eq("INCOMING"))
-        .filter(transaction::Column::Originality.eq("NORMAL"))
+        .filter(transaction::Column::Direction.eq(Direction::Incoming))
+        .filter(transaction::Column::Originality.eq(Originality::Normal))
         .order_by_asc(transaction::Column::CreatedAt)
         .all(&d.db)
         .await?;
@@ -397,11 +402,10 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
                 minimum_minor: Set(sp.minimum),
                 accumulated_minor: Set(sp.accumulated),
                 status: Set(if sp.completed_at.is_some() {
-                    "COMPLETED"
+                    StockpilingStatus::Completed
                 } else {
-                    "IN_PROGRESS"
-                }
-                .into()),
+                    StockpilingStatus::InProgress
+                }),
                 open_key: Set(sp
                     .completed_at
                     .is_none()
@@ -430,9 +434,9 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
             values.push(sp.id.into());
             values.push(
                 if sp.completed_at.is_some() {
-                    "QUEUED"
+                    PostbackStatus::Queued
                 } else {
-                    "STOCKPILING_IN_PROGRESS"
+                    PostbackStatus::StockpilingInProgress
                 }
                 .into(),
             );
@@ -484,10 +488,10 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
             id: Set(*id),
             merchant_id: Set(merchant_id),
             message_id: Set(id.to_string()),
-            kind: Set("DEPOSIT".into()),
+            kind: Set(PostbackKind::Deposit),
             url: Set(None),
             payload: Set(payload.to_string()),
-            status: Set("PENDING".into()),
+            status: Set(Delivery::Pending),
             stockpiling_id: Set(Some(sp.id)),
             withdrawal_id: Set(None),
             attempt_count: Set(0),
@@ -572,17 +576,17 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
         (
             &delivered_ids,
             &delivered_sps,
-            "DELIVERED",
-            "SENT",
-            "SENT",
+            Delivery::Delivered,
+            AttemptOutcome::Sent,
+            PostbackStatus::Sent,
             1,
         ),
         (
             &failed_ids,
             &failed_sps,
-            "FAILED",
-            "ERROR",
-            "ERROR_SENDING",
+            Delivery::Failed,
+            AttemptOutcome::Error,
+            PostbackStatus::ErrorSending,
             8,
         ),
     ] {
@@ -596,7 +600,7 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
                     Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
                 )
                 .col_expr(postback::Column::Url, Expr::value(url));
-            if status == "DELIVERED" {
+            if status == Delivery::Delivered {
                 update = update.col_expr(
                     postback::Column::DeliveredAt,
                     Expr::col(postback::Column::CreatedAt),
@@ -620,9 +624,12 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
     let later = Some(now + TimeDelta::hours(10));
     for chunk in retrying_ids.chunks(500) {
         postback::Entity::update_many()
-            .col_expr(postback::Column::Status, Expr::value("RETRYING"))
+            .col_expr(postback::Column::Status, Expr::value(Delivery::Retrying))
             .col_expr(postback::Column::AttemptCount, Expr::value(2))
-            .col_expr(postback::Column::LastOutcome, Expr::value(Some("ERROR")))
+            .col_expr(
+                postback::Column::LastOutcome,
+                Expr::value(Some(AttemptOutcome::Error)),
+            )
             .col_expr(postback::Column::NextAttemptAt, Expr::value(later))
             .col_expr(postback::Column::Url, Expr::value(url))
             .filter(postback::Column::Id.is_in(chunk.to_vec()))
@@ -633,7 +640,7 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
         transaction::Entity::update_many()
             .col_expr(
                 transaction::Column::PostbackStatus,
-                Expr::value("ERROR_SENDING"),
+                Expr::value(PostbackStatus::ErrorSending),
             )
             .filter(transaction::Column::StockpilingId.is_in(chunk.to_vec()))
             .exec(&txn)
@@ -652,7 +659,7 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
     postback::Entity::update_many()
         .col_expr(postback::Column::NextAttemptAt, Expr::value(later))
         .filter(postback::Column::MerchantId.eq(merchant_id))
-        .filter(postback::Column::Status.is_in(["PENDING", "RETRYING"]))
+        .filter(postback::Column::Status.is_in(Delivery::DUE))
         .filter(
             sea_orm::Condition::any()
                 .add(postback::Column::NextAttemptAt.is_null())
@@ -670,7 +677,7 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
             payment_system: Set(system.into()),
             transaction_number: Set(format!("{}PENDING{k:03}", system.to_uppercase())),
             label: Set(format!("user-{:04}", 900 + k)),
-            status: Set("WAITING".into()),
+            status: Set(ActivationRequestStatus::Waiting),
             created_at: Set(now),
             expires_at: Set(
                 now + TimeDelta::from_std(d.config.activation_ttl).unwrap_or(TimeDelta::hours(1))
@@ -785,7 +792,7 @@ async fn load_withdrawals(d: &Deps, merchant_id: i64, rng: &mut StdRng) -> AppRe
     // Their status postbacks: most received, some failing.
     let due = postback::Entity::find()
         .filter(postback::Column::MerchantId.eq(merchant_id))
-        .filter(postback::Column::Kind.eq("WITHDRAWAL"))
+        .filter(postback::Column::Kind.eq(PostbackKind::Withdrawal))
         .all(&d.db)
         .await?;
     let txn = crate::db::begin_write(&d.db).await?;
@@ -794,7 +801,11 @@ async fn load_withdrawals(d: &Deps, merchant_id: i64, rng: &mut StdRng) -> AppRe
         postback::Entity::update_many()
             .col_expr(
                 postback::Column::Status,
-                Expr::value(if ok { "DELIVERED" } else { "FAILED" }),
+                Expr::value(if ok {
+                    Delivery::Delivered
+                } else {
+                    Delivery::Failed
+                }),
             )
             .col_expr(
                 postback::Column::AttemptCount,
@@ -802,7 +813,11 @@ async fn load_withdrawals(d: &Deps, merchant_id: i64, rng: &mut StdRng) -> AppRe
             )
             .col_expr(
                 postback::Column::LastOutcome,
-                Expr::value(Some(if ok { "SENT" } else { "ERROR" })),
+                Expr::value(Some(if ok {
+                    AttemptOutcome::Sent
+                } else {
+                    AttemptOutcome::Error
+                })),
             )
             .col_expr(
                 postback::Column::LastError,
@@ -827,7 +842,11 @@ async fn load_withdrawals(d: &Deps, merchant_id: i64, rng: &mut StdRng) -> AppRe
             withdrawal::Entity::update_many()
                 .col_expr(
                     withdrawal::Column::PostbackStatus,
-                    Expr::value(if ok { "RECEIVED" } else { "ERROR" }),
+                    Expr::value(if ok {
+                        WithdrawalPostbackStatus::Received
+                    } else {
+                        WithdrawalPostbackStatus::Error
+                    }),
                 )
                 .filter(withdrawal::Column::Id.eq(w))
                 .exec(&txn)

@@ -155,3 +155,68 @@ fn the_check_sees_what_it_must() {
     );
     assert_eq!(target_layer("deps::Deps"), Layer::Domain);
 }
+
+/// The stored text of every status and kind (`entity`'s text enums).
+fn stored_texts() -> Vec<&'static str> {
+    use entity::TextEnum;
+    use sea_orm::Iterable;
+    fn all<T: TextEnum + Iterable>() -> Vec<&'static str> {
+        T::iter().map(T::as_str).collect()
+    }
+    [
+        all::<entity::transaction::Direction>(),
+        all::<entity::transaction::TransactionType>(),
+        all::<entity::transaction::Originality>(),
+        all::<entity::transaction::PostbackStatus>(),
+        all::<entity::transaction::TransactionStatus>(),
+        all::<entity::activation_request::ActivationRequestStatus>(),
+        all::<entity::stockpiling::StockpilingStatus>(),
+        all::<entity::postback::PostbackKind>(),
+        all::<entity::postback::PostbackDeliveryStatus>(),
+        all::<entity::postback::AttemptOutcome>(),
+        all::<entity::postback_endpoint::PostbackCircuit>(),
+        all::<entity::export::ExportKind>(),
+        all::<entity::stat_bucket::DashboardDateKind>(),
+        all::<entity::stat_bucket::StatSection>(),
+        all::<entity::withdrawal::WithdrawalStatus>(),
+        all::<entity::withdrawal::WithdrawalRequestKind>(),
+        all::<entity::withdrawal::WithdrawalPostbackStatus>(),
+        all::<entity::user::Role>(),
+        all::<entity::user::Language>(),
+        all::<entity::api_key::ApiKeyScope>(),
+        all::<entity::merchant::PluginTheme>(),
+        all::<entity::merchant::AfterPaymentAction>(),
+    ]
+    .concat()
+}
+
+/// Statuses and kinds are types: outside `entity/` (and the migrations),
+/// no code line spells a stored status or kind as a string — not in Rust
+/// (`"APPROVED"`) and not in raw SQL (`'APPROVED'`). Comments may.
+#[test]
+fn no_status_text_outside_entity() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    files(&root, &mut all);
+    let texts = stored_texts();
+    let mut found = Vec::new();
+    for file in &all {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            for t in &texts {
+                if line.contains(&format!("\"{t}\"")) || line.contains(&format!("'{t}'")) {
+                    found.push(format!("{}:{}: {}", file.display(), n + 1, code));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "status or kind text outside entity/ (use the enum):\n{}",
+        found.join("\n")
+    );
+}

@@ -28,9 +28,21 @@
 //! thin over the service) and, where a page needs batching, `loader.rs`.
 //! `graphql.rs` files may name each other's object types (a graph refers to
 //! itself); nothing below GraphQL imports GraphQL.
-
-#[macro_use]
-mod macros;
+//!
+//! Statuses and kinds are types, not strings: each is a string-backed
+//! sea-orm enum in `entity/` (`text_enum!`: the stored text is unchanged,
+//! serde writes the same text into events, postbacks and CSV), and, where
+//! the API shows it as it is, the same type is the GraphQL enum (entity's
+//! `graphql` feature). Each domain's `model.rs` owns its transitions
+//! (`withdrawals::model::decide`, `postbacks::model::after_attempt` and
+//! `opens`, `activation::model::settled` and `overdue`). Raw SQL spells a
+//! status through the enum (`PostbackCircuit::Closed.sql()`,
+//! `sql_list(&PostbackDeliveryStatus::DUE)`); `layout_check` fails on a
+//! status or kind written as a string literal anywhere in `src/`.
+//!
+//! Writes go through one unit of work, `db::write`: begin, change, audit
+//! entries in the same transaction, commit, then publish events and wake
+//! the postback worker (`Change::done(v).audited(e).publishing(evs)`).
 
 /// The domain: merchants, users, profiles, the audit log.
 pub mod accounts;

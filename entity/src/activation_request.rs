@@ -12,7 +12,7 @@ pub struct Model {
     pub transaction_number: String,
     pub label: String,
     pub order_id: Option<String>,
-    pub status: String,
+    pub status: ActivationRequestStatus,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub settled_at: Option<DateTimeUtc>,
@@ -25,3 +25,18 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+text_enum! {
+    #[graphql]
+    /// Where an activation request stands.
+    pub enum ActivationRequestStatus {
+        /// The payment system has not reported the number yet.
+        Waiting = "WAITING",
+        /// The number arrived and the deposit was activated.
+        Activated = "ACTIVATED",
+        /// The number did not arrive in time.
+        Expired = "EXPIRED",
+        /// The number arrived but could not be activated (e.g. already activated, or an outgoing transaction).
+        Rejected = "REJECTED",
+    }
+}

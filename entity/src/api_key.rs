@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub scope: String,
+    pub scope: ApiKeyScope,
     pub merchant_id: Option<i64>,
     #[sea_orm(unique)]
     pub key_hash: String,
@@ -24,3 +24,16 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+text_enum! {
+    #[graphql]
+    /// What an API key may do.
+    pub enum ApiKeyScope {
+        /// The merchant's own server: reads as OPERATOR, creates withdrawals.
+        Merchant = "MERCHANT",
+        /// A payment-system integration: `ingestTransactions`.
+        Ingest = "INGEST",
+        /// The platform operator: statuses, originality, rates, delayed activation.
+        Platform = "PLATFORM",
+    }
+}

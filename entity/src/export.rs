@@ -9,7 +9,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub token_hash: String,
     pub merchant_id: i64,
-    pub kind: String,
+    pub kind: ExportKind,
     pub filter: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
@@ -19,3 +19,11 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+text_enum! {
+    /// What an export lists.
+    pub enum ExportKind {
+        Transactions = "TRANSACTIONS",
+        Withdrawals = "WITHDRAWALS",
+    }
+}

@@ -1,6 +1,9 @@
 //! sea-orm entities for Kassa's tables, in the generated style: columns and
 //! relations only. Business rules live in the main crate's services.
 
+#[macro_use]
+mod text_enum;
+
 pub mod activation_request;
 pub mod api_key;
 pub mod audit_entry;
@@ -30,3 +33,4 @@ pub mod wallet;
 pub mod withdrawal;
 
 pub use secret::Secret;
+pub use text_enum::{sql_list, TextEnum};

@@ -7,7 +7,7 @@ pub struct Model {
     pub id: i64,
     pub merchant_id: i64,
     pub url: String,
-    pub circuit: String,
+    pub circuit: PostbackCircuit,
     pub consecutive_failures: i32,
     pub open_streak: i32,
     pub next_probe_at: Option<DateTimeUtc>,
@@ -20,3 +20,16 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+text_enum! {
+    #[graphql]
+    /// Whether an endpoint is being delivered to.
+    pub enum PostbackCircuit {
+        /// Healthy, or failing fewer times in a row than the limit: deliveries run.
+        Closed = "CLOSED",
+        /// Failing: its due postbacks wait, without attempts, until `nextProbeAt`.
+        Open = "OPEN",
+        /// One probe delivery is running; its outcome closes or reopens the circuit.
+        HalfOpen = "HALF_OPEN",
+    }
+}

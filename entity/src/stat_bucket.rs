@@ -7,9 +7,9 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub merchant_id: i64,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub section: String,
+    pub section: StatSection,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub kind: String,
+    pub kind: DashboardDateKind,
     #[sea_orm(primary_key, auto_increment = false)]
     pub bucket: i64,
     #[sea_orm(primary_key, auto_increment = false)]
@@ -28,3 +28,24 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+text_enum! {
+    #[graphql]
+    /// The date that places a row on a day.
+    pub enum DashboardDateKind {
+        /// Count a deposit on the day it was activated.
+        Activation = "ACTIVATION",
+        /// Count a deposit on the day the payment system reported it.
+        Creation = "CREATION",
+        /// Count a deposit on the day its stockpiling completed.
+        StockpilingEnd = "STOCKPILING_END",
+    }
+}
+
+text_enum! {
+    /// Which page's sums a row belongs to.
+    pub enum StatSection {
+        Transactions = "T",
+        Withdrawals = "W",
+    }
+}

@@ -10,7 +10,7 @@ pub struct Model {
     pub currency: String,
     pub minimum_minor: i64,
     pub accumulated_minor: i64,
-    pub status: String,
+    pub status: StockpilingStatus,
     pub open_key: Option<String>,
     pub created_at: DateTimeUtc,
     pub completed_at: Option<DateTimeUtc>,
@@ -20,3 +20,14 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+text_enum! {
+    #[graphql]
+    /// Whether a stockpiling reached the minimum.
+    pub enum StockpilingStatus {
+        /// Below the minimum: deposits keep accumulating.
+        InProgress = "IN_PROGRESS",
+        /// The minimum was reached and the postback queued.
+        Completed = "COMPLETED",
+    }
+}

@@ -9,8 +9,8 @@ pub struct Model {
     #[sea_orm(unique)]
     pub login: String,
     pub password_hash: crate::Secret,
-    pub role: String,
-    pub language: String,
+    pub role: Role,
+    pub language: Language,
     pub disabled: bool,
     pub created_at: DateTimeUtc,
     pub last_login_at: Option<DateTimeUtc>,
@@ -27,3 +27,33 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+text_enum! {
+    #[graphql]
+    /// A merchant user's role.
+    pub enum Role {
+        /// Everything, including users and settings.
+        Owner = "OWNER",
+        /// Reads everything, creates withdrawals, resends postbacks.
+        Operator = "OPERATOR",
+        /// Reads everything, changes nothing but the own profile.
+        Viewer = "VIEWER",
+    }
+}
+
+text_enum! {
+    #[graphql]
+    /// The user's interface language.
+    pub enum Language {
+        /// English.
+        En = "EN",
+        /// Russian.
+        Ru = "RU",
+        /// Hindi.
+        Hi = "HI",
+        /// Bengali.
+        Bn = "BN",
+        /// Urdu.
+        Ur = "UR",
+    }
+}

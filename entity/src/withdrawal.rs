@@ -16,12 +16,12 @@ pub struct Model {
     pub decision_comment: Option<String>,
     pub fields: String,
     pub status: WithdrawalStatus,
-    pub request_kind: String,
+    pub request_kind: WithdrawalRequestKind,
     pub created_by: Option<i64>,
     pub api_key_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub processed_at: Option<DateTimeUtc>,
-    pub postback_status: String,
+    pub postback_status: WithdrawalPostbackStatus,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -29,27 +29,39 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// Where a withdrawal stands: NEW until the platform decides, then APPROVED
-/// (paid out) or REJECTED. Stored as the same text as before.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    EnumIter,
-    DeriveActiveEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[sea_orm(rs_type = "String", db_type = "Text")]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum WithdrawalStatus {
-    #[sea_orm(string_value = "NEW")]
-    New,
-    #[sea_orm(string_value = "APPROVED")]
-    Approved,
-    #[sea_orm(string_value = "REJECTED")]
-    Rejected,
+text_enum! {
+    #[graphql]
+    /// The platform's decision on a withdrawal.
+    pub enum WithdrawalStatus {
+        /// Waiting for the platform; its amount is reserved.
+        New = "NEW",
+        /// Paid out.
+        Approved = "APPROVED",
+        /// Not paid; the amount is available again.
+        Rejected = "REJECTED",
+    }
+}
+
+text_enum! {
+    #[graphql]
+    /// Who requested a withdrawal.
+    pub enum WithdrawalRequestKind {
+        /// Created in the personal account.
+        Manual = "MANUAL",
+        /// Created by the merchant's server with an API key.
+        Api = "API",
+    }
+}
+
+text_enum! {
+    #[graphql]
+    /// Where a withdrawal's postback stands.
+    pub enum WithdrawalPostbackStatus {
+        /// No status postback is due yet (the withdrawal is NEW).
+        NotSent = "NOT_SENT",
+        /// The merchant's server answered 2xx.
+        Received = "RECEIVED",
+        /// Delivery failed after every retry.
+        Error = "ERROR",
+    }
 }

@@ -36,20 +36,18 @@ pub struct User {
     pub totp_enabled: bool,
 }
 
-impl TryFrom<user::Model> for User {
-    type Error = async_graphql::Error;
-    fn try_from(u: user::Model) -> Result<Self> {
-        let bad = |e: String| AppError::Internal(anyhow::anyhow!(e)).extend();
-        Ok(User {
+impl From<user::Model> for User {
+    fn from(u: user::Model) -> Self {
+        User {
             id: ID(u.id.to_string()),
             login: u.login,
-            role: u.role.parse().map_err(bad)?,
-            language: u.language.parse().map_err(bad)?,
+            role: u.role,
+            language: u.language,
             disabled: u.disabled,
             created_at: u.created_at.into(),
             last_login_at: u.last_login_at.map(Into::into),
             totp_enabled: u.totp_enabled,
-        })
+        }
     }
 }
 
@@ -106,7 +104,7 @@ impl AuditEntry {
         };
         let loader = ctx.data::<DataLoader<UserLoader>>()?;
         match loader.load_one((self.merchant_id, id)).await {
-            Ok(Some(u)) => Ok(Some(u.try_into()?)),
+            Ok(Some(u)) => Ok(Some(u.into())),
             Ok(None) => Ok(None),
             Err(e) => Err(AppError::Internal(anyhow::anyhow!(e.to_string())).extend()),
         }
@@ -212,8 +210,8 @@ impl AccountsQuery {
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         service::me(deps(ctx)?, actor(ctx)?)
             .await
-            .extend()?
-            .try_into()
+            .extend()
+            .map(Into::into)
     }
 
     /// The merchant (client) of the signed-in user.
@@ -228,10 +226,8 @@ impl AccountsQuery {
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         service::users(deps(ctx)?, actor(ctx)?)
             .await
-            .extend()?
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect()
+            .extend()
+            .map(|users| users.into_iter().map(Into::into).collect())
     }
 
     /// Who did what, newest first; filtered by user, action and time. OWNER only.
@@ -322,7 +318,7 @@ impl AccountsMutation {
         .extend()?;
         Ok(match outcome {
             Ok(u) => CreateUserPayload {
-                user: Some(u.try_into()?),
+                user: Some(u.into()),
                 errors: vec![],
             },
             Err(e) => CreateUserPayload {
@@ -345,7 +341,7 @@ impl AccountsMutation {
             .extend()?;
         Ok(match outcome {
             Ok((u, _ended)) => SetUserDisabledPayload {
-                user: Some(u.try_into()?),
+                user: Some(u.into()),
                 errors: vec![],
             },
             Err(e) => SetUserDisabledPayload {
@@ -364,7 +360,7 @@ impl AccountsMutation {
         let u = service::update_profile(deps(ctx)?, actor(ctx)?, input.language)
             .await
             .extend()?;
-        let u: User = u.try_into()?;
+        let u: User = u.into();
         Ok(UpdateProfilePayload {
             profile: Some(ProfileSettings {
                 login: u.login,

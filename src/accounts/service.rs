@@ -60,8 +60,8 @@ pub async fn create_merchant(
             ),
             delayed_auto_activation: Set(false),
             postback_secret: Set(new_postback_secret().into()),
-            after_payment_action: Set("SHOW_RESULT".into()),
-            theme: Set("LIGHT".into()),
+            after_payment_action: Set(merchant::AfterPaymentAction::ShowResult),
+            theme: Set(merchant::PluginTheme::Light),
             created_at: Set(now),
             ..Default::default()
         }
@@ -142,8 +142,8 @@ pub async fn create_user(
             merchant_id: Set(merchant_id),
             login: Set(login.clone()),
             password_hash: Set(phc.clone().into()),
-            role: Set(input.role.as_str().to_string()),
-            language: Set(input.language.unwrap_or(Language::En).as_str().to_string()),
+            role: Set(input.role),
+            language: Set(input.language.unwrap_or(Language::En)),
             disabled: Set(false),
             created_at: Set(now),
             password_changed_at: Set(now),

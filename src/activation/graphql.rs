@@ -1,5 +1,6 @@
 //! GraphQL: the plugin's public operations, delayed activation, stockpilings.
 
+use super::model::{ActivationRequestStatus, StockpilingStatus};
 use super::service::{
     self, ActivateInput, Outcome, StockpilingFilter as Filter, STOCKPILING_CURSOR,
 };
@@ -71,19 +72,6 @@ pub struct ActivateDepositPayload {
     pub errors: Vec<UserError>,
 }
 
-/// Where an activation request stands.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum ActivationRequestStatus {
-    /// The payment system has not reported the number yet.
-    Waiting,
-    /// The number arrived and the deposit was activated.
-    Activated,
-    /// The number did not arrive in time.
-    Expired,
-    /// The number arrived but could not be activated (e.g. already activated, or an outgoing transaction).
-    Rejected,
-}
-
 /// One activation request made from the plugin.
 pub struct ActivationRequest {
     pub request: activation_request::Model,
@@ -126,12 +114,7 @@ impl ActivationRequest {
     }
     /// WAITING until the payment system reports the number; then ACTIVATED, or EXPIRED / REJECTED.
     async fn status(&self) -> ActivationRequestStatus {
-        match self.request.status.as_str() {
-            "ACTIVATED" => ActivationRequestStatus::Activated,
-            "EXPIRED" => ActivationRequestStatus::Expired,
-            "REJECTED" => ActivationRequestStatus::Rejected,
-            _ => ActivationRequestStatus::Waiting,
-        }
+        self.request.status
     }
     /// The payment system the payer named.
     async fn payment_system<'ctx>(&self, ctx: &Context<'ctx>) -> Result<&'ctx PaymentSystem> {
@@ -186,48 +169,7 @@ pub struct SetDelayedAutoActivationPayload {
     pub errors: Vec<UserError>,
 }
 
-/// The plugin's colour theme.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum PluginTheme {
-    /// Light text on a dark background.
-    Dark,
-    /// Dark text on a light background.
-    Light,
-    /// White with green accents.
-    WhiteGreen,
-    /// The merchant's own stylesheet (customCssUrl).
-    Custom,
-}
-
-/// What the plugin does after a successful activation.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum AfterPaymentAction {
-    /// The plugin shows the result and stays open.
-    ShowResult,
-    /// The plugin sends the payer to successUrl (or failUrl).
-    Redirect,
-}
-
-impl PluginTheme {
-    pub fn from_db(s: &str) -> Self {
-        match s {
-            "DARK" => PluginTheme::Dark,
-            "WHITE_GREEN" => PluginTheme::WhiteGreen,
-            "CUSTOM" => PluginTheme::Custom,
-            _ => PluginTheme::Light,
-        }
-    }
-}
-
-impl AfterPaymentAction {
-    pub fn from_db(s: &str) -> Self {
-        if s == "REDIRECT" {
-            AfterPaymentAction::Redirect
-        } else {
-            AfterPaymentAction::ShowResult
-        }
-    }
-}
+pub use entity::merchant::{AfterPaymentAction, PluginTheme};
 
 /// A payment system as the plugin offers it.
 #[derive(SimpleObject)]
@@ -333,9 +275,9 @@ impl ActivationQuery {
         let url = |name: &str| crate::plugin::service::file_url(d, name);
         Ok(PluginConfig {
             merchant_name: m.name,
-            theme: PluginTheme::from_db(&m.theme),
+            theme: m.theme,
             custom_css_url: look.custom_css.as_deref().map(url),
-            after_payment_action: AfterPaymentAction::from_db(&m.after_payment_action),
+            after_payment_action: m.after_payment_action,
             success_url: m.success_url,
             fail_url: m.fail_url,
             payment_systems: setup
@@ -494,15 +436,6 @@ impl ActivationMutation {
 
 // ---- Stockpiling: a payer's deposits accumulating toward the minimum ----
 
-/// Whether a stockpiling reached the minimum.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum StockpilingStatus {
-    /// Below the minimum: deposits keep accumulating.
-    InProgress,
-    /// The minimum was reached and the postback queued.
-    Completed,
-}
-
 /// Accumulation of one payer's deposits up to the merchant's minimum.
 pub struct Stockpiling(pub stockpiling::Model);
 
@@ -555,11 +488,7 @@ impl Stockpiling {
     }
     /// IN_PROGRESS until the minimum is reached.
     async fn status(&self) -> StockpilingStatus {
-        if self.0.status == "COMPLETED" {
-            StockpilingStatus::Completed
-        } else {
-            StockpilingStatus::InProgress
-        }
+        self.0.status
     }
     /// When its first deposit was activated.
     async fn created_at(&self) -> DateTime {
@@ -613,7 +542,7 @@ impl StockpilingProgress {
             minimum: from_minor(s.minimum_minor, u).into(),
             remaining: from_minor((s.minimum_minor - s.accumulated_minor).max(0), u).into(),
             currency: s.currency.clone(),
-            completed: s.status == "COMPLETED",
+            completed: s.status == StockpilingStatus::Completed,
         }
     }
 }

@@ -16,5 +16,6 @@
 //! `KASSA_ACTIVATION_TTL`.
 
 pub mod graphql;
+pub mod model;
 pub mod service;
 pub mod stockpile;

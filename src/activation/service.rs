@@ -1,5 +1,6 @@
 //! activateDeposit, activation requests, delayed automatic activation, pluginConfig.
 
+use super::model::{self, ActivationRequestStatus};
 use super::stockpile::{self, Activated};
 use crate::audit::{self, Audit};
 use crate::auth::model::{Actor, Scope};
@@ -7,6 +8,7 @@ use crate::auth::tokens;
 use crate::db::{lock_keys, write, Change};
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
+use crate::events::TransactionEventKind;
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::{activation_request, merchant, minimum_deposit, stockpiling, transaction, wallet};
 use sea_orm::sea_query::Expr;
@@ -144,7 +146,7 @@ pub async fn activate_deposit(d: &Deps, input: ActivateInput) -> AppResult<Activ
         let mut entry = None;
         let result = match found {
             Some(tx) if tx.activated_at.is_some() => Activation::only(Outcome::AlreadyActivated),
-            Some(tx) if tx.direction != "INCOMING" || tx.originality != "NORMAL" => {
+            Some(tx) if !model::claimable(&tx) => {
                 Activation::only(Outcome::Rejected)
             }
             Some(tx) => {
@@ -177,7 +179,7 @@ pub async fn activate_deposit(d: &Deps, input: ActivateInput) -> AppResult<Activ
         };
         let activated = result.outcome == Outcome::Activated;
         let events: Vec<crate::events::Event> = match (&result.transaction, activated) {
-            (Some(t), true) => vec![crate::events::Event::transaction("ACTIVATED", now, t)],
+            (Some(t), true) => vec![crate::events::Event::transaction(TransactionEventKind::Activated, now, t)],
             _ => Vec::new(),
         };
         let mut change = Change::done(result)
@@ -232,7 +234,7 @@ async fn wait_for(
         transaction_number: Set(number.to_string()),
         label: Set(label.to_string()),
         order_id: Set(order_id.map(str::to_string)),
-        status: Set("WAITING".into()),
+        status: Set(ActivationRequestStatus::Waiting),
         created_at: Set(now),
         expires_at: Set(now + ttl),
         waiting_key: Set(Some(key)),
@@ -260,14 +262,17 @@ async fn wait_for(
 
 async fn expire(txn: &DatabaseTransaction, id: i64, at: DateTime<Utc>) -> AppResult<()> {
     activation_request::Entity::update_many()
-        .col_expr(activation_request::Column::Status, Expr::value("EXPIRED"))
+        .col_expr(
+            activation_request::Column::Status,
+            Expr::value(ActivationRequestStatus::Expired),
+        )
         .col_expr(
             activation_request::Column::WaitingKey,
             Expr::value(Option::<String>::None),
         )
         .col_expr(activation_request::Column::SettledAt, Expr::value(Some(at)))
         .filter(activation_request::Column::Id.eq(id))
-        .filter(activation_request::Column::Status.eq("WAITING"))
+        .filter(activation_request::Column::Status.eq(ActivationRequestStatus::Waiting))
         .exec(txn)
         .await?;
     Ok(())
@@ -312,11 +317,7 @@ pub async fn settle_waiting(
                 request.order_id.as_deref(),
             )
             .await?;
-            let status = if done.is_some() {
-                "ACTIVATED"
-            } else {
-                "REJECTED"
-            };
+            let status = model::settled(done.is_some());
             activation_request::Entity::update_many()
                 .col_expr(activation_request::Column::Status, Expr::value(status))
                 .col_expr(
@@ -371,7 +372,7 @@ pub async fn activation_request(
     else {
         return Ok(None);
     };
-    if r.status == "WAITING" && r.expires_at <= d.clock.now() {
+    if model::overdue(&r, d.clock.now()) {
         // (recorded by the system on a public read: no audit entry)
         return write(d, &Actor::Anonymous, async |txn, _now| {
             expire(txn, r.id, r.expires_at).await?;
@@ -543,7 +544,7 @@ fn stockpiling_condition(
         c = c.add(S::Label.eq(l.clone()));
     }
     if let Some(done) = f.completed {
-        c = c.add(S::Status.eq(if done { "COMPLETED" } else { "IN_PROGRESS" }));
+        c = c.add(S::Status.eq(model::stockpiling_status(done)));
     }
     if let Some(cur) = &f.currency {
         c = c.add(S::Currency.eq(cur.clone()));

@@ -5,8 +5,10 @@ use crate::catalog::model::Catalog;
 use crate::error::AppResult;
 use crate::money::from_minor;
 use crate::stats::buckets::{self, Scope};
-use crate::transactions::model::PostbackStatus;
 use chrono::{DateTime, SecondsFormat, Utc};
+use entity::postback::PostbackKind;
+use entity::stockpiling::StockpilingStatus;
+use entity::transaction::{Direction, Originality, PostbackStatus};
 use entity::{minimum_deposit, stockpiling, transaction};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
@@ -45,8 +47,8 @@ pub async fn activate(
         ])
         .and_where(T::Id.eq(id))
         .and_where(T::ActivatedAt.is_null())
-        .and_where(T::Direction.eq("INCOMING"))
-        .and_where(T::Originality.eq("NORMAL"))
+        .and_where(T::Direction.eq(Direction::Incoming))
+        .and_where(T::Originality.eq(Originality::Normal))
         .returning_all()
         .to_owned();
     let Some(row) = txn.query_one(&claim).await? else {
@@ -126,7 +128,7 @@ async fn join_stockpiling(
             tx.currency.clone().into(),
             minimum.into(),
             tx.amount_minor.into(),
-            "IN_PROGRESS".into(),
+            StockpilingStatus::InProgress.into(),
             open_key.into(),
             now.into(),
         ])
@@ -146,13 +148,13 @@ async fn join_stockpiling(
         .ok_or_else(|| anyhow::anyhow!("stockpiling upsert returned no row"))?;
     let mut sp = stockpiling::Model::from_query_result(&row, "")?;
     tx.stockpiling_id = Some(sp.id);
-    tx.postback_status = PostbackStatus::StockpilingInProgress.as_str().to_string();
+    tx.postback_status = PostbackStatus::StockpilingInProgress;
 
     transaction::Entity::update_many()
         .col_expr(transaction::Column::StockpilingId, Expr::value(Some(sp.id)))
         .col_expr(
             transaction::Column::PostbackStatus,
-            Expr::value(PostbackStatus::StockpilingInProgress.as_str()),
+            Expr::value(PostbackStatus::StockpilingInProgress),
         )
         .filter(transaction::Column::Id.eq(tx.id))
         .exec(txn)
@@ -174,20 +176,20 @@ async fn join_stockpiling(
 
     if completes {
         stockpiling::Entity::update_many()
-            .col_expr(S::Status, Expr::value("COMPLETED"))
+            .col_expr(S::Status, Expr::value(StockpilingStatus::Completed))
             .col_expr(S::CompletedAt, Expr::value(Some(now)))
             .col_expr(S::OpenKey, Expr::value(Option::<String>::None))
             .filter(S::Id.eq(sp.id))
             .exec(txn)
             .await?;
-        sp.status = "COMPLETED".into();
+        sp.status = StockpilingStatus::Completed;
         sp.completed_at = Some(now);
         sp.open_key = None;
-        tx.postback_status = PostbackStatus::Queued.as_str().to_string();
+        tx.postback_status = PostbackStatus::Queued;
         transaction::Entity::update_many()
             .col_expr(
                 transaction::Column::PostbackStatus,
-                Expr::value(PostbackStatus::Queued.as_str()),
+                Expr::value(PostbackStatus::Queued),
             )
             .filter(transaction::Column::StockpilingId.eq(sp.id))
             .exec(txn)
@@ -236,7 +238,7 @@ async fn queue_deposit_postback(
         txn,
         now,
         sp.merchant_id,
-        "DEPOSIT",
+        PostbackKind::Deposit,
         (Some(sp.id), None),
         body,
     )

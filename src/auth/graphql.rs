@@ -57,7 +57,7 @@ impl AuthMutation {
                 Ok(s) => LoginPayload {
                     token: Some(s.token.into_inner()),
                     expires_at: Some(s.expires_at.into()),
-                    user: Some(s.user.try_into()?),
+                    user: Some(s.user.into()),
                     errors: vec![],
                 },
                 Err(e) => LoginPayload {
@@ -122,11 +122,8 @@ impl ApiKey {
         self.0.name.as_deref().unwrap_or("")
     }
     /// What the key may do.
-    async fn scope(&self) -> Result<super::model::Scope> {
-        self.0
-            .scope
-            .parse()
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("unknown key scope")).extend())
+    async fn scope(&self) -> super::model::Scope {
+        self.0.scope
     }
     /// The first characters of the key, enough to recognise it; never the whole key.
     async fn prefix(&self) -> &str {
@@ -149,7 +146,7 @@ impl ApiKey {
             .await
             .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")).extend())?
         {
-            Some(u) => Ok(Some(u.try_into()?)),
+            Some(u) => Ok(Some(u.into())),
             None => Ok(None),
         }
     }
@@ -327,7 +324,7 @@ impl TotpMutation {
                 .extend()?
             {
                 Ok((user, codes)) => ConfirmTotpPayload {
-                    user: Some(user.try_into()?),
+                    user: Some(user.into()),
                     recovery_codes: codes,
                     errors: vec![],
                 },
@@ -351,7 +348,7 @@ impl TotpMutation {
                 .extend()?
             {
                 Ok(user) => DisableTotpPayload {
-                    user: Some(user.try_into()?),
+                    user: Some(user.into()),
                     errors: vec![],
                 },
                 Err(e) => DisableTotpPayload {

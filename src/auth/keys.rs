@@ -24,7 +24,7 @@ pub async fn list(d: &Deps, actor: &Actor) -> AppResult<Vec<api_key::Model>> {
     let owner = actor.user_with_role(&[Role::Owner])?;
     Ok(api_key::Entity::find()
         .filter(api_key::Column::MerchantId.eq(owner.merchant_id))
-        .filter(api_key::Column::Scope.eq(Scope::Merchant.as_str()))
+        .filter(api_key::Column::Scope.eq(Scope::Merchant))
         .order_by_desc(api_key::Column::Id)
         .all(&d.db)
         .await?)
@@ -49,7 +49,7 @@ pub async fn create(
     let key = tokens::generate(tokens::API_KEY_PREFIX);
     write(d, actor, async |txn, now| {
         let row = api_key::ActiveModel {
-            scope: Set(Scope::Merchant.as_str().to_string()),
+            scope: Set(Scope::Merchant),
             merchant_id: Set(Some(owner.merchant_id)),
             key_hash: Set(tokens::digest(&key)),
             prefix: Set(key.chars().take(10).collect()),
@@ -64,7 +64,7 @@ pub async fn create(
             merchant_id: Some(owner.merchant_id),
             action: "api_key.create",
             subject: Some(format!("api-key:{}", row.id)),
-            details: json!({ "name": name, "scope": Scope::Merchant.as_str(), "prefix": row.prefix }),
+            details: json!({ "name": name, "scope": Scope::Merchant, "prefix": row.prefix }),
         };
         Ok(Change::done(Ok((row, key))).audited(entry))
     })
@@ -87,7 +87,7 @@ pub async fn revoke(
     let done = write(d, actor, async |txn, now| {
         let Some(key) = api_key::Entity::find_by_id(id)
             .filter(api_key::Column::MerchantId.eq(owner.merchant_id))
-            .filter(api_key::Column::Scope.eq(Scope::Merchant.as_str()))
+            .filter(api_key::Column::Scope.eq(Scope::Merchant))
             .one(txn)
             .await?
         else {

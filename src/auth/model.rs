@@ -1,49 +1,9 @@
 //! Who is calling: roles, key scopes and the `Actor` every service receives.
 
 use crate::error::AppError;
-use async_graphql::Enum;
 
-/// A merchant user's role.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// Everything, including users and settings.
-    Owner,
-    /// Reads everything, creates withdrawals, resends postbacks.
-    Operator,
-    /// Reads everything, changes nothing but the own profile.
-    Viewer,
-}
-
-/// The user's interface language.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Language {
-    /// English.
-    En,
-    /// Russian.
-    Ru,
-    /// Hindi.
-    Hi,
-    /// Bengali.
-    Bn,
-    /// Urdu.
-    Ur,
-}
-
-/// What an API key may do.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "ApiKeyScope")]
-pub enum Scope {
-    /// The merchant's own server: reads as OPERATOR, creates withdrawals.
-    Merchant,
-    /// A payment-system integration: `ingestTransactions`.
-    Ingest,
-    /// The platform operator: statuses, originality, rates, delayed activation.
-    Platform,
-}
-
-text_enum!(Role { Owner => "OWNER", Operator => "OPERATOR", Viewer => "VIEWER" });
-text_enum!(Language { En => "EN", Ru => "RU", Hi => "HI", Bn => "BN", Ur => "UR" });
-text_enum!(Scope { Merchant => "MERCHANT", Ingest => "INGEST", Platform => "PLATFORM" });
+pub use entity::api_key::ApiKeyScope as Scope;
+pub use entity::user::{Language, Role};
 
 /// A signed-in merchant user, as proven by a session token.
 #[derive(Clone, Debug)]

@@ -148,7 +148,7 @@ pub async fn login(
         let actor = Actor::User(UserActor {
             user_id: user.id,
             merchant_id: user.merchant_id,
-            role: user.role.parse().map_err(anyhow::Error::msg)?,
+            role: user.role,
             session_id: session.id,
         });
         let entry = Audit {
@@ -325,14 +325,11 @@ async fn verify_key(d: &Deps, token: &str) -> AppResult<Actor> {
             .one(&d.db)
             .await?;
         return Ok(match key {
-            Some(k) => match k.scope.parse::<Scope>() {
-                Ok(scope) => Actor::Key(KeyActor {
-                    key_id: k.id,
-                    scope,
-                    merchant_id: k.merchant_id,
-                }),
-                Err(_) => Actor::Invalid,
-            },
+            Some(k) => Actor::Key(KeyActor {
+                key_id: k.id,
+                scope: k.scope,
+                merchant_id: k.merchant_id,
+            }),
             None => Actor::Invalid,
         });
     }
@@ -383,7 +380,7 @@ async fn authenticate_session(d: &Deps, token: &str) -> AppResult<(Actor, Option
         Actor::User(UserActor {
             user_id: u.id,
             merchant_id: u.merchant_id,
-            role: u.role.parse().map_err(anyhow::Error::msg)?,
+            role: u.role,
             session_id: s.id,
         }),
         Some(std::cmp::min(
@@ -625,7 +622,7 @@ pub async fn create_api_key(
             }
         }
         let row = api_key::ActiveModel {
-            scope: Set(scope.as_str().to_string()),
+            scope: Set(scope),
             merchant_id: Set(merchant_id),
             key_hash: Set(tokens::digest(&key)),
             prefix: Set(key.chars().take(10).collect()),

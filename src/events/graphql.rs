@@ -1,7 +1,7 @@
 //! GraphQL subscriptions over the bus: transactionEvents, withdrawalEvents,
 //! activationRequestUpdated.
 
-use super::Event;
+use super::{Event, TransactionEventKind, WithdrawalEventKind};
 use crate::activation::graphql::ActivationRequest;
 use crate::error::AppError;
 use crate::graphql::context::{actor, deps};
@@ -9,7 +9,7 @@ use crate::graphql::scalars::DateTime;
 use crate::transactions::graphql::Transaction;
 use crate::withdrawals::graphql::Withdrawal;
 use async_graphql::{
-    Context, Enum, ErrorExtensions, InputObject, Result, ResultExt, SimpleObject, Subscription, ID,
+    Context, ErrorExtensions, InputObject, Result, ResultExt, SimpleObject, Subscription, ID,
 };
 use futures_util::{Stream, StreamExt};
 use std::sync::Arc;
@@ -74,40 +74,6 @@ fn events(ctx: &Context<'_>) -> Result<impl Stream<Item = Arc<Event>> + use<>> {
     ))
 }
 
-/// What happened to a transaction.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum TransactionEventKind {
-    /// The payment system reported it.
-    Created,
-    /// The payer (or delayed automatic activation) activated it.
-    Activated,
-    /// Its postbackStatus moved.
-    PostbackStatusChanged,
-    /// The platform marked it NORMAL or SCAM.
-    OriginalityChanged,
-}
-
-impl TransactionEventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "CREATED",
-            Self::Activated => "ACTIVATED",
-            Self::PostbackStatusChanged => "POSTBACK_STATUS_CHANGED",
-            Self::OriginalityChanged => "ORIGINALITY_CHANGED",
-        }
-    }
-    fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Created,
-            Self::Activated,
-            Self::PostbackStatusChanged,
-            Self::OriginalityChanged,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
-
 /// Which transaction events to receive; each field left out matches all.
 #[derive(InputObject, Default)]
 pub struct TransactionEventFilter {
@@ -128,36 +94,6 @@ pub struct TransactionEvent {
     pub at: DateTime,
     /// The transaction as it stood right after the change.
     pub transaction: Transaction,
-}
-
-/// What happened to a withdrawal.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum WithdrawalEventKind {
-    /// It was requested.
-    Created,
-    /// The platform approved or rejected it.
-    StatusChanged,
-    /// Its postbackStatus moved.
-    PostbackStatusChanged,
-}
-
-impl WithdrawalEventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "CREATED",
-            Self::StatusChanged => "STATUS_CHANGED",
-            Self::PostbackStatusChanged => "POSTBACK_STATUS_CHANGED",
-        }
-    }
-    fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Created,
-            Self::StatusChanged,
-            Self::PostbackStatusChanged,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
 }
 
 /// Which withdrawal events to receive; each field left out matches all.
@@ -210,7 +146,7 @@ impl EventsSubscription {
                         .as_ref()
                         .is_none_or(|l| transaction.label.as_ref() == Some(l)) =>
                 {
-                    TransactionEventKind::parse(kind)
+                    Some(*kind)
                         .filter(|k| f.kinds.as_ref().is_none_or(|ks| ks.contains(k)))
                         .map(|kind| TransactionEvent {
                             kind,
@@ -245,7 +181,7 @@ impl EventsSubscription {
                         .as_ref()
                         .is_none_or(|s| s.contains(&withdrawal.payment_system)) =>
                 {
-                    WithdrawalEventKind::parse(kind)
+                    Some(*kind)
                         .filter(|k| f.kinds.as_ref().is_none_or(|ks| ks.contains(k)))
                         .map(|kind| WithdrawalEvent {
                             kind,
@@ -278,7 +214,7 @@ impl EventsSubscription {
                 return Err(AppError::NotFound.extend());
             }
         }
-        let settled = current.status != "WAITING";
+        let settled = crate::activation::model::is_settled(current.status);
         let ticket = current.ticket.clone();
         let expires_in = (current.expires_at - d.clock.now())
             .to_std()
@@ -320,7 +256,7 @@ impl EventsSubscription {
                     return None;
                 }
                 let r = all.next().await?;
-                let settled = r.request.status != "WAITING";
+                let settled = crate::activation::model::is_settled(r.request.status);
                 Some((r, (all, settled)))
             },
         ))

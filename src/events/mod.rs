@@ -29,13 +29,13 @@ use tokio::sync::broadcast;
 pub enum Event {
     Transaction {
         merchant_id: i64,
-        kind: String,
+        kind: TransactionEventKind,
         at: DateTime<Utc>,
         transaction: transaction::Model,
     },
     Withdrawal {
         merchant_id: i64,
-        kind: String,
+        kind: WithdrawalEventKind,
         at: DateTime<Utc>,
         withdrawal: withdrawal::Model,
     },
@@ -53,20 +53,54 @@ pub enum Event {
     Resync,
 }
 
+/// What happened to a transaction.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TransactionEventKind {
+    /// The payment system reported it.
+    Created,
+    /// The payer (or delayed automatic activation) activated it.
+    Activated,
+    /// Its postbackStatus moved.
+    PostbackStatusChanged,
+    /// The platform marked it NORMAL or SCAM.
+    OriginalityChanged,
+}
+
+/// What happened to a withdrawal.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WithdrawalEventKind {
+    /// It was requested.
+    Created,
+    /// The platform approved or rejected it.
+    StatusChanged,
+    /// Its postbackStatus moved.
+    PostbackStatusChanged,
+}
+
 impl Event {
-    pub fn transaction(kind: &str, at: DateTime<Utc>, t: &transaction::Model) -> Event {
+    pub fn transaction(
+        kind: TransactionEventKind,
+        at: DateTime<Utc>,
+        t: &transaction::Model,
+    ) -> Event {
         Event::Transaction {
             merchant_id: t.merchant_id,
-            kind: kind.into(),
+            kind,
             at,
             transaction: t.clone(),
         }
     }
 
-    pub fn withdrawal(kind: &str, at: DateTime<Utc>, w: &withdrawal::Model) -> Event {
+    pub fn withdrawal(
+        kind: WithdrawalEventKind,
+        at: DateTime<Utc>,
+        w: &withdrawal::Model,
+    ) -> Event {
         Event::Withdrawal {
             merchant_id: w.merchant_id,
-            kind: kind.into(),
+            kind,
             at,
             withdrawal: w.clone(),
         }

@@ -79,7 +79,7 @@ pub fn stored_filter(e: &entity::export::Model) -> Result<service::Filter> {
     let value = (!json.is_null())
         .then(|| async_graphql::Value::from_json(json))
         .transpose()?;
-    Ok(if e.kind == "WITHDRAWALS" {
+    Ok(if e.kind == Kind::Withdrawals {
         let f = <Option<WithdrawalFilter> as InputType>::parse(value)
             .map_err(|e| e.into_server_error(Default::default()))?;
         service::Filter::Withdrawals(f.unwrap_or_default().parse()?)

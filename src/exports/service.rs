@@ -20,19 +20,14 @@ const CHUNK: u64 = 500;
 const TOKEN_PREFIX: &str = "kex_";
 
 /// What an export downloads.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Transactions,
-    Withdrawals,
+pub use entity::export::ExportKind as Kind;
+
+/// The download's file name stem of each kind.
+trait FileStem {
+    fn file_stem(self) -> &'static str;
 }
 
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Transactions => "TRANSACTIONS",
-            Kind::Withdrawals => "WITHDRAWALS",
-        }
-    }
+impl FileStem for Kind {
     fn file_stem(self) -> &'static str {
         match self {
             Kind::Transactions => "transactions",
@@ -56,7 +51,7 @@ pub async fn create(
     export::ActiveModel {
         token_hash: Set(tokens::digest(&token)),
         merchant_id: Set(tenant.merchant_id),
-        kind: Set(kind.as_str().into()),
+        kind: Set(kind),
         filter: Set(filter.to_string()),
         created_at: Set(now),
         expires_at: Set(expires_at),
@@ -85,14 +80,9 @@ pub async fn find(d: &Deps, token: &str) -> AppResult<Option<export::Model>> {
 
 /// The download's file name: `transactions-2026-12-01.csv`.
 pub fn file_name(e: &export::Model) -> String {
-    let kind = if e.kind == Kind::Withdrawals.as_str() {
-        Kind::Withdrawals
-    } else {
-        Kind::Transactions
-    };
     format!(
         "{}-{}.csv",
-        kind.file_stem(),
+        e.kind.file_stem(),
         e.created_at.format("%Y-%m-%d")
     )
 }
@@ -159,11 +149,6 @@ fn transaction_row(
     t: &transaction::Model,
 ) -> AppResult<()> {
     let units = d.catalog.minor_units(&t.currency);
-    let status = if t.activated_at.is_some() {
-        "ACTIVATED"
-    } else {
-        "NOT_ACTIVATED"
-    };
     write_row(
         out,
         &[
@@ -172,7 +157,7 @@ fn transaction_row(
             &t.activated_at.map(time).unwrap_or_default(),
             &t.payment_system,
             &t.wallet_identifier,
-            &t.direction,
+            t.direction.as_str(),
             &from_minor(t.amount_minor, units).to_string(),
             &t.currency,
             &from_minor(t.commission_minor, units).to_string(),
@@ -180,10 +165,10 @@ fn transaction_row(
             t.counterparty.as_deref().unwrap_or(""),
             t.label.as_deref().unwrap_or(""),
             t.order_id.as_deref().unwrap_or(""),
-            status,
-            &t.postback_status,
-            &t.kind,
-            &t.originality,
+            t.status().as_str(),
+            t.postback_status.as_str(),
+            t.kind.as_str(),
+            t.originality.as_str(),
             &t.country,
         ],
     )
@@ -204,9 +189,9 @@ fn withdrawal_row(
             &w.recipient,
             &from_minor(w.amount_minor, units).to_string(),
             &w.currency,
-            &sea_orm::ActiveEnum::to_value(&w.status),
-            &w.request_kind,
-            &w.postback_status,
+            w.status.as_str(),
+            w.request_kind.as_str(),
+            w.postback_status.as_str(),
             w.label.as_deref().unwrap_or(""),
             w.comment.as_deref().unwrap_or(""),
             w.decision_comment.as_deref().unwrap_or(""),

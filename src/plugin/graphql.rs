@@ -32,7 +32,7 @@ pub struct PluginAppearance {
 impl PluginAppearance {
     pub fn new(d: &Deps, a: Appearance) -> Self {
         PluginAppearance {
-            theme: PluginTheme::from_db(&a.theme),
+            theme: a.theme,
             custom_css_url: a.custom_css.map(|n| service::file_url(d, &n)),
             prompts: a
                 .prompts
@@ -155,12 +155,7 @@ impl PluginMutation {
             Some(u) => Some(read_upload(ctx, u, service::CSS_MAX)?),
             None => None,
         };
-        let theme = input.theme.map(|t| match t {
-            PluginTheme::Dark => "DARK",
-            PluginTheme::Light => "LIGHT",
-            PluginTheme::WhiteGreen => "WHITE_GREEN",
-            PluginTheme::Custom => "CUSTOM",
-        });
+        let theme = input.theme;
         Ok(
             match service::update_appearance(d, a, theme, css)
                 .await

@@ -5,6 +5,7 @@ use crate::auth::model::{Actor, Role};
 use crate::db::{write, Change};
 use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
+use entity::merchant::PluginTheme;
 use entity::{file, merchant, payment_system_prompt};
 use rand::RngCore;
 use sea_orm::{
@@ -60,7 +61,7 @@ async fn store(
 /// The merchant's appearance: theme, stylesheet file name, prompts
 /// (payment system, file name) in catalogue order.
 pub struct Appearance {
-    pub theme: String,
+    pub theme: PluginTheme,
     pub custom_css: Option<String>,
     pub prompts: Vec<(String, String)>,
 }
@@ -97,7 +98,7 @@ pub async fn appearance_of(d: &Deps, m: &merchant::Model) -> AppResult<Appearanc
     };
     prompts.sort_by_key(|(code, _)| position(code));
     Ok(Appearance {
-        theme: m.theme.clone(),
+        theme: m.theme,
         custom_css,
         prompts,
     })
@@ -127,7 +128,7 @@ fn user_error(field: &[&str], code: ErrorCode, message: impl Into<String>) -> Us
 pub async fn update_appearance(
     d: &Deps,
     actor: &Actor,
-    theme: Option<&'static str>,
+    theme: Option<PluginTheme>,
     css: Option<Vec<u8>>,
 ) -> AppResult<Result<Appearance, Vec<UserError>>> {
     let me = actor.user_with_role(&[Role::Owner])?.clone();
@@ -148,7 +149,7 @@ pub async fn update_appearance(
         }
     }
     let m = crate::accounts::service::merchant(d, actor).await?;
-    if theme == Some("CUSTOM") && css.is_none() && m.custom_css_file_id.is_none() {
+    if theme == Some(PluginTheme::Custom) && css.is_none() && m.custom_css_file_id.is_none() {
         errors.push(user_error(
             &["input", "customCss"],
             ErrorCode::Required,
@@ -161,7 +162,7 @@ pub async fn update_appearance(
     let updated = write(d, actor, async |txn, _now| {
         let mut row: merchant::ActiveModel = m.clone().into();
         if let Some(theme) = theme {
-            row.theme = Set(theme.into());
+            row.theme = Set(theme);
         }
         let mut details = json!({ "theme": theme });
         if let Some(css) = css {

@@ -11,63 +11,15 @@ use crate::pagination;
 use crate::transactions::graphql::Transaction;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{
-    ComplexObject, Context, Enum, ErrorExtensions, InputObject, Object, Result, ResultExt,
-    SimpleObject, ID,
+    ComplexObject, Context, ErrorExtensions, InputObject, Object, Result, ResultExt, SimpleObject,
+    ID,
 };
 use entity::postback;
+use entity::postback::{PostbackDeliveryStatus, PostbackKind};
+use entity::postback_endpoint::PostbackCircuit;
 
 fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
     AppError::Internal(anyhow::anyhow!(e.to_string())).extend()
-}
-
-/// What a postback reports.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum PostbackKind {
-    /// A completed stockpiling (the payer's deposits to credit).
-    Deposit,
-    /// A withdrawal that was approved or rejected.
-    Withdrawal,
-}
-
-impl PostbackKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PostbackKind::Deposit => "DEPOSIT",
-            PostbackKind::Withdrawal => "WITHDRAWAL",
-        }
-    }
-}
-
-/// Where a postback's delivery stands.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum PostbackDeliveryStatus {
-    /// Queued; not tried yet.
-    Pending,
-    /// Tried and failed; another attempt is scheduled.
-    Retrying,
-    /// The merchant's server answered 2xx.
-    Delivered,
-    /// Every scheduled attempt failed.
-    Failed,
-}
-
-impl PostbackDeliveryStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            PostbackDeliveryStatus::Pending => "PENDING",
-            PostbackDeliveryStatus::Retrying => "RETRYING",
-            PostbackDeliveryStatus::Delivered => "DELIVERED",
-            PostbackDeliveryStatus::Failed => "FAILED",
-        }
-    }
-    fn from_db(s: &str) -> Self {
-        match s {
-            "RETRYING" => Self::Retrying,
-            "DELIVERED" => Self::Delivered,
-            "FAILED" => Self::Failed,
-            _ => Self::Pending,
-        }
-    }
 }
 
 /// One delivery attempt.
@@ -96,11 +48,7 @@ impl Postback {
     }
     /// DEPOSIT (a completed stockpiling) or WITHDRAWAL (a decided withdrawal).
     async fn kind(&self) -> PostbackKind {
-        if self.0.kind == "WITHDRAWAL" {
-            PostbackKind::Withdrawal
-        } else {
-            PostbackKind::Deposit
-        }
+        self.0.kind
     }
     /// Where it was last sent; before any attempt, where it will go (empty when no URL is set).
     async fn url(&self, ctx: &Context<'_>) -> Result<String> {
@@ -112,7 +60,7 @@ impl Postback {
             .one(&deps(ctx)?.db)
             .await
             .map_err(internal)?;
-        Ok(m.and_then(|m| super::worker::target_url(&m, &self.0.kind))
+        Ok(m.and_then(|m| super::worker::target_url(&m, self.0.kind))
             .unwrap_or_default())
     }
     /// The exact JSON body sent.
@@ -121,11 +69,11 @@ impl Postback {
     }
     /// Where its delivery stands.
     async fn status(&self) -> PostbackDeliveryStatus {
-        PostbackDeliveryStatus::from_db(&self.0.status)
+        self.0.status
     }
     /// Why the last attempt failed, or why none could be made.
     async fn last_error(&self) -> Option<&str> {
-        if self.0.status == "DELIVERED" {
+        if self.0.status == PostbackDeliveryStatus::Delivered {
             None
         } else {
             self.0.last_error.as_deref()
@@ -285,8 +233,8 @@ impl PostbacksQuery {
         let tenant = actor(ctx)?.reader().extend()?;
         let f = filter.unwrap_or_default();
         let filter = Filter {
-            kind: f.kind.map(PostbackKind::as_str),
-            status: f.status.map(PostbackDeliveryStatus::as_str),
+            kind: f.kind,
+            status: f.status,
             created_at: f.created_at.into(),
         };
         let (rows, more) = service::list(deps(ctx)?, tenant, &filter, first, after.as_deref())
@@ -306,17 +254,6 @@ impl PostbacksQuery {
             filter,
         })
     }
-}
-
-/// Whether an endpoint is being delivered to.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum PostbackCircuit {
-    /// Healthy, or failing fewer times in a row than the limit: deliveries run.
-    Closed,
-    /// Failing: its due postbacks wait, without attempts, until `nextProbeAt`.
-    Open,
-    /// One probe delivery is running; its outcome closes or reopens the circuit.
-    HalfOpen,
 }
 
 /// How one of the merchant's postback endpoints is doing. Retries keep
@@ -343,23 +280,12 @@ pub struct PostbackEndpointHealth {
 
 impl From<service::EndpointHealth> for PostbackEndpointHealth {
     fn from(e: service::EndpointHealth) -> Self {
-        let kinds = e
-            .kinds
-            .iter()
-            .map(|k| match *k {
-                "WITHDRAWAL" => PostbackKind::Withdrawal,
-                _ => PostbackKind::Deposit,
-            })
-            .collect();
+        let kinds = e.kinds;
         let h = e.health;
         PostbackEndpointHealth {
             url: e.url,
             kinds,
-            circuit: match h.as_ref().map(|h| h.circuit.as_str()) {
-                Some("OPEN") => PostbackCircuit::Open,
-                Some("HALF_OPEN") => PostbackCircuit::HalfOpen,
-                _ => PostbackCircuit::Closed,
-            },
+            circuit: h.as_ref().map_or(PostbackCircuit::Closed, |h| h.circuit),
             consecutive_failures: h.as_ref().map_or(0, |h| h.consecutive_failures),
             next_probe_at: h.as_ref().and_then(|h| h.next_probe_at).map(Into::into),
             last_success_at: h.as_ref().and_then(|h| h.last_success_at).map(Into::into),
@@ -422,7 +348,7 @@ impl PostbacksMutation {
         kind: PostbackKind,
     ) -> Result<SendTestPostbackPayload> {
         Ok(
-            match service::send_test(deps(ctx)?, actor(ctx)?, kind.as_str())
+            match service::send_test(deps(ctx)?, actor(ctx)?, kind)
                 .await
                 .extend()?
             {

@@ -16,6 +16,7 @@
 
 pub mod graphql;
 pub mod loader;
+pub mod model;
 pub mod service;
 pub mod sign;
 pub mod url_guard;

@@ -8,6 +8,8 @@ use crate::error::{AppResult, ErrorCode, UserError};
 use crate::pagination;
 use crate::transactions::model::Range;
 use chrono::{DateTime, Utc};
+use entity::postback::{PostbackDeliveryStatus, PostbackKind};
+use entity::withdrawal::WithdrawalStatus;
 use entity::{merchant, postback};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -20,8 +22,8 @@ pub const CURSOR_KIND: &str = "postback";
 /// The delivery log's filter.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
-    pub kind: Option<&'static str>,
-    pub status: Option<&'static str>,
+    pub kind: Option<PostbackKind>,
+    pub status: Option<PostbackDeliveryStatus>,
     pub created_at: Range,
 }
 
@@ -84,7 +86,7 @@ pub async fn resend(
     write(d, actor, async |txn, now| {
         use postback::Column as P;
         let updated = postback::Entity::update_many()
-            .col_expr(P::Status, Expr::value("PENDING"))
+            .col_expr(P::Status, Expr::value(PostbackDeliveryStatus::Pending))
             .col_expr(P::NextAttemptAt, Expr::value(Some(now)))
             .col_expr(P::ClaimedBy, Expr::value(Option::<String>::None))
             .col_expr(P::ClaimedUntil, Expr::value(Option::<DateTime<Utc>>::None))
@@ -141,7 +143,7 @@ pub async fn queue(
     txn: &impl sea_orm::ConnectionTrait,
     now: DateTime<Utc>,
     merchant_id: i64,
-    kind: &str,
+    kind: PostbackKind,
     cause: (Option<i64>, Option<i64>),
     body: impl FnOnce(i64) -> serde_json::Value,
 ) -> AppResult<()> {
@@ -150,10 +152,10 @@ pub async fn queue(
     let row = postback::ActiveModel {
         merchant_id: Set(merchant_id),
         message_id: Set(format!("pending:{}", crate::auth::tokens::generate(""))),
-        kind: Set(kind.into()),
+        kind: Set(kind),
         url: Set(None),
         payload: Set(String::new()),
-        status: Set("PENDING".into()),
+        status: Set(PostbackDeliveryStatus::Pending),
         stockpiling_id: Set(stockpiling_id),
         withdrawal_id: Set(withdrawal_id),
         attempt_count: Set(0),
@@ -179,7 +181,7 @@ pub async fn queue(
 pub struct EndpointHealth {
     pub url: String,
     /// DEPOSIT and/or WITHDRAWAL.
-    pub kinds: Vec<&'static str>,
+    pub kinds: Vec<PostbackKind>,
     /// The row, when the endpoint ever failed (a healthy one has none).
     pub health: Option<entity::postback_endpoint::Model>,
 }
@@ -188,7 +190,7 @@ pub struct EndpointHealth {
 pub async fn endpoint_health(d: &Deps, m: &merchant::Model) -> AppResult<Vec<EndpointHealth>> {
     use entity::postback_endpoint as pe;
     let mut endpoints: Vec<EndpointHealth> = Vec::new();
-    for kind in ["DEPOSIT", "WITHDRAWAL"] {
+    for kind in [PostbackKind::Deposit, PostbackKind::Withdrawal] {
         let Some(url) = crate::postbacks::worker::target_url(m, kind) else {
             continue;
         };
@@ -229,7 +231,7 @@ pub struct TestOutcome {
 pub async fn send_test(
     d: &Deps,
     actor: &Actor,
-    kind: &'static str,
+    kind: PostbackKind,
 ) -> AppResult<Result<TestOutcome, UserError>> {
     let me = actor.user_with_role(&[Role::Owner])?.clone();
     let m = merchant::Entity::find_by_id(me.merchant_id)
@@ -250,12 +252,12 @@ pub async fn send_test(
     let at = now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     let id = crate::auth::tokens::generate("test_");
     let body = match kind {
-        "WITHDRAWAL" => json!({
+        PostbackKind::Withdrawal => json!({
             "type": "withdrawal", "test": true, "postback_id": id, "withdrawal_id": "0",
-            "status": "APPROVED", "amount": "100.00", "currency": "INR", "payment_system": "paytm",
+            "status": WithdrawalStatus::Approved, "amount": "100.00", "currency": "INR", "payment_system": "paytm",
             "recipient": "9876543210", "label": "test-withdrawal", "comment": null, "processed_at": at,
         }),
-        _ => json!({
+        PostbackKind::Deposit => json!({
             "type": "deposit", "test": true, "postback_id": id, "stockpiling_id": "0",
             "label": "test-payer", "amount": "500.00", "currency": "INR", "payment_system": "paytm",
             "completed_at": at,

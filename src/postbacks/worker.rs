@@ -1,13 +1,17 @@
 //! The delivery worker inside every `kassa serve`.
 
+use super::model::{
+    self, AttemptOutcome, PostbackCircuit, PostbackDeliveryStatus as Delivery, PostbackKind,
+};
 use super::sign::signature;
 use super::url_guard::{literal_host_allowed, PublicOnlyResolver};
 use crate::db::begin_write;
 use crate::deps::Deps;
 use crate::error::AppResult;
-use crate::transactions::model::PostbackStatus;
+use crate::events::{TransactionEventKind, WithdrawalEventKind};
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::{merchant, postback, postback_attempt, postback_endpoint, transaction};
+use entity::{sql_list, TextEnum};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set, Statement,
@@ -278,8 +282,9 @@ async fn release_claims(d: &Deps, me: &str) -> AppResult<u64> {
 /// merchant's current setting, as [`target_url`] computes it.
 fn target_sql(kind: &str) -> String {
     format!(
-        "CASE WHEN {kind} = 'WITHDRAWAL' AND m.withdrawal_postback_url IS NOT NULL \
-         THEN m.withdrawal_postback_url ELSE m.postback_url END"
+        "CASE WHEN {kind} = {withdrawal} AND m.withdrawal_postback_url IS NOT NULL \
+         THEN m.withdrawal_postback_url ELSE m.postback_url END",
+        withdrawal = PostbackKind::Withdrawal.sql()
     )
 }
 
@@ -290,8 +295,9 @@ fn target_sql(kind: &str) -> String {
 fn circuit_closed_sql(merchant: &str, kind: &str) -> String {
     format!(
         "NOT EXISTS (SELECT 1 FROM merchants m JOIN postback_endpoints h ON h.merchant_id = m.id \
-         WHERE m.id = {merchant} AND h.circuit <> 'CLOSED' AND h.url = {})",
-        target_sql(kind)
+         WHERE m.id = {merchant} AND h.circuit <> {closed} AND h.url = {})",
+        target_sql(kind),
+        closed = PostbackCircuit::Closed.sql()
     )
 }
 
@@ -322,7 +328,7 @@ async fn claim(
         now + TimeDelta::from_std(d.config.postback_lease).unwrap_or(TimeDelta::seconds(60));
     // endpoints whose circuit is not closed, read once for both steps
     let unhealthy = postback_endpoint::Entity::find()
-        .filter(postback_endpoint::Column::Circuit.ne("CLOSED"))
+        .filter(postback_endpoint::Column::Circuit.ne(PostbackCircuit::Closed))
         .all(&d.db)
         .await?;
     let mut claimed = claim_probes(d, me, now, until, free, &unhealthy).await?;
@@ -350,7 +356,7 @@ struct Lease<'a> {
 #[derive(FromQueryResult, Clone)]
 struct DueGroup {
     merchant_id: i64,
-    kind: String,
+    kind: PostbackKind,
     n: i64,
     oldest: DateTime<Utc>,
     postback_url: Option<String>,
@@ -384,12 +390,15 @@ async fn claim_fairly(
     if due.read_at.is_none_or(|at| at.elapsed() >= DUE_FRESH) || due.groups.is_empty() {
         due.groups = DueGroup::find_by_statement(statement(
             d,
-            "SELECT p.merchant_id, p.kind, COUNT(*) AS n, MIN(p.next_attempt_at) AS oldest,
+            &format!(
+                "SELECT p.merchant_id, p.kind, COUNT(*) AS n, MIN(p.next_attempt_at) AS oldest,
                     m.postback_url, m.withdrawal_postback_url
              FROM postbacks p JOIN merchants m ON m.id = p.merchant_id
-             WHERE p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= $1
+             WHERE p.status IN {due} AND p.next_attempt_at <= $1
                AND (p.claimed_until IS NULL OR p.claimed_until < $1)
              GROUP BY p.merchant_id, p.kind, m.postback_url, m.withdrawal_postback_url",
+                due = sql_list(&Delivery::DUE)
+            ),
             vec![lease.now.into()],
         ))
         .all(&d.db)
@@ -425,10 +434,10 @@ async fn claim_fairly(
     let mut groups: Vec<DueGroup> = groups
         .into_iter()
         .filter(|g| {
-            url_for(
+            model::url_for(
                 g.postback_url.as_deref(),
                 g.withdrawal_postback_url.as_deref(),
-                &g.kind,
+                g.kind,
             )
             .is_none_or(|url| !open.contains(&(g.merchant_id, url)))
         })
@@ -508,7 +517,7 @@ fn claim_statement(d: &Deps, lease: &Lease<'_>, wanted: &[(&DueGroup, i64)]) -> 
             wanted.iter().map(f).collect::<Vec<_>>().join(",")
         };
         values.push(list(&|(g, _)| g.merchant_id.to_string()).into());
-        values.push(list(&|(g, _)| g.kind.clone()).into());
+        values.push(list(&|(g, _)| g.kind.as_str().to_string()).into());
         values.push(list(&|(_, q)| q.to_string()).into());
         return statement(
             d,
@@ -521,13 +530,14 @@ fn claim_statement(d: &Deps, lease: &Lease<'_>, wanted: &[(&DueGroup, i64)]) -> 
                CROSS JOIN LATERAL (
                  SELECT p.id FROM postbacks p
                  WHERE p.merchant_id = g.merchant_id AND p.kind = g.kind
-                   AND p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= $3
+                   AND p.status IN {due} AND p.next_attempt_at <= $3
                    AND (p.claimed_until IS NULL OR p.claimed_until < $3)
                  ORDER BY p.next_attempt_at, p.id LIMIT g.n) AS c
                WHERE {closed})
              AND (claimed_until IS NULL OR claimed_until < $3)
              RETURNING *",
-                closed = circuit_closed_sql("g.merchant_id", "g.kind")
+                closed = circuit_closed_sql("g.merchant_id", "g.kind"),
+                due = sql_list(&Delivery::DUE)
             ),
             values,
         );
@@ -536,20 +546,21 @@ fn claim_statement(d: &Deps, lease: &Lease<'_>, wanted: &[(&DueGroup, i64)]) -> 
     for (g, q) in wanted {
         parts.push(format!(
             "SELECT id FROM (SELECT p.id FROM postbacks p
-               WHERE p.merchant_id = ${m} AND p.kind = ${k} AND p.status IN ('PENDING', 'RETRYING')
+               WHERE p.merchant_id = ${m} AND p.kind = ${k} AND p.status IN {due}
                  AND p.next_attempt_at <= $3 AND (p.claimed_until IS NULL OR p.claimed_until < $3)
                  AND {closed}
                ORDER BY p.next_attempt_at, p.id LIMIT {q}) AS g{n}",
             m = values.len() + 1,
             k = values.len() + 2,
             n = parts.len(),
+            due = sql_list(&Delivery::DUE),
             closed = circuit_closed_sql(
                 &format!("${}", values.len() + 1),
                 &format!("${}", values.len() + 2)
             ),
         ));
         values.push(g.merchant_id.into());
-        values.push(g.kind.clone().into());
+        values.push(g.kind.into());
     }
     let sql = format!(
         "UPDATE postbacks SET claimed_by = $1, claimed_until = $2
@@ -581,10 +592,10 @@ async fn claim_probes(
         use postback_endpoint::Column as H;
         // Only one instance wins the probe.
         let won = postback_endpoint::Entity::update_many()
-            .col_expr(H::Circuit, Expr::value("HALF_OPEN"))
+            .col_expr(H::Circuit, Expr::value(PostbackCircuit::HalfOpen))
             .col_expr(H::NextProbeAt, Expr::value(Some(until)))
             .filter(H::Id.eq(h.id))
-            .filter(H::Circuit.eq(h.circuit.clone()))
+            .filter(H::Circuit.eq(h.circuit))
             .filter(H::NextProbeAt.eq(h.next_probe_at))
             .exec(&d.db)
             .await?;
@@ -595,12 +606,13 @@ async fn claim_probes(
             "UPDATE postbacks SET claimed_by = $1, claimed_until = $2 WHERE id = (
                SELECT p.id FROM postbacks p JOIN merchants m ON m.id = p.merchant_id
                WHERE p.merchant_id = $4 AND {target} = $5
-                 AND p.status IN ('PENDING', 'RETRYING') AND p.next_attempt_at <= $3
+                 AND p.status IN {due} AND p.next_attempt_at <= $3
                  AND (p.claimed_until IS NULL OR p.claimed_until < $3)
                ORDER BY p.next_attempt_at, p.id LIMIT 1)
              AND (claimed_until IS NULL OR claimed_until < $3)
              RETURNING *",
-            target = target_sql("p.kind")
+            target = target_sql("p.kind"),
+            due = sql_list(&Delivery::DUE)
         );
         let values: Vec<sea_orm::Value> = vec![
             me.into(),
@@ -613,7 +625,7 @@ async fn claim_probes(
         if probe.is_empty() {
             // nothing waits for this endpoint: its next postback is tried as usual
             postback_endpoint::Entity::update_many()
-                .col_expr(H::Circuit, Expr::value("CLOSED"))
+                .col_expr(H::Circuit, Expr::value(PostbackCircuit::Closed))
                 .col_expr(H::NextProbeAt, Expr::value(Option::<DateTime<Utc>>::None))
                 .filter(H::Id.eq(h.id))
                 .exec(&d.db)
@@ -657,23 +669,12 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 /// The URL a postback goes to now: the merchant's current setting.
-pub fn target_url(m: &merchant::Model, kind: &str) -> Option<String> {
-    url_for(
+pub fn target_url(m: &merchant::Model, kind: PostbackKind) -> Option<String> {
+    model::url_for(
         m.postback_url.as_deref(),
         m.withdrawal_postback_url.as_deref(),
         kind,
     )
-}
-
-/// The URL for `kind` given a merchant's two settings: withdrawals go to
-/// their own URL when one is set, everything else to the postback URL.
-fn url_for(postback_url: Option<&str>, withdrawal_url: Option<&str>, kind: &str) -> Option<String> {
-    let url = if kind == "WITHDRAWAL" {
-        withdrawal_url.or(postback_url)
-    } else {
-        postback_url
-    };
-    url.filter(|u| !u.trim().is_empty()).map(str::to_string)
 }
 
 /// Makes one attempt; `None` when none could be made (no URL: the
@@ -694,7 +695,7 @@ async fn deliver(
                 .ok_or_else(|| anyhow::anyhow!("postback {} has no merchant", p.id))?,
         ),
     };
-    let Some(url) = target_url(&m, &p.kind) else {
+    let Some(url) = target_url(&m, p.kind) else {
         finish_without_attempt(d, me, &p, "no postback URL is set").await?;
         return Ok(None);
     };
@@ -826,7 +827,7 @@ async fn record_loop(
 /// Where an attempt leaves its postback.
 struct Recorded {
     id: i64,
-    status: &'static str,
+    status: Delivery,
     attempts: i32,
     delivered: bool,
     error: Option<String>,
@@ -861,18 +862,7 @@ async fn record_batch(d: &Deps, me: &str, outcomes: Vec<Outcome>) -> AppResult<(
             (Attempt::NoAnswer(_), false) => stats.no_answer.fetch_add(1, Ordering::Relaxed),
         };
         let attempts = o.postback.attempt_count + 1;
-        let (status, next) = if delivered {
-            ("DELIVERED", None)
-        } else if attempts as usize > schedule.len() {
-            ("FAILED", None)
-        } else {
-            let planned = schedule[attempts as usize - 1];
-            let delay = wait.map_or(planned, |w| w.max(planned));
-            (
-                "RETRYING",
-                Some(now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::hours(1))),
-            )
-        };
+        let (status, next) = model::after_attempt(delivered, attempts, schedule, wait, now);
         rows.push(Recorded {
             id: o.postback.id,
             status,
@@ -902,7 +892,7 @@ async fn record_batch(d: &Deps, me: &str, outcomes: Vec<Outcome>) -> AppResult<(
         values.push(r.id.into());
         values.push(r.status.into());
         values.push(r.attempts.into());
-        values.push(if r.delivered { "SENT" } else { "ERROR" }.into());
+        values.push(model::reported(r.delivered).2.into());
         values.push(
             r.error
                 .clone()
@@ -973,10 +963,11 @@ async fn endpoints_recovered(
         values.push((*url).into());
     }
     let sql = format!(
-        "UPDATE postback_endpoints SET circuit = 'CLOSED', consecutive_failures = 0,
+        "UPDATE postback_endpoints SET circuit = {closed}, consecutive_failures = 0,
            open_streak = 0, next_probe_at = NULL, last_success_at = $1
          WHERE (merchant_id, url) IN (VALUES {})",
-        crate::db::value_rows(endpoints.len(), 2, 2)
+        crate::db::value_rows(endpoints.len(), 2, 2),
+        closed = PostbackCircuit::Closed.sql()
     );
     txn.execute_raw(statement(d, &sql, values)).await?;
     Ok(())
@@ -999,7 +990,11 @@ async fn publish_statuses(
             .all(&d.db)
             .await?
         {
-            events.push(Event::transaction("POSTBACK_STATUS_CHANGED", now, &t));
+            events.push(Event::transaction(
+                TransactionEventKind::PostbackStatusChanged,
+                now,
+                &t,
+            ));
         }
     }
     if !wds.is_empty() {
@@ -1008,7 +1003,11 @@ async fn publish_statuses(
             .all(&d.db)
             .await?
         {
-            events.push(Event::withdrawal("POSTBACK_STATUS_CHANGED", now, &w));
+            events.push(Event::withdrawal(
+                WithdrawalEventKind::PostbackStatusChanged,
+                now,
+                &w,
+            ));
         }
     }
     if !events.is_empty() {
@@ -1035,16 +1034,19 @@ async fn endpoint_health(
     let Some(error) = failure else {
         return endpoints_recovered(d, txn, &[(merchant_id, url)], now).await;
     };
-    let sql = "INSERT INTO postback_endpoints (merchant_id, url, circuit, consecutive_failures, open_streak, last_failure_at, last_error)
-               VALUES ($1, $2, 'CLOSED', 1, 0, $3, $4)
+    let sql = format!(
+        "INSERT INTO postback_endpoints (merchant_id, url, circuit, consecutive_failures, open_streak, last_failure_at, last_error)
+               VALUES ($1, $2, {closed}, 1, 0, $3, $4)
                ON CONFLICT (merchant_id, url) DO UPDATE SET
                  consecutive_failures = postback_endpoints.consecutive_failures + 1,
                  last_failure_at = excluded.last_failure_at, last_error = excluded.last_error
-               RETURNING *";
+               RETURNING *",
+        closed = PostbackCircuit::Closed.sql()
+    );
     let row = txn
         .query_one_raw(statement(
             d,
-            sql,
+            &sql,
             vec![merchant_id.into(), url.into(), now.into(), error.into()],
         ))
         .await?
@@ -1052,7 +1054,7 @@ async fn endpoint_health(
     let h = postback_endpoint::Model::from_query_result(&row, "")?;
     let threshold = d.config.postback_circuit_failures.max(1) as i32;
     // (a failure of an attempt started before the circuit opened changes nothing)
-    if h.circuit == "HALF_OPEN" || (h.circuit == "CLOSED" && h.consecutive_failures >= threshold) {
+    if model::opens(h.circuit, h.consecutive_failures, threshold) {
         let wait = d
             .config
             .postback_circuit_cooldown
@@ -1064,7 +1066,7 @@ async fn endpoint_health(
         tracing::warn!(merchant = merchant_id, failures = h.consecutive_failures, probe_in = ?wait,
             "postback endpoint failing: circuit open, its postbacks wait for a probe");
         postback_endpoint::Entity::update_many()
-            .col_expr(H::Circuit, Expr::value("OPEN"))
+            .col_expr(H::Circuit, Expr::value(PostbackCircuit::Open))
             .col_expr(H::OpenStreak, Expr::value(h.open_streak + 1))
             .col_expr(
                 H::NextProbeAt,
@@ -1086,11 +1088,7 @@ async fn mark_reported(
     postbacks: &[(&postback::Model, bool)],
 ) -> AppResult<()> {
     for delivered in [true, false] {
-        let (tx_status, wd_status) = if delivered {
-            (PostbackStatus::Sent.as_str(), "RECEIVED")
-        } else {
-            (PostbackStatus::ErrorSending.as_str(), "ERROR")
-        };
+        let (tx_status, wd_status, _) = model::reported(delivered);
         let of = |pick: fn(&postback::Model) -> Option<i64>| -> Vec<i64> {
             postbacks
                 .iter()
@@ -1132,8 +1130,8 @@ async fn finish_without_attempt(
     use postback::Column as P;
     let txn = begin_write(&d.db).await?;
     let updated = postback::Entity::update_many()
-        .col_expr(P::Status, Expr::value("FAILED"))
-        .col_expr(P::LastOutcome, Expr::value(Some("ERROR")))
+        .col_expr(P::Status, Expr::value(Delivery::Failed))
+        .col_expr(P::LastOutcome, Expr::value(Some(AttemptOutcome::Error)))
         .col_expr(P::LastError, Expr::value(Some(reason.to_string())))
         .col_expr(P::NextAttemptAt, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(P::ClaimedBy, Expr::value(Option::<String>::None))
@@ -1168,16 +1166,22 @@ pub async fn metrics_text(d: &Deps) -> AppResult<String> {
     let now = d.clock.now();
     let due = Due::find_by_statement(statement(
         d,
-        "SELECT COUNT(*) AS due, MIN(next_attempt_at) AS oldest FROM postbacks
-         WHERE status IN ('PENDING', 'RETRYING') AND next_attempt_at <= $1
+        &format!(
+            "SELECT COUNT(*) AS due, MIN(next_attempt_at) AS oldest FROM postbacks
+         WHERE status IN {due} AND next_attempt_at <= $1
            AND (claimed_until IS NULL OR claimed_until < $1)",
+            due = sql_list(&Delivery::DUE)
+        ),
         vec![now.into()],
     ))
     .one(&d.db)
     .await?;
     let open = Open::find_by_statement(statement(
         d,
-        "SELECT COUNT(*) AS open FROM postback_endpoints WHERE circuit <> 'CLOSED'",
+        &format!(
+            "SELECT COUNT(*) AS open FROM postback_endpoints WHERE circuit <> {}",
+            PostbackCircuit::Closed.sql()
+        ),
         vec![],
     ))
     .one(&d.db)

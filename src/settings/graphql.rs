@@ -111,7 +111,7 @@ async fn load_system(ctx: &Context<'_>) -> Result<SystemSettings> {
             .into_iter()
             .rev()
             .collect(),
-        after_payment_action: AfterPaymentAction::from_db(&m.after_payment_action),
+        after_payment_action: m.after_payment_action,
         success_url: m.success_url,
         fail_url: m.fail_url,
         timezone: m.timezone,
@@ -137,7 +137,7 @@ impl SettingsQuery {
         let me: User = crate::accounts::service::me(deps(ctx)?, actor(ctx)?)
             .await
             .extend()?
-            .try_into()?;
+            .into();
         Ok(Settings {
             profile: ProfileSettings {
                 login: me.login,
@@ -173,10 +173,7 @@ impl SettingsMutation {
                 .map(|l| l.into_iter().map(|m| (m.currency, m.amount.0)).collect()),
             postback_url: input.postback_url,
             withdrawal_postback_url: input.withdrawal_postback_url,
-            after_payment_action: input.after_payment_action.map(|a| match a {
-                AfterPaymentAction::ShowResult => "SHOW_RESULT",
-                AfterPaymentAction::Redirect => "REDIRECT",
-            }),
+            after_payment_action: input.after_payment_action,
             success_url: input.success_url,
             fail_url: input.fail_url,
             timezone: input.timezone,

@@ -6,6 +6,7 @@ use crate::db::{write, Change};
 use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
 use crate::money;
+use entity::merchant::AfterPaymentAction;
 use entity::{merchant, minimum_deposit};
 use rust_decimal::Decimal;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -36,7 +37,7 @@ pub struct SystemChanges {
     /// Where withdrawal postbacks go; `Some("")` clears it.
     pub withdrawal_postback_url: Option<String>,
     /// `SHOW_RESULT` or `REDIRECT`.
-    pub after_payment_action: Option<&'static str>,
+    pub after_payment_action: Option<AfterPaymentAction>,
     /// Where the plugin sends the payer after a payment; `Some("")` clears it.
     pub success_url: Option<String>,
     /// Where the plugin sends the payer when it failed; `Some("")` clears it.
@@ -174,9 +175,9 @@ pub async fn update_system(
         .ok_or(crate::error::AppError::NotFound)?;
     let action = changes
         .after_payment_action
-        .unwrap_or(current.after_payment_action.as_str());
+        .unwrap_or(current.after_payment_action);
     let success_after = success_url.clone().unwrap_or(current.success_url.clone());
-    if action == "REDIRECT" && success_after.is_none() && errors.is_empty() {
+    if action == AfterPaymentAction::Redirect && success_after.is_none() && errors.is_empty() {
         errors.push(UserError::new(
             &["input", "successUrl"],
             ErrorCode::Required,

@@ -8,6 +8,11 @@
 
 use crate::error::AppResult;
 use chrono_tz::Tz;
+use entity::stat_bucket::{DashboardDateKind as DateKind, StatSection};
+use entity::stockpiling::StockpilingStatus;
+use entity::transaction::{Direction, Originality};
+use entity::withdrawal::WithdrawalStatus;
+use entity::TextEnum;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 /// Which transactions a maintenance statement counts.
@@ -128,24 +133,29 @@ fn transactions_select(backend: DbBackend, scope: Scope) -> String {
     };
     let base = format!(
         "FROM transactions t LEFT JOIN stockpilings s ON s.id = t.stockpiling_id \
-         WHERE {scope} AND t.direction = 'INCOMING' AND t.activated_at IS NOT NULL \
-         AND t.originality = 'NORMAL'"
+         WHERE {scope} AND t.direction = {incoming} AND t.activated_at IS NOT NULL \
+         AND t.originality = {normal}",
+        incoming = Direction::Incoming.sql(),
+        normal = Originality::Normal.sql(),
     );
-    let part = |kind: &str, col: &str, extra: &str| {
+    let part = |kind: DateKind, col: &str, extra: &str| {
         format!(
-            "SELECT t.merchant_id AS merchant_id, 'T' AS section, '{kind}' AS kind, {} AS bucket, \
+            "SELECT t.merchant_id AS merchant_id, {section} AS section, {kind} AS kind, {} AS bucket, \
              t.payment_system AS payment_system, t.currency AS currency, t.country AS country, \
-             CASE WHEN s.status = 'COMPLETED' THEN 1 ELSE 0 END AS completed, \
+             CASE WHEN s.status = {completed} THEN 1 ELSE 0 END AS completed, \
              t.amount_minor AS amount_minor {base}{extra}",
-            bucket(backend, col)
+            bucket(backend, col),
+            section = StatSection::Transactions.sql(),
+            kind = kind.sql(),
+            completed = StockpilingStatus::Completed.sql(),
         )
     };
     format!(
         "{} UNION ALL {} UNION ALL {}",
-        part("ACTIVATION", "t.activated_at", ""),
-        part("CREATION", "t.created_at", ""),
+        part(DateKind::Activation, "t.activated_at", ""),
+        part(DateKind::Creation, "t.created_at", ""),
         part(
-            "STOCKPILING_END",
+            DateKind::StockpilingEnd,
             "s.completed_at",
             " AND s.completed_at IS NOT NULL"
         ),
@@ -173,19 +183,23 @@ fn withdrawals_select(backend: DbBackend, scope: Scope) -> String {
         Scope::Stockpiling(_) | Scope::StockpilingExcept(..) => "1 = 0".into(),
         Scope::All => "1 = 1".into(),
     };
-    let part = |kind: &str, col: &str| {
+    let part = |kind: DateKind, col: &str| {
         format!(
-            "SELECT w.merchant_id AS merchant_id, 'W' AS section, '{kind}' AS kind, {} AS bucket, \
+            "SELECT w.merchant_id AS merchant_id, {section} AS section, {kind} AS kind, {} AS bucket, \
              w.payment_system AS payment_system, w.currency AS currency, p.country AS country, \
              1 AS completed, w.amount_minor AS amount_minor FROM withdrawals w \
-             JOIN payment_systems p ON p.code = w.payment_system WHERE {scope} AND w.status = 'APPROVED' AND w.processed_at IS NOT NULL",
-            bucket(backend, col)
+             JOIN payment_systems p ON p.code = w.payment_system \
+             WHERE {scope} AND w.status = {approved} AND w.processed_at IS NOT NULL",
+            bucket(backend, col),
+            section = StatSection::Withdrawals.sql(),
+            kind = kind.sql(),
+            approved = WithdrawalStatus::Approved.sql(),
         )
     };
     format!(
         "{} UNION ALL {}",
-        part("ACTIVATION", "w.processed_at"),
-        part("CREATION", "w.created_at")
+        part(DateKind::Activation, "w.processed_at"),
+        part(DateKind::Creation, "w.created_at")
     )
 }
 

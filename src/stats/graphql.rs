@@ -5,20 +5,8 @@ use crate::catalog::model::{Catalog, PaymentSystem};
 use crate::graphql::context::{actor, deps};
 use crate::graphql::scalars::{Date, Decimal};
 use async_graphql::{
-    Context, Enum, ErrorExtensions, InputObject, Object, PathSegment, Result, ResultExt,
-    SimpleObject,
+    Context, ErrorExtensions, InputObject, Object, PathSegment, Result, ResultExt, SimpleObject,
 };
-
-/// The date that places a row on a day.
-#[derive(Enum, Copy, Clone, PartialEq, Eq)]
-pub enum DashboardDateKind {
-    /// Count a deposit on the day it was activated.
-    Activation,
-    /// Count a deposit on the day the payment system reported it.
-    Creation,
-    /// Count a deposit on the day its stockpiling completed.
-    StockpilingEnd,
-}
 
 /// What the dashboard counts.
 #[derive(InputObject)]
@@ -28,8 +16,8 @@ pub struct DashboardFilter {
     /// Last day, inclusive; at most 366 days after from.
     pub to: Date,
     /// Which date puts a deposit on a day.
-    #[graphql(default_with = "DashboardDateKind::Activation")]
-    pub date_kind: DashboardDateKind,
+    #[graphql(default_with = "DateKind::Activation")]
+    pub date_kind: DateKind,
     /// Arrival currencies to count; all when left out.
     pub currencies: Option<Vec<String>>,
     /// Currency the amounts are shown in.
@@ -191,11 +179,7 @@ impl StatsQuery {
         let f = Filter {
             from: filter.from.0,
             to: filter.to.0,
-            date_kind: match filter.date_kind {
-                DashboardDateKind::Activation => DateKind::Activation,
-                DashboardDateKind::Creation => DateKind::Creation,
-                DashboardDateKind::StockpilingEnd => DateKind::StockpilingEnd,
-            },
+            date_kind: filter.date_kind,
             currencies: filter.currencies,
             display_currency: filter.display_currency,
             countries: filter.countries,

@@ -21,12 +21,8 @@ use std::str::FromStr;
 pub const MAX_RANGE_DAYS: i64 = 366;
 
 /// The date that places a row on a day.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum DateKind {
-    Activation,
-    Creation,
-    StockpilingEnd,
-}
+pub use entity::stat_bucket::DashboardDateKind as DateKind;
+use entity::stat_bucket::StatSection;
 
 /// A validated dashboard filter.
 #[derive(Clone, Debug)]
@@ -171,10 +167,10 @@ async fn fetch(
     (from, to): (NaiveDate, NaiveDate),
 ) -> AppResult<Vec<Row>> {
     let (a, b) = (days::number_of(from), days::number_of(to));
+    // (a withdrawal has no stockpiling: its "end" is its processing)
     let kind = match (transactions, f.date_kind) {
-        (_, DateKind::Creation) => "CREATION",
-        (true, DateKind::StockpilingEnd) => "STOCKPILING_END",
-        _ => "ACTIVATION",
+        (false, DateKind::StockpilingEnd) => DateKind::Activation,
+        (_, kind) => kind,
     };
     let mut q = Sql {
         backend: db.get_database_backend(),
@@ -187,7 +183,11 @@ async fn fetch(
          FROM stat_days WHERE merchant_id = {} AND section = {} AND kind = {} \
          AND day >= {} AND day < {}",
         q.bind(merchant_id),
-        q.bind(if transactions { "T" } else { "W" }),
+        q.bind(if transactions {
+            StatSection::Transactions
+        } else {
+            StatSection::Withdrawals
+        }),
         q.bind(kind),
         q.bind(a),
         q.bind(b),

@@ -22,10 +22,6 @@ use async_graphql::{
 };
 use entity::transaction;
 
-fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T> {
-    s.parse().map_err(internal)
-}
-
 /// A payment-system transaction as the merchant sees it.
 #[derive(Clone)]
 pub struct Transaction(pub std::sync::Arc<transaction::Model>);
@@ -55,8 +51,8 @@ impl Transaction {
         &self.0.wallet_identifier
     }
     /// INCOMING (a deposit) or OUTGOING.
-    async fn direction(&self) -> Result<Direction> {
-        parse(&self.0.direction)
+    async fn direction(&self) -> Direction {
+        self.0.direction
     }
     /// Amount in currency, commission not deducted.
     async fn amount(&self, ctx: &Context<'_>) -> Result<Decimal> {
@@ -96,24 +92,20 @@ impl Transaction {
     }
     /// NOT_ACTIVATED until the payer types its number into the plugin.
     async fn status(&self) -> TransactionStatus {
-        if self.0.activated_at.is_some() {
-            TransactionStatus::Activated
-        } else {
-            TransactionStatus::NotActivated
-        }
+        self.0.status()
     }
     /// Where the merchant's notification of this deposit stands.
-    async fn postback_status(&self) -> Result<PostbackStatus> {
-        parse(&self.0.postback_status)
+    async fn postback_status(&self) -> PostbackStatus {
+        self.0.postback_status
     }
     /// MANUAL (the payer typed the number) or AUTO (delayed automatic activation).
     #[graphql(name = "type")]
-    async fn kind(&self) -> Result<TransactionType> {
-        parse(&self.0.kind)
+    async fn kind(&self) -> TransactionType {
+        self.0.kind
     }
     /// The platform's verdict: NORMAL or SCAM.
-    async fn originality(&self) -> Result<Originality> {
-        parse(&self.0.originality)
+    async fn originality(&self) -> Originality {
+        self.0.originality
     }
     /// ISO 3166-1 alpha-2 country of the payment system.
     async fn country(&self) -> &str {

@@ -2,67 +2,9 @@
 
 use async_graphql::Enum;
 use chrono::{DateTime, Utc};
-
-/// Money into the wallet or out of it.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Direction {
-    /// Paid into the merchant's wallet (a deposit).
-    Incoming,
-    /// Paid out of the merchant's wallet.
-    Outgoing,
-}
-text_enum!(Direction { Incoming => "INCOMING", Outgoing => "OUTGOING" });
-
-/// Whether the payer has activated a deposit.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum TransactionStatus {
-    /// Reported by the payment system, not yet claimed by a payer.
-    NotActivated,
-    /// Claimed by a payer in the plugin.
-    Activated,
-}
-
-/// How the transaction was recorded.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum TransactionType {
-    /// Entered by hand on the platform side.
-    Manual,
-    /// Received automatically from the payment system.
-    Auto,
-}
-text_enum!(TransactionType { Manual => "MANUAL", Auto => "AUTO" });
-
-/// The platform's verdict on a transaction.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Originality {
-    /// A genuine payment.
-    Normal,
-    /// Fraudulent: left out of the dashboard's sums.
-    Scam,
-}
-text_enum!(Originality { Normal => "NORMAL", Scam => "SCAM" });
-
-/// Where the merchant's notification of a deposit stands.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum PostbackStatus {
-    /// Not activated: no stockpiling exists for it, no postback is due.
-    StockpilingNotFound,
-    /// Activated, but the payer's accumulated amount is still below the minimum deposit.
-    StockpilingInProgress,
-    /// Stockpiling completed; the postback is queued and no attempt has been answered yet.
-    Queued,
-    /// The postback was delivered (the merchant's server answered 2xx).
-    Sent,
-    /// The latest delivery attempt failed; retries go on until the schedule ends.
-    ErrorSending,
-}
-text_enum!(PostbackStatus {
-    StockpilingNotFound => "STOCKPILING_NOT_FOUND",
-    StockpilingInProgress => "STOCKPILING_IN_PROGRESS",
-    Queued => "QUEUED",
-    Sent => "SENT",
-    ErrorSending => "ERROR_SENDING",
-});
+pub use entity::transaction::{
+    Direction, Originality, PostbackStatus, TransactionStatus, TransactionType,
+};
 
 /// A column transactions can be sorted by (ties broken by id).
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]

@@ -11,6 +11,7 @@ use crate::db::{lock_keys, write, Change};
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use crate::events::Event;
+use crate::events::TransactionEventKind;
 use crate::money::{self, MoneyError};
 use crate::pagination::{self, Page, PageArgs, Sort};
 use crate::stats::buckets;
@@ -185,16 +186,14 @@ fn validate(d: &Deps, index: usize, item: IngestItem) -> Result<Valid, Vec<UserE
 /// `occurredAt`, type and originality are compared only when the report gives them.
 fn same_data(t: &transaction::Model, v: &Valid) -> bool {
     t.wallet_identifier == v.wallet_identifier
-        && t.direction == v.item.direction.as_str()
+        && t.direction == v.item.direction
         && t.amount_minor == v.amount_minor
         && t.currency == v.item.currency
         && t.commission_minor == v.commission_minor
         && t.counterparty.as_deref().map(str::trim) == v.item.counterparty.as_deref().map(str::trim)
         && v.item.occurred_at.is_none_or(|at| at == t.created_at)
-        && v.item.kind.is_none_or(|k| k.as_str() == t.kind)
-        && v.item
-            .originality
-            .is_none_or(|o| o.as_str() == t.originality)
+        && v.item.kind.is_none_or(|k| k == t.kind)
+        && v.item.originality.is_none_or(|o| o == t.originality)
 }
 
 /// Records a batch of transactions (scope INGEST). Each item is judged on
@@ -351,7 +350,7 @@ pub async fn ingest(
                     v.item.payment_system.clone().into(),
                     w.id.into(),
                     v.wallet_identifier.clone().into(),
-                    v.item.direction.as_str().into(),
+                    v.item.direction.into(),
                     v.amount_minor.into(),
                     v.item.currency.clone().into(),
                     v.commission_minor.into(),
@@ -364,14 +363,10 @@ pub async fn ingest(
                         .into(),
                     v.item.occurred_at.unwrap_or(now).into(),
                     now.into(),
-                    v.item.kind.unwrap_or(TransactionType::Auto).as_str().into(),
-                    v.item
-                        .originality
-                        .unwrap_or(Originality::Normal)
-                        .as_str()
-                        .into(),
+                    v.item.kind.unwrap_or(TransactionType::Auto).into(),
+                    v.item.originality.unwrap_or(Originality::Normal).into(),
                     v.country.clone().into(),
-                    PostbackStatus::StockpilingNotFound.as_str().into(),
+                    PostbackStatus::StockpilingNotFound.into(),
                 ]);
             }
             insert
@@ -429,9 +424,9 @@ pub async fn ingest(
         let mut events = Vec::new();
         for t in &created {
             let t = fresh.get(&t.id).unwrap_or(t);
-            events.push(Event::transaction("CREATED", now, t));
+            events.push(Event::transaction(TransactionEventKind::Created, now, t));
             if activated.contains(&t.id) {
-                events.push(Event::transaction("ACTIVATED", now, t));
+                events.push(Event::transaction(TransactionEventKind::Activated, now, t));
             }
         }
         if !activated.is_empty() {
@@ -570,7 +565,7 @@ pub fn condition(tenant: Tenant, f: &Filter) -> Condition {
         c = c.add(C::OrderId.eq(v.clone()));
     }
     if let Some(v) = f.direction {
-        c = c.add(C::Direction.eq(v.as_str()));
+        c = c.add(C::Direction.eq(v));
     }
     if let Some(v) = &f.transaction_number {
         c = c.add(C::TransactionNumber.eq(v.trim()));
@@ -590,10 +585,10 @@ pub fn condition(tenant: Tenant, f: &Filter) -> Condition {
         );
     }
     if let Some(v) = f.kind {
-        c = c.add(C::Kind.eq(v.as_str()));
+        c = c.add(C::Kind.eq(v));
     }
     if let Some(v) = f.originality {
-        c = c.add(C::Originality.eq(v.as_str()));
+        c = c.add(C::Originality.eq(v));
     }
     match f.status {
         Some(TransactionStatus::Activated) => c = c.add(C::ActivatedAt.is_not_null()),
@@ -601,7 +596,7 @@ pub fn condition(tenant: Tenant, f: &Filter) -> Condition {
         None => {}
     }
     if let Some(v) = f.postback_status {
-        c = c.add(C::PostbackStatus.eq(v.as_str()));
+        c = c.add(C::PostbackStatus.eq(v));
     }
     if let Some(v) = &f.currency {
         c = c.add(C::Currency.eq(v.clone()));
@@ -690,10 +685,7 @@ pub async fn set_originality(
         .await?;
         buckets::transactions(txn, before.merchant_id, buckets::Scope::Id(id), -1).await?;
         transaction::Entity::update_many()
-            .col_expr(
-                transaction::Column::Originality,
-                Expr::value(originality.as_str()),
-            )
+            .col_expr(transaction::Column::Originality, Expr::value(originality))
             .filter(transaction::Column::Id.eq(id))
             .exec(txn)
             .await?;
@@ -701,8 +693,8 @@ pub async fn set_originality(
         // An activated deposit marked SCAM leaves the balance (its postback stays
         // sent); cleared again, it returns.
         if before.activated_at.is_some()
-            && before.direction == "INCOMING"
-            && before.originality != originality.as_str()
+            && before.direction == Direction::Incoming
+            && before.originality != originality
         {
             let net = before.amount_minor - before.commission_minor;
             let signed = if originality == Originality::Scam {
@@ -717,13 +709,13 @@ pub async fn set_originality(
             merchant_id: Some(before.merchant_id),
             action: "transaction.set_originality",
             subject: Some(format!("transaction:{id}")),
-            details: json!({ "from": before.originality, "to": originality.as_str() }),
+            details: json!({ "from": before.originality, "to": originality }),
         };
         let after = transaction::Entity::find_by_id(id)
             .one(txn)
             .await?
             .ok_or(AppError::NotFound)?;
-        let changed = Event::transaction("ORIGINALITY_CHANGED", now, &after);
+        let changed = Event::transaction(TransactionEventKind::OriginalityChanged, now, &after);
         Ok(Change::done(Ok(after)).audited(entry).publishing([changed]))
     })
     .await

@@ -17,72 +17,10 @@ use async_graphql::{
     ComplexObject, Context, Enum, ErrorExtensions, InputObject, Object, Result, ResultExt,
     SimpleObject, ID,
 };
-use entity::withdrawal;
+use entity::withdrawal::{self, WithdrawalPostbackStatus, WithdrawalRequestKind, WithdrawalStatus};
 
 fn internal(e: impl std::fmt::Display) -> async_graphql::Error {
     AppError::Internal(anyhow::anyhow!(e.to_string())).extend()
-}
-
-/// The platform's decision on a withdrawal.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum WithdrawalStatus {
-    /// Waiting for the platform; its amount is reserved.
-    New,
-    /// Paid out.
-    Approved,
-    /// Not paid; the amount is available again.
-    Rejected,
-}
-
-impl From<super::model::WithdrawalStatus> for WithdrawalStatus {
-    fn from(s: super::model::WithdrawalStatus) -> Self {
-        use super::model::WithdrawalStatus as S;
-        match s {
-            S::New => Self::New,
-            S::Approved => Self::Approved,
-            S::Rejected => Self::Rejected,
-        }
-    }
-}
-
-impl From<WithdrawalStatus> for super::model::WithdrawalStatus {
-    fn from(s: WithdrawalStatus) -> Self {
-        match s {
-            WithdrawalStatus::New => Self::New,
-            WithdrawalStatus::Approved => Self::Approved,
-            WithdrawalStatus::Rejected => Self::Rejected,
-        }
-    }
-}
-
-/// Who requested a withdrawal.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum WithdrawalRequestKind {
-    /// Created in the personal account.
-    Manual,
-    /// Created by the merchant's server with an API key.
-    Api,
-}
-
-/// Where a withdrawal's postback stands.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum WithdrawalPostbackStatus {
-    /// No status postback is due yet (the withdrawal is NEW).
-    NotSent,
-    /// The merchant's server answered 2xx.
-    Received,
-    /// Delivery failed after every retry.
-    Error,
-}
-
-impl WithdrawalPostbackStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::NotSent => "NOT_SENT",
-            Self::Received => "RECEIVED",
-            Self::Error => "ERROR",
-        }
-    }
 }
 
 /// One payment-system field of a withdrawal, as given.
@@ -134,23 +72,15 @@ impl Withdrawal {
     }
     /// NEW until the platform approves or rejects it.
     async fn status(&self) -> WithdrawalStatus {
-        self.0.status.into()
+        self.0.status
     }
     /// MANUAL (from the back office) or API (a MERCHANT key).
     async fn request_kind(&self) -> WithdrawalRequestKind {
-        if self.0.request_kind == "API" {
-            WithdrawalRequestKind::Api
-        } else {
-            WithdrawalRequestKind::Manual
-        }
+        self.0.request_kind
     }
     /// Where the withdrawal postback stands.
     async fn postback_status(&self) -> WithdrawalPostbackStatus {
-        match self.0.postback_status.as_str() {
-            "RECEIVED" => WithdrawalPostbackStatus::Received,
-            "ERROR" => WithdrawalPostbackStatus::Error,
-            _ => WithdrawalPostbackStatus::NotSent,
-        }
+        self.0.postback_status
     }
     /// The merchant's comment, as entered with the request.
     async fn comment(&self) -> Option<&str> {
@@ -179,7 +109,7 @@ impl Withdrawal {
             .await
             .map_err(internal)?
         {
-            Some(u) => Ok(Some(u.try_into()?)),
+            Some(u) => Ok(Some(u.into())),
             None => Ok(None),
         }
     }
@@ -229,8 +159,8 @@ impl WithdrawalFilter {
             payment_systems: self.payment_systems,
             recipient: self.recipient,
             label: self.label,
-            postback_status: self.postback_status.map(WithdrawalPostbackStatus::as_str),
-            status: self.status.map(Into::into),
+            postback_status: self.postback_status,
+            status: self.status,
             created_at: self.created_at.into(),
         })
     }

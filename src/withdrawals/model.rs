@@ -26,14 +26,4 @@ mod tests {
             assert_eq!(decide(done, false), None);
         }
     }
-
-    #[test]
-    fn the_stored_and_sent_text_is_unchanged() {
-        use sea_orm::ActiveEnum;
-        assert_eq!(WithdrawalStatus::Approved.to_value(), "APPROVED");
-        assert_eq!(
-            serde_json::to_string(&WithdrawalStatus::Rejected).unwrap(),
-            "\"REJECTED\""
-        );
-    }
 }

@@ -6,11 +6,14 @@ use crate::auth::model::{Actor, KeyActor, Role, Scope, Tenant};
 use crate::db::{write, Change};
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
+use crate::events::WithdrawalEventKind;
 use crate::money::{self, from_minor};
 use crate::pagination::{self, Page, PageArgs, Sort};
 use crate::stats::buckets;
 use crate::transactions::model::Range;
 use chrono::{SecondsFormat, TimeDelta};
+use entity::postback::PostbackKind;
+use entity::withdrawal::{WithdrawalPostbackStatus, WithdrawalRequestKind};
 use entity::{balance, idempotency_key, withdrawal};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
@@ -210,10 +213,15 @@ pub async fn create(
             scope: Scope::Merchant,
             merchant_id: Some(m),
             key_id,
-        }) => (*m, None, Some(*key_id), "API"),
+        }) => (*m, None, Some(*key_id), WithdrawalRequestKind::Api),
         _ => {
             let u = actor.user_with_role(&[Role::Owner, Role::Operator])?;
-            (u.merchant_id, Some(u.user_id), None, "MANUAL")
+            (
+                u.merchant_id,
+                Some(u.user_id),
+                None,
+                WithdrawalRequestKind::Manual,
+            )
         }
     };
     let checked = match check(d, &input) {
@@ -328,11 +336,11 @@ pub async fn create(
             )
             .map_err(anyhow::Error::new)?),
             status: Set(WithdrawalStatus::New),
-            request_kind: Set(kind.into()),
+            request_kind: Set(kind),
             created_by: Set(created_by),
             api_key_id: Set(api_key_id),
             created_at: Set(now),
-            postback_status: Set("NOT_SENT".into()),
+            postback_status: Set(WithdrawalPostbackStatus::NotSent),
             ..Default::default()
         }
         .insert(txn)
@@ -354,7 +362,7 @@ pub async fn create(
             subject: Some(format!("withdrawal:{}", w.id)),
             details: json!({ "amount_minor": w.amount_minor, "currency": w.currency, "payment_system": w.payment_system, "kind": kind }),
         };
-        let events = vec![crate::events::Event::withdrawal("CREATED", now, &w)];
+        let events = vec![crate::events::Event::withdrawal(WithdrawalEventKind::Created, now, &w)];
         Ok(Change::done(Ok(w)).audited(entry).publishing(events))
     })
     .await
@@ -461,7 +469,7 @@ pub async fn set_status(
             txn,
             now,
             w.merchant_id,
-            "WITHDRAWAL",
+            PostbackKind::Withdrawal,
             (None, Some(w.id)),
             body,
         )
@@ -477,7 +485,7 @@ pub async fn set_status(
             details: json!({ "comment": w.decision_comment }),
         };
         let events = vec![crate::events::Event::withdrawal(
-                "STATUS_CHANGED",
+                WithdrawalEventKind::StatusChanged,
                 now,
                 &w,
             )];
@@ -512,7 +520,7 @@ pub struct Filter {
     pub payment_systems: Option<Vec<String>>,
     pub recipient: Option<String>,
     pub label: Option<String>,
-    pub postback_status: Option<&'static str>,
+    pub postback_status: Option<WithdrawalPostbackStatus>,
     pub status: Option<WithdrawalStatus>,
     pub created_at: Range,
 }

@@ -245,8 +245,11 @@ async fn deposits_stockpile_to_the_minimum_and_then_queue_one_postback() {
         .iter()
         .find(|p| p.payload.contains("\"ann\""))
         .unwrap();
-    assert_eq!(ann.kind, "DEPOSIT");
-    assert_eq!(ann.status, "PENDING");
+    assert_eq!(ann.kind, entity::postback::PostbackKind::Deposit);
+    assert_eq!(
+        ann.status,
+        entity::postback::PostbackDeliveryStatus::Pending
+    );
     let body: Value = serde_json::from_str(&ann.payload).unwrap();
     assert_eq!(body["type"], "deposit");
     assert_eq!(body["postback_id"], ann.id.to_string());

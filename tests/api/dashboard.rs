@@ -959,7 +959,10 @@ async fn the_buckets_agree_with_a_brute_force_count_for_random_data_zones_rates_
         let today = local(now);
         let mut t_rows: Vec<Counted> = Vec::new();
         for t in &txs {
-            if t.direction != "INCOMING" || t.originality != "NORMAL" || t.activated_at.is_none() {
+            if t.direction != entity::transaction::Direction::Incoming
+                || t.originality != entity::transaction::Originality::Normal
+                || t.activated_at.is_none()
+            {
                 continue;
             }
             let sp = t.stockpiling_id.map(|s| &sps[&s]);
@@ -1163,8 +1166,8 @@ async fn stat_rows(
     app: &TestApp,
 ) -> Vec<(
     i64,
-    String,
-    String,
+    entity::stat_bucket::StatSection,
+    entity::stat_bucket::DashboardDateKind,
     i64,
     String,
     String,

@@ -5,6 +5,8 @@
 
 use crate::support::*;
 use crate::transactions::{ingest, paytm};
+use entity::postback::{PostbackDeliveryStatus, PostbackKind};
+use entity::postback_endpoint::PostbackCircuit;
 use kassa::app::{self, AppState};
 use kassa::clock::Clock;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
@@ -22,9 +24,9 @@ async fn due_postbacks(app: &TestApp, merchant: i64, n: usize) -> Vec<i64> {
         .map(|i| entity::postback::ActiveModel {
             merchant_id: Set(merchant),
             message_id: Set(format!("msg_{merchant}_{i}_{}", rand_suffix())),
-            kind: Set("DEPOSIT".into()),
+            kind: Set(PostbackKind::Deposit),
             payload: Set(json!({ "type": "deposit", "n": i }).to_string()),
-            status: Set("PENDING".into()),
+            status: Set(PostbackDeliveryStatus::Pending),
             attempt_count: Set(0),
             next_attempt_at: Set(Some(now)),
             created_at: Set(now),
@@ -144,7 +146,7 @@ async fn a_failing_endpoint_opens_its_circuit_and_recovers_losing_nothing() {
             .one(&app.deps.db)
             .await
             .unwrap()
-            .is_some_and(|h| h.circuit == "OPEN")
+            .is_some_and(|h| h.circuit == PostbackCircuit::Open)
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -200,7 +202,7 @@ async fn a_failing_endpoint_opens_its_circuit_and_recovers_losing_nothing() {
         .unwrap();
     assert_eq!(rows.len(), ids.len());
     for p in rows {
-        assert_eq!(p.status, "DELIVERED");
+        assert_eq!(p.status, PostbackDeliveryStatus::Delivered);
         assert_eq!(
             seen.get(&p.id.to_string()).copied().unwrap_or(0),
             p.attempt_count,
