@@ -184,7 +184,7 @@ async fn main() -> anyhow::Result<()> {
             payment_system: "paytm".into(),
             wallet_identifier: "bench-paytm".into(),
             direction: Direction::Incoming,
-            amount: kassa::money::from_minor(10_000, 2),
+            amount: rust_decimal::Decimal::new(10_000, 2),
             currency: "INR".into(),
             commission: None,
             transaction_number: format!("PB{i:08}"),

@@ -139,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
                         } else {
                             Direction::Outgoing
                         },
-                        amount: kassa::money::from_minor(rng.gen_range(10_000..2_000_000), 2),
+                        amount: rust_decimal::Decimal::new(rng.gen_range(10_000..2_000_000), 2),
                         currency: currency.into(),
                         commission: None,
                         transaction_number: format!("BN{seq:010}"),

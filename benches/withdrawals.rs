@@ -32,7 +32,7 @@ fn owner((merchant_id, user_id): (i64, i64)) -> Actor {
 fn request() -> NewWithdrawal {
     NewWithdrawal {
         payment_system: "paytm".into(),
-        amount: kassa::money::from_minor(1_00, 2),
+        amount: rust_decimal::Decimal::new(1_00, 2),
         currency: None,
         recipient: "9876543210".into(),
         label: None,

@@ -9,6 +9,7 @@ use crate::auth::service as auth;
 use crate::catalog::service as catalog;
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult};
+use crate::money::Money;
 use entity::activation_request::ActivationRequestStatus;
 use entity::merchant;
 use entity::postback::{AttemptOutcome, PostbackDeliveryStatus as Delivery, PostbackKind};
@@ -265,9 +266,9 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
             } else {
                 Direction::Outgoing
             },
-            amount: crate::money::from_minor(amount, 2),
+            amount: rust_decimal::Decimal::new(amount, 2),
             currency,
-            commission: Some(crate::money::from_minor(amount / 50, 2)),
+            commission: Some(rust_decimal::Decimal::new(amount / 50, 2)),
             transaction_number: format!("{}{:08}", system.to_uppercase(), 10_000_000 + i),
             counterparty: Some(names[rng.gen_range(0..names.len())].into()),
             occurred_at: Some(start + TimeDelta::seconds(offset)),
@@ -458,7 +459,6 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
     let mut outbox = Vec::with_capacity(queued.len());
     for (k, id, payment_system) in &queued {
         let sp = &sps[*k];
-        let units = d.catalog.minor_units(&sp.currency);
         let mut members = sp.members.clone();
         members.sort_by_key(|n| claimable[*n].id);
         let payload = serde_json::json!({
@@ -466,7 +466,7 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
             "postback_id": id.to_string(),
             "stockpiling_id": sp.id.to_string(),
             "label": sp.label,
-            "amount": crate::money::from_minor(sp.accumulated, units).to_string(),
+            "amount": d.catalog.decimal(&Money::new(sp.accumulated, sp.currency.clone())).to_string(),
             "currency": sp.currency,
             "payment_system": payment_system,
             "completed_at": sp.completed_at.map(rfc),
@@ -476,8 +476,8 @@ pub async fn load_activity(d: &Deps, merchant_id: i64) -> AppResult<()> {
                 serde_json::json!({
                     "id": t.id.to_string(),
                     "transaction_number": t.transaction_number,
-                    "amount": crate::money::from_minor(t.amount_minor, units).to_string(),
-                    "commission": crate::money::from_minor(t.commission_minor, units).to_string(),
+                    "amount": d.catalog.decimal(&t.amount()).to_string(),
+                    "commission": d.catalog.decimal(&t.commission()).to_string(),
                     "order_id": order,
                     "activated_at": rfc(*at),
                 })
@@ -766,7 +766,7 @@ async fn load_withdrawals(d: &Deps, merchant_id: i64, rng: &mut StdRng) -> AppRe
             &actor,
             NewWithdrawal {
                 payment_system: system.into(),
-                amount: crate::money::from_minor(rng.gen_range(500..5_000) * 100, 2),
+                amount: rust_decimal::Decimal::new(rng.gen_range(500..5_000) * 100, 2),
                 currency: None,
                 recipient: recipient.into(),
                 label: Some(format!("payout-{:03}", n + 1)),

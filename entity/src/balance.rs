@@ -16,3 +16,18 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// What may still be withdrawn or reserved: credited minus withdrawn.
+    pub fn available(&self) -> crate::Money {
+        crate::Money::new(
+            self.credited_minor - self.withdrawn_minor,
+            self.currency.clone(),
+        )
+    }
+
+    /// Held by withdrawals waiting for a decision.
+    pub fn reserved(&self) -> crate::Money {
+        crate::Money::new(self.reserved_minor, self.currency.clone())
+    }
+}

@@ -16,6 +16,7 @@ pub mod idempotency_key;
 pub mod login_failure;
 pub mod merchant;
 pub mod minimum_deposit;
+pub mod money;
 pub mod password_history;
 pub mod payment_system;
 pub mod payment_system_prompt;
@@ -32,5 +33,6 @@ pub mod user;
 pub mod wallet;
 pub mod withdrawal;
 
+pub use money::{Money, MoneyError};
 pub use secret::Secret;
 pub use text_enum::{sql_list, TextEnum};

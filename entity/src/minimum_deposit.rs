@@ -14,3 +14,9 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    pub fn amount(&self) -> crate::Money {
+        crate::Money::new(self.amount_minor, self.currency.clone())
+    }
+}

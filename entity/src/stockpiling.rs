@@ -31,3 +31,23 @@ text_enum! {
         Completed = "COMPLETED",
     }
 }
+
+impl Model {
+    /// The payer's deposits so far.
+    pub fn accumulated(&self) -> crate::Money {
+        crate::Money::new(self.accumulated_minor, self.currency.clone())
+    }
+
+    /// The minimum deposit it was opened with.
+    pub fn minimum(&self) -> crate::Money {
+        crate::Money::new(self.minimum_minor, self.currency.clone())
+    }
+
+    /// What is still missing to reach the minimum (zero once reached).
+    pub fn remaining(&self) -> crate::Money {
+        crate::Money::new(
+            (self.minimum_minor - self.accumulated_minor).max(0),
+            self.currency.clone(),
+        )
+    }
+}

@@ -104,3 +104,15 @@ impl Model {
         }
     }
 }
+
+impl Model {
+    /// The amount paid, commission not deducted.
+    pub fn amount(&self) -> crate::Money {
+        crate::Money::new(self.amount_minor, self.currency.clone())
+    }
+
+    /// The payment system's commission (same currency).
+    pub fn commission(&self) -> crate::Money {
+        crate::Money::new(self.commission_minor, self.currency.clone())
+    }
+}

@@ -65,3 +65,9 @@ text_enum! {
         Error = "ERROR",
     }
 }
+
+impl Model {
+    pub fn amount(&self) -> crate::Money {
+        crate::Money::new(self.amount_minor, self.currency.clone())
+    }
+}

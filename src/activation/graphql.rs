@@ -8,11 +8,11 @@ use crate::accounts::graphql::Merchant;
 use crate::catalog::model::PaymentSystem;
 use crate::deps::Deps;
 use crate::error::{AppError, UserError};
-use crate::graphql::common::{clamp_count, units, TimeRange};
+use crate::graphql::common::{amount, clamp_count, TimeRange};
 use crate::graphql::common::{internal, PageInfo};
 use crate::graphql::context::{actor, client_ip, deps};
 use crate::graphql::scalars::{DateTime, Decimal};
-use crate::money::from_minor;
+use crate::money::Money;
 use crate::pagination;
 use crate::transactions::graphql::Transaction;
 use crate::transactions::loader::StockpilingTransactionsLoader;
@@ -143,9 +143,7 @@ impl ActivationRequest {
     async fn amount(&self, ctx: &Context<'_>) -> Result<Option<Decimal>> {
         let d = deps(ctx)?;
         let (tx, _) = self.outcome(ctx).await?;
-        Ok(tx
-            .as_ref()
-            .map(|t| from_minor(t.amount_minor, units(d, &t.currency)).into()))
+        Ok(tx.as_ref().map(|t| amount(d, &t.amount())))
     }
     /// The deposit's currency (ISO 4217), once activated.
     async fn currency(&self, ctx: &Context<'_>) -> Result<Option<String>> {
@@ -287,7 +285,7 @@ impl ActivationQuery {
                     let ps = d.catalog.payment_system(&s.code)?.clone();
                     let minimum_deposit = s
                         .minimum_minor
-                        .map(|m| from_minor(m, units(d, &ps.currency)).into());
+                        .map(|m| amount(d, &Money::new(m, ps.currency.clone())));
                     let prompt_image_url = look
                         .prompts
                         .iter()
@@ -388,10 +386,7 @@ impl ActivationMutation {
         Ok(ActivateDepositPayload {
             outcome: a.outcome.into(),
             ticket: a.ticket.map(ID),
-            amount: a
-                .transaction
-                .as_ref()
-                .map(|t| from_minor(t.amount_minor, units(d, &t.currency)).into()),
+            amount: a.transaction.as_ref().map(|t| amount(d, &t.amount())),
             currency: a.transaction.as_ref().map(|t| t.currency.clone()),
             stockpiling: a
                 .stockpiling
@@ -476,15 +471,11 @@ impl Stockpiling {
     }
     /// The minimum deposit in force when the stockpiling began.
     async fn minimum(&self, ctx: &Context<'_>) -> Result<Decimal> {
-        Ok(from_minor(self.0.minimum_minor, units(deps(ctx)?, &self.0.currency)).into())
+        Ok(amount(deps(ctx)?, &self.0.minimum()))
     }
     /// Sum of its deposits so far.
     async fn accumulated(&self, ctx: &Context<'_>) -> Result<Decimal> {
-        Ok(from_minor(
-            self.0.accumulated_minor,
-            units(deps(ctx)?, &self.0.currency),
-        )
-        .into())
+        Ok(amount(deps(ctx)?, &self.0.accumulated()))
     }
     /// IN_PROGRESS until the minimum is reached.
     async fn status(&self) -> StockpilingStatus {
@@ -536,11 +527,10 @@ pub struct StockpilingProgress {
 
 impl StockpilingProgress {
     pub fn of(d: &Deps, s: &stockpiling::Model) -> Self {
-        let u = units(d, &s.currency);
         StockpilingProgress {
-            accumulated: from_minor(s.accumulated_minor, u).into(),
-            minimum: from_minor(s.minimum_minor, u).into(),
-            remaining: from_minor((s.minimum_minor - s.accumulated_minor).max(0), u).into(),
+            accumulated: amount(d, &s.accumulated()),
+            minimum: amount(d, &s.minimum()),
+            remaining: amount(d, &s.remaining()),
             currency: s.currency.clone(),
             completed: s.status == StockpilingStatus::Completed,
         }

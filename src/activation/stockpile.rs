@@ -3,7 +3,6 @@
 
 use crate::catalog::model::Catalog;
 use crate::error::AppResult;
-use crate::money::from_minor;
 use crate::stats::buckets::{self, Scope};
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::postback::PostbackKind;
@@ -208,7 +207,6 @@ async fn queue_deposit_postback(
     sp: &stockpiling::Model,
     payment_system: &str,
 ) -> AppResult<()> {
-    let units = catalog.minor_units(&sp.currency);
     let members = transaction::Entity::find()
         .filter(transaction::Column::StockpilingId.eq(sp.id))
         .order_by_asc(transaction::Column::Id)
@@ -220,15 +218,15 @@ async fn queue_deposit_postback(
             "postback_id": postback_id.to_string(),
             "stockpiling_id": sp.id.to_string(),
             "label": sp.label,
-            "amount": from_minor(sp.accumulated_minor, units).to_string(),
+            "amount": catalog.decimal(&sp.accumulated()).to_string(),
             "currency": sp.currency,
             "payment_system": payment_system,
             "completed_at": sp.completed_at.map(rfc3339),
             "transactions": members.iter().map(|t| json!({
                 "id": t.id.to_string(),
                 "transaction_number": t.transaction_number,
-                "amount": from_minor(t.amount_minor, units).to_string(),
-                "commission": from_minor(t.commission_minor, units).to_string(),
+                "amount": catalog.decimal(&t.amount()).to_string(),
+                "commission": catalog.decimal(&t.commission()).to_string(),
                 "order_id": t.order_id,
                 "activated_at": t.activated_at.map(rfc3339),
             })).collect::<Vec<_>>(),

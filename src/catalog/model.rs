@@ -1,6 +1,8 @@
 //! Payment systems, their withdrawal fields, and currencies.
 
+use crate::money::{Money, MoneyError};
 use async_graphql::{Enum, SimpleObject};
+use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -104,6 +106,27 @@ impl Catalog {
     /// which validation refuses before amounts are stored).
     pub fn minor_units(&self, code: &str) -> u32 {
         self.currency(code).map_or(2, |c| c.minor_units as u32)
+    }
+
+    /// `m` as a decimal with exactly its currency's digits ("1500.00").
+    pub fn decimal(&self, m: &Money) -> Decimal {
+        m.to_decimal(self.minor_units(&m.currency))
+    }
+
+    /// `amount` of `currency`, exactly; above zero unless `zero_allowed`
+    /// (commissions, minimums), never below.
+    pub fn money(
+        &self,
+        amount: Decimal,
+        currency: &str,
+        zero_allowed: bool,
+    ) -> Result<Money, MoneyError> {
+        let units = self.minor_units(currency);
+        if zero_allowed {
+            Money::non_negative(amount, currency, units)
+        } else {
+            Money::positive(amount, currency, units)
+        }
     }
 
     /// Whether `value` matches a withdrawal field's `pattern` (a full match).

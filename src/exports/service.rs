@@ -4,7 +4,6 @@ use crate::auth::model::{Actor, Tenant};
 use crate::auth::tokens;
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult};
-use crate::money::from_minor;
 use axum::body::Bytes;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use entity::{export, transaction, withdrawal};
@@ -148,7 +147,6 @@ fn transaction_row(
     out: &mut csv::Writer<Vec<u8>>,
     t: &transaction::Model,
 ) -> AppResult<()> {
-    let units = d.catalog.minor_units(&t.currency);
     write_row(
         out,
         &[
@@ -158,9 +156,9 @@ fn transaction_row(
             &t.payment_system,
             &t.wallet_identifier,
             t.direction.as_str(),
-            &from_minor(t.amount_minor, units).to_string(),
+            &d.catalog.decimal(&t.amount()).to_string(),
             &t.currency,
-            &from_minor(t.commission_minor, units).to_string(),
+            &d.catalog.decimal(&t.commission()).to_string(),
             &t.transaction_number,
             t.counterparty.as_deref().unwrap_or(""),
             t.label.as_deref().unwrap_or(""),
@@ -179,7 +177,6 @@ fn withdrawal_row(
     out: &mut csv::Writer<Vec<u8>>,
     w: &withdrawal::Model,
 ) -> AppResult<()> {
-    let units = d.catalog.minor_units(&w.currency);
     write_row(
         out,
         &[
@@ -187,7 +184,7 @@ fn withdrawal_row(
             &time(w.created_at),
             &w.payment_system,
             &w.recipient,
-            &from_minor(w.amount_minor, units).to_string(),
+            &d.catalog.decimal(&w.amount()).to_string(),
             &w.currency,
             w.status.as_str(),
             w.request_kind.as_str(),

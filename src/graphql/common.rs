@@ -4,13 +4,13 @@
 use crate::deps::Deps;
 use crate::error::AppError;
 use crate::graphql::scalars::{DateTime, Decimal};
-use crate::money::from_minor;
+use crate::money::Money;
 use crate::transactions::model::Range;
 use async_graphql::{ErrorExtensions, InputObject, SimpleObject};
 
-/// Minor units of a currency, from the in-memory catalogue.
-pub fn units(d: &Deps, currency: &str) -> u32 {
-    d.catalog.minor_units(currency)
+/// An amount as the API shows it: exactly its currency's digits.
+pub fn amount(d: &Deps, m: &Money) -> Decimal {
+    d.catalog.decimal(m).into()
 }
 
 /// An internal error as a GraphQL error (its text is logged, never shown).
@@ -49,12 +49,12 @@ pub struct CurrencyTotal {
 }
 
 impl CurrencyTotal {
-    /// From (currency, sum in minor units, row count) as the services give them.
-    pub fn from_sums(d: &Deps, sums: Vec<(String, i64, i64)>) -> Vec<CurrencyTotal> {
+    /// From (sum, row count) as the services give them.
+    pub fn from_sums(d: &Deps, sums: Vec<(Money, i64)>) -> Vec<CurrencyTotal> {
         sums.into_iter()
-            .map(|(currency, sum, count)| CurrencyTotal {
-                amount: from_minor(sum, units(d, &currency)).into(),
-                currency,
+            .map(|(sum, count)| CurrencyTotal {
+                amount: amount(d, &sum),
+                currency: sum.currency,
                 count: clamp_count(count),
             })
             .collect()

@@ -4,10 +4,9 @@ use super::service::{self, SystemChanges};
 use crate::accounts::graphql::{ProfileSettings, User};
 use crate::activation::graphql::AfterPaymentAction;
 use crate::error::UserError;
-use crate::graphql::common::units;
+use crate::graphql::common::amount;
 use crate::graphql::context::{actor, deps};
 use crate::graphql::scalars::Decimal;
-use crate::money::from_minor;
 use crate::plugin::graphql::PluginAppearance;
 use async_graphql::{Context, InputObject, Object, Result, ResultExt, SimpleObject};
 
@@ -117,9 +116,9 @@ async fn load_system(ctx: &Context<'_>) -> Result<SystemSettings> {
         timezone: m.timezone,
         minimum_deposits: mins
             .into_iter()
-            .map(|(currency, minor)| MinimumDeposit {
-                amount: from_minor(minor, units(d, &currency)).into(),
-                currency,
+            .map(|minimum| MinimumDeposit {
+                amount: amount(d, &minimum),
+                currency: minimum.currency,
             })
             .collect(),
         delayed_auto_activation: m.delayed_auto_activation,

@@ -5,7 +5,7 @@ use crate::auth::model::{Actor, Role};
 use crate::db::{write, Change};
 use crate::deps::Deps;
 use crate::error::{AppResult, ErrorCode, UserError};
-use crate::money;
+use crate::money::Money;
 use entity::merchant::AfterPaymentAction;
 use entity::{merchant, minimum_deposit};
 use rust_decimal::Decimal;
@@ -14,7 +14,7 @@ use serde_json::json;
 use std::collections::HashSet;
 
 /// The merchant row and its minimum deposits (currency, minor units).
-pub async fn system(d: &Deps, actor: &Actor) -> AppResult<(merchant::Model, Vec<(String, i64)>)> {
+pub async fn system(d: &Deps, actor: &Actor) -> AppResult<(merchant::Model, Vec<Money>)> {
     let m = crate::accounts::service::merchant(d, actor).await?;
     let mins = minimum_deposit::Entity::find()
         .filter(minimum_deposit::Column::MerchantId.eq(m.id))
@@ -22,7 +22,7 @@ pub async fn system(d: &Deps, actor: &Actor) -> AppResult<(merchant::Model, Vec<
         .all(&d.db)
         .await?
         .into_iter()
-        .map(|x| (x.currency, x.amount_minor))
+        .map(|x| x.amount())
         .collect();
     Ok((m, mins))
 }
@@ -111,7 +111,7 @@ pub async fn update_system(
 ) -> AppResult<Vec<UserError>> {
     let me = actor.user_with_role(&[Role::Owner])?.clone();
     let mut errors = Vec::new();
-    let mut minimums: Vec<(String, i64)> = Vec::new();
+    let mut minimums: Vec<Money> = Vec::new();
     if let Some(list) = &changes.minimum_deposits {
         let mut seen = HashSet::new();
         for (i, (currency, amount)) in list.iter().enumerate() {
@@ -139,8 +139,8 @@ pub async fn update_system(
                 });
                 continue;
             }
-            match money::non_negative_minor(*amount, c.minor_units as u32) {
-                Ok(minor) => minimums.push((currency.clone(), minor)),
+            match Money::non_negative(*amount, currency.clone(), c.minor_units as u32) {
+                Ok(minimum) => minimums.push(minimum),
                 Err(e) => errors.push(UserError {
                     field: path("amount"),
                     code: ErrorCode::Invalid,
@@ -193,11 +193,11 @@ pub async fn update_system(
                 .filter(minimum_deposit::Column::MerchantId.eq(me.merchant_id))
                 .exec(txn)
                 .await?;
-            for (currency, minor) in &minimums {
+            for minimum in &minimums {
                 minimum_deposit::ActiveModel {
                     merchant_id: Set(me.merchant_id),
-                    currency: Set(currency.clone()),
-                    amount_minor: Set(*minor),
+                    currency: Set(minimum.currency.clone()),
+                    amount_minor: Set(minimum.minor),
                 }
                 .insert(txn)
                 .await?;

@@ -6,7 +6,7 @@ use crate::auth::model::Actor;
 use crate::catalog::model::Catalog;
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult};
-use crate::money::from_minor;
+use crate::money::Money;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -273,7 +273,7 @@ pub fn convert(
     display: &str,
     day: NaiveDate,
 ) -> Result<Decimal, String> {
-    let amount = from_minor(minor, catalog.minor_units(currency));
+    let amount = catalog.decimal(&Money::new(minor, currency));
     if currency == display {
         return Ok(amount);
     }
@@ -381,13 +381,12 @@ fn assemble(
         .into_iter()
         .filter(|((_, p), _)| *p != usize::MAX)
         .map(|((currency, p), line)| {
-            let units = catalog.minor_units(&currency);
             let line = line
                 .into_iter()
                 .enumerate()
                 .map(|(i, (minor, count))| Point {
                     date: days::date_of(first + i as i64),
-                    amount: from_minor(minor, units),
+                    amount: catalog.decimal(&Money::new(minor, currency.clone())),
                     count,
                 })
                 .collect();

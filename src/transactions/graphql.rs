@@ -10,10 +10,9 @@ use crate::activation::graphql::Stockpiling;
 use crate::auth::model::Tenant;
 use crate::catalog::model::PaymentSystem;
 use crate::error::{AppError, UserError};
-use crate::graphql::common::{clamp_count, internal, units, CurrencyTotal, PageInfo, TimeRange};
+use crate::graphql::common::{amount, clamp_count, internal, CurrencyTotal, PageInfo, TimeRange};
 use crate::graphql::context::{actor, deps};
 use crate::graphql::scalars::{DateTime, Decimal};
-use crate::money::from_minor;
 use crate::pagination::PageArgs;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{
@@ -56,7 +55,7 @@ impl Transaction {
     }
     /// Amount in currency, commission not deducted.
     async fn amount(&self, ctx: &Context<'_>) -> Result<Decimal> {
-        Ok(from_minor(self.0.amount_minor, units(deps(ctx)?, &self.0.currency)).into())
+        Ok(amount(deps(ctx)?, &self.0.amount()))
     }
     /// ISO 4217 code of amount and commission.
     async fn currency(&self) -> &str {
@@ -64,7 +63,7 @@ impl Transaction {
     }
     /// The payment system's commission (same currency).
     async fn commission(&self, ctx: &Context<'_>) -> Result<Decimal> {
-        Ok(from_minor(self.0.commission_minor, units(deps(ctx)?, &self.0.currency)).into())
+        Ok(amount(deps(ctx)?, &self.0.commission()))
     }
     /// The payment system's own transaction number.
     async fn transaction_number(&self) -> &str {

@@ -12,7 +12,7 @@ use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use crate::events::Event;
 use crate::events::TransactionEventKind;
-use crate::money::{self, MoneyError};
+use crate::money::{Money, MoneyError};
 use crate::pagination::{self, Page, PageArgs, Sort};
 use crate::stats::buckets;
 use chrono::{DateTime, TimeZone, Utc};
@@ -78,8 +78,8 @@ struct Valid {
     item: IngestItem,
     number: String,
     wallet_identifier: String,
-    amount_minor: i64,
-    commission_minor: i64,
+    amount: Money,
+    commission: Money,
     country: String,
 }
 
@@ -148,13 +148,16 @@ fn validate(d: &Deps, index: usize, item: IngestItem) -> Result<Valid, Vec<UserE
         ));
         return Err(errors);
     }
-    let units = d.catalog.minor_units(&ps.currency);
-    let amount_minor =
-        money::positive_minor(item.amount, units).map_err(|e| money_error(&path("amount"), e));
-    let commission_minor = money::non_negative_minor(item.commission.unwrap_or_default(), units)
+    let amount = d
+        .catalog
+        .money(item.amount, &ps.currency, false)
+        .map_err(|e| money_error(&path("amount"), e));
+    let commission = d
+        .catalog
+        .money(item.commission.unwrap_or_default(), &ps.currency, true)
         .map_err(|e| money_error(&path("commission"), e));
-    let (amount_minor, commission_minor) = match (amount_minor, commission_minor) {
-        (Ok(a), Ok(c)) if c > a => {
+    let (amount, commission) = match (amount, commission) {
+        (Ok(a), Ok(c)) if c.minor > a.minor => {
             errors.push(err(
                 "commission",
                 ErrorCode::Invalid,
@@ -166,7 +169,7 @@ fn validate(d: &Deps, index: usize, item: IngestItem) -> Result<Valid, Vec<UserE
         (a, c) => {
             errors.extend(a.err());
             errors.extend(c.err());
-            (0, 0)
+            return Err(errors);
         }
     };
     if !errors.is_empty() {
@@ -177,8 +180,8 @@ fn validate(d: &Deps, index: usize, item: IngestItem) -> Result<Valid, Vec<UserE
         item,
         number,
         wallet_identifier,
-        amount_minor,
-        commission_minor,
+        amount,
+        commission,
     })
 }
 
@@ -187,9 +190,9 @@ fn validate(d: &Deps, index: usize, item: IngestItem) -> Result<Valid, Vec<UserE
 fn same_data(t: &transaction::Model, v: &Valid) -> bool {
     t.wallet_identifier == v.wallet_identifier
         && t.direction == v.item.direction
-        && t.amount_minor == v.amount_minor
+        && t.amount() == v.amount
         && t.currency == v.item.currency
-        && t.commission_minor == v.commission_minor
+        && t.commission() == v.commission
         && t.counterparty.as_deref().map(str::trim) == v.item.counterparty.as_deref().map(str::trim)
         && v.item.occurred_at.is_none_or(|at| at == t.created_at)
         && v.item.kind.is_none_or(|k| k == t.kind)
@@ -351,9 +354,9 @@ pub async fn ingest(
                     w.id.into(),
                     v.wallet_identifier.clone().into(),
                     v.item.direction.into(),
-                    v.amount_minor.into(),
+                    v.amount.minor.into(),
                     v.item.currency.clone().into(),
-                    v.commission_minor.into(),
+                    v.commission.minor.into(),
                     v.number.clone().into(),
                     v.item
                         .counterparty
@@ -631,11 +634,7 @@ pub async fn count(d: &Deps, tenant: Tenant, filter: &Filter) -> AppResult<i64> 
 
 /// Sums per currency of the rows matching the filter: (currency, minor units sum, count).
 #[tracing::instrument(name = "db.transactions.totals", skip_all)]
-pub async fn totals(
-    d: &Deps,
-    tenant: Tenant,
-    filter: &Filter,
-) -> AppResult<Vec<(String, i64, i64)>> {
+pub async fn totals(d: &Deps, tenant: Tenant, filter: &Filter) -> AppResult<Vec<(Money, i64)>> {
     use transaction::Column as C;
     let select = transaction::Entity::find().filter(condition(tenant, filter));
     Ok(crate::money::totals_by_currency(&d.db, select, C::Currency, C::AmountMinor, C::Id).await?)

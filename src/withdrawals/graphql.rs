@@ -6,10 +6,9 @@ use crate::accounts::loader::UserLoader;
 use crate::catalog::model::PaymentSystem;
 use crate::error::{AppError, UserError};
 use crate::graphql::common::PageInfo;
-use crate::graphql::common::{clamp_count, units, CurrencyTotal, TimeRange};
+use crate::graphql::common::{amount, clamp_count, CurrencyTotal, TimeRange};
 use crate::graphql::context::{actor, deps};
 use crate::graphql::scalars::{DateTime, Decimal};
-use crate::money::from_minor;
 use crate::pagination::PageArgs;
 use crate::transactions::model::SortDirection;
 use async_graphql::dataloader::DataLoader;
@@ -64,7 +63,7 @@ impl Withdrawal {
     }
     /// The amount, in currency.
     async fn amount(&self, ctx: &Context<'_>) -> Result<Decimal> {
-        Ok(from_minor(self.0.amount_minor, units(deps(ctx)?, &self.0.currency)).into())
+        Ok(amount(deps(ctx)?, &self.0.amount()))
     }
     /// ISO 4217 code.
     async fn currency(&self) -> &str {
@@ -304,10 +303,10 @@ impl WithdrawalsQuery {
             .await
             .extend()?
             .into_iter()
-            .map(|(currency, available, reserved)| Balance {
-                available: from_minor(available, units(d, &currency)).into(),
-                reserved: from_minor(reserved, units(d, &currency)).into(),
-                currency,
+            .map(|(available, reserved)| Balance {
+                available: amount(d, &available),
+                reserved: amount(d, &reserved),
+                currency: available.currency,
             })
             .collect())
     }

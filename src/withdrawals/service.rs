@@ -7,7 +7,7 @@ use crate::db::{write, Change};
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
 use crate::events::WithdrawalEventKind;
-use crate::money::{self, from_minor};
+use crate::money::Money;
 use crate::pagination::{self, Page, PageArgs, Sort};
 use crate::stats::buckets;
 use crate::transactions::model::Range;
@@ -72,9 +72,8 @@ fn check(d: &Deps, input: &NewWithdrawal) -> Result<Checked, Vec<UserError>> {
             format!("{} pays out in {}", ps.code, ps.currency),
         ));
     }
-    let units = d.catalog.minor_units(&ps.currency);
-    let amount_minor = match money::positive_minor(input.amount, units) {
-        Ok(m) => m,
+    let amount_minor = match d.catalog.money(input.amount, &ps.currency, false) {
+        Ok(m) => m.minor,
         Err(e) => {
             errors.push(err(&["input", "amount"], ErrorCode::Invalid, e.to_string()));
             0
@@ -448,14 +447,14 @@ pub async fn set_status(
             );
         }
         release.exec(txn).await?;
-        let units = d.catalog.minor_units(&w.currency);
+        let amount = d.catalog.decimal(&w.amount());
         let body = |postback_id: i64| {
             json!({
                 "type": "withdrawal",
                 "postback_id": postback_id.to_string(),
                 "withdrawal_id": w.id.to_string(),
                 "status": w.status,
-                "amount": from_minor(w.amount_minor, units).to_string(),
+                "amount": amount.to_string(),
                 "currency": w.currency,
                 "payment_system": w.payment_system,
                 "recipient": w.recipient,
@@ -495,7 +494,7 @@ pub async fn set_status(
 }
 
 /// The caller's balances: (currency, available, reserved) in minor units.
-pub async fn balances(d: &Deps, actor: &Actor) -> AppResult<Vec<(String, i64, i64)>> {
+pub async fn balances(d: &Deps, actor: &Actor) -> AppResult<Vec<(Money, Money)>> {
     let tenant = actor.reader()?;
     Ok(balance::Entity::find()
         .filter(balance::Column::MerchantId.eq(tenant.merchant_id))
@@ -503,13 +502,7 @@ pub async fn balances(d: &Deps, actor: &Actor) -> AppResult<Vec<(String, i64, i6
         .all(&d.db)
         .await?
         .into_iter()
-        .map(|b| {
-            (
-                b.currency,
-                b.credited_minor - b.withdrawn_minor,
-                b.reserved_minor,
-            )
-        })
+        .map(|b| (b.available(), b.reserved()))
         .collect())
 }
 
@@ -619,7 +612,7 @@ pub async fn count(d: &Deps, tenant: Tenant, f: &Filter) -> AppResult<i64> {
 }
 
 /// Per-currency sums of the matching withdrawals: (currency, minor units, count).
-pub async fn totals(d: &Deps, tenant: Tenant, f: &Filter) -> AppResult<Vec<(String, i64, i64)>> {
+pub async fn totals(d: &Deps, tenant: Tenant, f: &Filter) -> AppResult<Vec<(Money, i64)>> {
     use withdrawal::Column as W;
     let select = withdrawal::Entity::find().filter(condition(tenant, f));
     Ok(crate::money::totals_by_currency(&d.db, select, W::Currency, W::AmountMinor, W::Id).await?)
