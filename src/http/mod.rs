@@ -250,6 +250,125 @@ fn has_csrf_header(headers: &HeaderMap) -> bool {
         .any(|h| headers.get(*h).is_some_and(|v| !v.as_bytes().is_empty()))
 }
 
+/// A request refused before GraphQL runs: its status, code and message.
+struct Refusal(StatusCode, WireCode, String);
+
+impl Refusal {
+    fn bad(code: WireCode, message: &str) -> Refusal {
+        Refusal(StatusCode::BAD_REQUEST, code, message.to_string())
+    }
+}
+
+const NO_BATCHES: &str = "batched requests are not accepted: send one operation per request";
+
+/// How a POST body is encoded.
+enum BodyKind {
+    Json,
+    /// With its full content type (the boundary is in it).
+    Multipart(String),
+}
+
+/// The body's kind, from its content type; refused before reading a byte
+/// when it will not run (multipart without the CSRF header, other types).
+fn body_kind(headers: &HeaderMap) -> Result<BodyKind, Refusal> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "multipart/form-data" {
+        if !has_csrf_header(headers) {
+            return Err(Refusal::bad(
+                WireCode::Csrf,
+                "multipart requests need a non-empty x-kassa-csrf header",
+            ));
+        }
+        return Ok(BodyKind::Multipart(content_type.to_string()));
+    }
+    if !JSON_TYPES.contains(&essence.as_str()) {
+        return Err(Refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            WireCode::UnsupportedMediaType,
+            "send GraphQL as application/json (or multipart/form-data with x-kassa-csrf)".into(),
+        ));
+    }
+    Ok(BodyKind::Json)
+}
+
+/// The body, read only up to `limit`: an oversized one is cut off, never held.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, Refusal> {
+    let too_large = || {
+        Refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            WireCode::TooLarge,
+            format!("the request body is over its limit of {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())
+}
+
+/// One GraphQL request from a JSON body; a batch (an array) is refused.
+fn parse_json(body: &[u8]) -> Result<async_graphql::Request, Refusal> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| Refusal::bad(WireCode::BadRequest, "the body is not JSON"))?;
+    if value.is_array() {
+        return Err(Refusal::bad(WireCode::BatchNotSupported, NO_BATCHES));
+    }
+    serde_json::from_value(value).map_err(|_| {
+        Refusal::bad(
+            WireCode::BadRequest,
+            "the body is not a GraphQL request ({\"query\": …})",
+        )
+    })
+}
+
+/// One GraphQL request from a multipart body (the upload spec), at most one
+/// file of at most 1 MiB.
+async fn parse_multipart(
+    content_type: &str,
+    body: axum::body::Bytes,
+) -> Result<async_graphql::Request, Refusal> {
+    let parsed = async_graphql::http::receive_batch_body(
+        Some(content_type),
+        futures_util::io::Cursor::new(body),
+        MultipartOptions::default()
+            .max_file_size(crate::plugin::service::GIF_MAX)
+            .max_num_files(1),
+    )
+    .await;
+    match parsed.map(|b| b.into_single()) {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(_)) => Err(Refusal::bad(WireCode::BatchNotSupported, NO_BATCHES)),
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => Err(Refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            WireCode::TooLarge,
+            "an uploaded file is over 1 MiB".into(),
+        )),
+        Err(_) => Err(Refusal::bad(
+            WireCode::BadRequest,
+            "malformed multipart request",
+        )),
+    }
+}
+
 /// `POST /graphql`: JSON bodies, or multipart with a CSRF header; one
 /// operation per request.
 async fn graphql_post(
@@ -258,132 +377,23 @@ async fn graphql_post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    // Refuse what will not run before reading a byte of the body, then read
-    // it only up to its kind's limit: an oversized body is cut off, never held.
-    let multipart = essence == "multipart/form-data";
-    if multipart && !has_csrf_header(&headers) {
-        return refuse(
-            &state,
-            StatusCode::BAD_REQUEST,
-            WireCode::Csrf,
-            "multipart requests need a non-empty x-kassa-csrf header",
-        );
-    }
-    if !multipart && !JSON_TYPES.contains(&essence.as_str()) {
-        return refuse(
-            &state,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            WireCode::UnsupportedMediaType,
-            "send GraphQL as application/json (or multipart/form-data with x-kassa-csrf)",
-        );
-    }
-    let limit = if multipart {
-        crate::plugin::service::UPLOAD_BODY_MAX
-    } else {
-        state.deps.config.body_limit
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let too_large = || {
-        refuse(
-            &state,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            WireCode::TooLarge,
-            &format!("the request body is over its limit of {limit} bytes"),
-        )
-    };
-    if declared.is_some_and(|n| n > limit) {
-        return too_large();
-    }
-    let Ok(body) = axum::body::to_bytes(body, limit).await else {
-        return too_large();
-    };
-    let request = match essence.as_str() {
-        "application/json" | "application/graphql-response+json" => {
-            let value: serde_json::Value = match serde_json::from_slice(&body) {
-                Ok(v) => v,
-                Err(_) => {
-                    return refuse(
-                        &state,
-                        StatusCode::BAD_REQUEST,
-                        WireCode::BadRequest,
-                        "the body is not JSON",
-                    )
-                }
-            };
-            if value.is_array() {
-                return refuse(
-                    &state,
-                    StatusCode::BAD_REQUEST,
-                    WireCode::BatchNotSupported,
-                    "batched requests are not accepted: send one operation per request",
-                );
-            }
-            match serde_json::from_value::<async_graphql::Request>(value) {
-                Ok(r) => r,
-                Err(_) => {
-                    return refuse(
-                        &state,
-                        StatusCode::BAD_REQUEST,
-                        WireCode::BadRequest,
-                        "the body is not a GraphQL request ({\"query\": …})",
-                    )
-                }
-            }
+    let parsed = async {
+        let kind = body_kind(&headers)?;
+        let limit = match kind {
+            BodyKind::Multipart(_) => crate::plugin::service::UPLOAD_BODY_MAX,
+            BodyKind::Json => state.deps.config.body_limit,
+        };
+        let body = read_body(&headers, body, limit).await?;
+        match kind {
+            BodyKind::Json => parse_json(&body),
+            BodyKind::Multipart(content_type) => parse_multipart(&content_type, body).await,
         }
-        "multipart/form-data" => {
-            let parsed = async_graphql::http::receive_batch_body(
-                Some(content_type.as_str()),
-                futures_util::io::Cursor::new(body),
-                MultipartOptions::default()
-                    .max_file_size(crate::plugin::service::GIF_MAX)
-                    .max_num_files(1),
-            )
-            .await;
-            match parsed.map(|b| b.into_single()) {
-                Ok(Ok(r)) => r,
-                Ok(Err(_)) => {
-                    return refuse(
-                        &state,
-                        StatusCode::BAD_REQUEST,
-                        WireCode::BatchNotSupported,
-                        "batched requests are not accepted: send one operation per request",
-                    )
-                }
-                Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
-                    return refuse(
-                        &state,
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        WireCode::TooLarge,
-                        "an uploaded file is over 1 MiB",
-                    )
-                }
-                Err(_) => {
-                    return refuse(
-                        &state,
-                        StatusCode::BAD_REQUEST,
-                        WireCode::BadRequest,
-                        "malformed multipart request",
-                    )
-                }
-            }
-        }
-        _ => unreachable!("content types were checked above"),
-    };
-    execute(&state, peer, &headers, request).await
+    }
+    .await;
+    match parsed {
+        Ok(request) => execute(&state, peer, &headers, request).await,
+        Err(Refusal(status, code, message)) => refuse(&state, status, code, &message),
+    }
 }
 
 /// Runs one parsed operation for the caller of `headers` and answers it,

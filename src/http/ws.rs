@@ -178,6 +178,281 @@ fn refuse_operation(protocol: WebSocketProtocols, id: &str, message: &str) -> Me
     frame(id, "error", Some(&payload.to_string()))
 }
 
+/// What the `connection_init` handler learns, shared with the socket's loop.
+#[derive(Default)]
+struct Handshake {
+    initialised: AtomicBool,
+    /// The credential was refused (or could not be checked).
+    refused: AtomicBool,
+    /// The caller already holds its share of sockets.
+    too_many: AtomicBool,
+    caller: std::sync::Mutex<Option<Actor>>,
+    /// This socket's place in its owner's share, given back when it ends.
+    seat: std::sync::Mutex<Option<crate::http::sessions::Seat>>,
+    /// The session watcher's hold on this socket (closes it when the session ends).
+    registration: std::sync::Mutex<Option<Registration>>,
+}
+
+fn put<T>(slot: &std::sync::Mutex<Option<T>>, value: T) {
+    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+}
+
+impl Handshake {
+    fn caller(&self) -> Option<Actor> {
+        self.caller
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The close code to report instead of `otherwise`, when the handshake
+    /// failed for a reason of ours.
+    fn close_code(&self, otherwise: u16) -> u16 {
+        if self.too_many.load(Ordering::SeqCst) {
+            CLOSE_TOO_MANY_SOCKETS
+        } else if self.refused.load(Ordering::SeqCst) {
+            CLOSE_UNAUTHORIZED
+        } else {
+            otherwise
+        }
+    }
+
+    /// Checks the credential of `connection_init`, takes a seat in the
+    /// caller's share and registers the session with the watcher; the
+    /// request data every operation of the socket then sees.
+    async fn accept(
+        &self,
+        state: &AppState,
+        control: SocketControl,
+        client: IpAddr,
+        payload: serde_json::Value,
+    ) -> async_graphql::Result<Data> {
+        self.initialised.store(true, Ordering::SeqCst);
+        let deps = &state.deps;
+        let actor = match authenticate(deps, bearer_of(&payload).as_deref()).await {
+            Ok(Actor::Invalid) => {
+                self.refused.store(true, Ordering::SeqCst);
+                return Err(async_graphql::Error::new(UNAUTHORIZED));
+            }
+            Err(e) => {
+                // the credential could not be checked (the database is
+                // away): refused like an unknown one, but never silently
+                tracing::error!(error = ?e, "checking a socket's credential");
+                self.refused.store(true, Ordering::SeqCst);
+                return Err(async_graphql::Error::new(UNAUTHORIZED));
+            }
+            Ok(actor) => actor,
+        };
+        match state
+            .seats
+            .take(owner_of(&actor, client), deps.config.ws_per_client)
+        {
+            Some(seat) => put(&self.seat, seat),
+            None => {
+                self.too_many.store(true, Ordering::SeqCst);
+                return Err(async_graphql::Error::new(
+                    "too many open sockets for this caller",
+                ));
+            }
+        }
+        put(&self.caller, actor.clone());
+        if let Actor::User(u) = &actor {
+            // the instance's watcher closes this socket when the session ends
+            put(
+                &self.registration,
+                state.sessions.register(u.session_id, control.clone()),
+            );
+        }
+        let mut data = Data::default();
+        crate::graphql::context::request_context(&mut data, &deps.db, actor, client);
+        data.insert(control);
+        Ok(data)
+    }
+}
+
+/// What the socket does next.
+enum Step {
+    /// Nothing to send.
+    Skip,
+    Send(Message),
+    /// Send this close frame and end.
+    Close(Message),
+    /// The client went away.
+    End,
+}
+
+/// One socket's subscriptions: the shareable ones served here from the hub,
+/// the rest handed on to async-graphql's protocol handler.
+struct Connection {
+    state: AppState,
+    protocol: WebSocketProtocols,
+    client: IpAddr,
+    handshake: Arc<Handshake>,
+    /// Client messages for the protocol handler.
+    forward: tokio::sync::mpsc::Sender<String>,
+    members: SelectAll<MemberStream>,
+    /// ids served here, with the handle that stops each
+    shared: HashMap<String, AbortHandle>,
+    /// ids handed on
+    handed_on: HashSet<String>,
+}
+
+impl Connection {
+    /// A client message: kept here (a shared subscription), handed on to
+    /// the protocol handler, or answered at once.
+    fn on_client_text(&mut self, text: String) -> Step {
+        let msg: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let id = msg["id"].as_str().unwrap_or_default().to_string();
+        let kind = msg["type"].as_str();
+        let starts = matches!(kind, Some("subscribe" | "start")) && !id.is_empty();
+        let known = self.shared.contains_key(&id) || self.handed_on.contains(&id);
+        if starts && !known && self.shared.len() + self.handed_on.len() >= MAX_SUBSCRIPTIONS {
+            return Step::Send(refuse_operation(
+                self.protocol,
+                &id,
+                &format!(
+                    "at most {MAX_SUBSCRIPTIONS} subscriptions per socket: complete one first"
+                ),
+            ));
+        }
+        let hand_on = if self.protocol != WebSocketProtocols::GraphQLWS {
+            match kind {
+                Some("start") if !id.is_empty() => {
+                    self.handed_on.insert(id);
+                }
+                Some("stop") => {
+                    self.handed_on.remove(&id);
+                }
+                _ => {}
+            }
+            true
+        } else {
+            match kind {
+                Some("subscribe") if !id.is_empty() => {
+                    if known {
+                        return Step::Close(close(
+                            4409,
+                            &format!("Subscriber for {id} already exists"),
+                        ));
+                    }
+                    self.subscribe(id, &msg["payload"])
+                }
+                Some("complete") => match self.shared.remove(&id) {
+                    Some(stop) => {
+                        stop.abort();
+                        false
+                    }
+                    None => {
+                        self.handed_on.remove(&id);
+                        true
+                    }
+                },
+                _ => true,
+            }
+        };
+        if hand_on && self.forward.try_send(text).is_err() {
+            return Step::Close(close(1008, "too many messages in flight"));
+        }
+        Step::Skip
+    }
+
+    /// Joins the hub for a shareable subscription; otherwise (returns true)
+    /// the protocol handler serves it.
+    fn subscribe(&mut self, id: String, payload: &serde_json::Value) -> bool {
+        let query = payload["query"].as_str().unwrap_or_default();
+        let operation = payload["operationName"].as_str();
+        let variables = if payload["variables"].is_null() {
+            serde_json::json!({})
+        } else {
+            payload["variables"].clone()
+        };
+        let key = self
+            .handshake
+            .caller()
+            .filter(|_| shareable(query, operation))
+            .and_then(|a| Key::of(&a, query, &variables, operation).map(|k| (k, a)));
+        let Some((key, actor)) = key else {
+            self.handed_on.insert(id);
+            return true;
+        };
+        let state = &self.state;
+        let member = state.hub.join(
+            &state.schema,
+            state.deps.config.event_buffer,
+            key,
+            &actor,
+            self.client,
+        );
+        let updates = futures_util::stream::unfold(member, |mut m| async move {
+            match m.rx.recv().await {
+                Ok(s) => Some((Ok(s), m)),
+                Err(RecvError::Lagged(_)) => Some((Err(()), m)),
+                Err(RecvError::Closed) => None,
+            }
+        });
+        let (updates, stop) = futures_util::stream::abortable(updates);
+        let tag = id.clone();
+        self.members
+            .push(updates.map(move |u| (tag.clone(), u)).boxed());
+        self.shared.insert(id, stop);
+        false
+    }
+
+    /// An update of a shared subscription (`Err`: this subscriber fell behind).
+    fn on_shared(&mut self, id: String, update: Result<Shared, ()>) -> Step {
+        match update {
+            Ok(Shared::Next(payload)) => Step::Send(frame(&id, "next", Some(&payload))),
+            Ok(Shared::Error(errors)) => {
+                if let Some(stop) = self.shared.remove(&id) {
+                    stop.abort();
+                }
+                Step::Send(frame(&id, "error", Some(&errors)))
+            }
+            Ok(Shared::Complete) => {
+                if let Some(stop) = self.shared.remove(&id) {
+                    stop.abort();
+                }
+                Step::Send(frame(&id, "complete", None))
+            }
+            Ok(Shared::Close(code, reason)) => Step::Close(close(code, reason)),
+            Err(()) => Step::Close(close(CLOSE_TOO_SLOW, "subscriber too slow")),
+        }
+    }
+
+    /// A message of the protocol handler.
+    fn on_protocol(&mut self, msg: Option<WsMessage>) -> Step {
+        match msg {
+            Some(WsMessage::Text(t)) => {
+                // a handed-on subscription that ended frees its id
+                if t.contains("\"complete\"") || t.contains("\"error\"") {
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&t) {
+                        if let Some(id) = v["id"].as_str() {
+                            self.handed_on.remove(id);
+                        }
+                    }
+                }
+                Step::Send(Message::Text(t.into()))
+            }
+            Some(WsMessage::Close(code, reason)) => {
+                Step::Close(close(self.handshake.close_code(code), &reason))
+            }
+            None => Step::End,
+        }
+    }
+
+    /// Housekeeping: the init deadline, and a keepalive now and then.
+    fn on_tick(&self, tick: u32, opened: tokio::time::Instant) -> Step {
+        let initialised = self.handshake.initialised.load(Ordering::SeqCst);
+        if !initialised && opened.elapsed() >= INIT_TIMEOUT {
+            Step::Close(close(CLOSE_INIT_TIMEOUT, "connection_init timeout"))
+        } else if tick.is_multiple_of(KEEPALIVE_TICKS) && initialised {
+            Step::Send(keepalive(self.protocol))
+        } else {
+            Step::Skip
+        }
+    }
+}
+
 async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols, client: IpAddr) {
     let (mut sink, mut socket_in) = socket.split();
     // What the socket receives goes to async-graphql's protocol handler,
@@ -187,257 +462,78 @@ async fn serve(socket: WebSocket, state: AppState, protocol: WebSocketProtocols,
         forwarded,
         |mut rx| async move { rx.recv().await.map(|t| (t, rx)) },
     ));
-    let caller: Arc<std::sync::Mutex<Option<Actor>>> = Default::default();
-    // This socket's place in its owner's share, given back when it ends.
-    let seat: Arc<std::sync::Mutex<Option<crate::http::sessions::Seat>>> = Default::default();
-    let seat_in_init = seat.clone();
-    let seats = state.seats.clone();
-    let per_client = state.deps.config.ws_per_client;
-    let too_many = Arc::new(AtomicBool::new(false));
-    let too_many_in_init = too_many.clone();
-    let caller_in_init = caller.clone();
-    let mut members: SelectAll<MemberStream> = SelectAll::new();
-    // ids served here (with the handle that stops each) and ids handed on
-    let mut shared: HashMap<String, AbortHandle> = HashMap::new();
-    let mut handed_on: HashSet<String> = HashSet::new();
-    let shares = protocol == WebSocketProtocols::GraphQLWS;
-    let refused = Arc::new(AtomicBool::new(false));
-    let initialised = Arc::new(AtomicBool::new(false));
-    let registration: Arc<std::sync::Mutex<Option<Registration>>> = Default::default();
+    let handshake = Arc::new(Handshake::default());
     let control = SocketControl::default();
-    let (refused_in_init, initialised_in_init, registration_in_init, control_in_init) = (
-        refused.clone(),
-        initialised.clone(),
-        registration.clone(),
-        control.clone(),
-    );
-    let watch = state.sessions.clone();
-    let deps = state.deps.clone();
-    let mut protocol_stream = GqlWebSocket::new(state.schema.clone(), input, protocol)
-        .on_connection_init(move |payload| async move {
-            initialised_in_init.store(true, Ordering::SeqCst);
-            let actor = match authenticate(&deps, bearer_of(&payload).as_deref()).await {
-                Ok(Actor::Invalid) => {
-                    refused_in_init.store(true, Ordering::SeqCst);
-                    return Err(async_graphql::Error::new(UNAUTHORIZED));
-                }
-                Err(e) => {
-                    // the credential could not be checked (the database is
-                    // away): refused like an unknown one, but never silently
-                    tracing::error!(error = ?e, "checking a socket's credential");
-                    refused_in_init.store(true, Ordering::SeqCst);
-                    return Err(async_graphql::Error::new(UNAUTHORIZED));
-                }
-                Ok(actor) => actor,
-            };
-            match seats.take(owner_of(&actor, client), per_client) {
-                Some(s) => {
-                    *seat_in_init.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
-                }
-                None => {
-                    too_many_in_init.store(true, Ordering::SeqCst);
-                    return Err(async_graphql::Error::new(
-                        "too many open sockets for this caller",
-                    ));
-                }
-            }
-            *caller_in_init.lock().unwrap_or_else(|p| p.into_inner()) = Some(actor.clone());
-            if let Actor::User(u) = &actor {
-                // the instance's watcher closes this socket when the session ends
-                *registration_in_init
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) =
-                    Some(watch.register(u.session_id, control_in_init.clone()));
-            }
-            let mut data = Data::default();
-            crate::graphql::context::request_context(&mut data, &deps.db, actor, client);
-            data.insert(control_in_init);
-            Ok(data)
-        });
+    let mut protocol_stream = {
+        let (handshake, state, control) = (handshake.clone(), state.clone(), control.clone());
+        GqlWebSocket::new(state.schema.clone(), input, protocol).on_connection_init(
+            move |payload| async move { handshake.accept(&state, control, client, payload).await },
+        )
+    };
     let mut closing = state.closing.subscribe();
+    let mut conn = Connection {
+        state,
+        protocol,
+        client,
+        handshake: handshake.clone(),
+        forward,
+        members: SelectAll::new(),
+        shared: HashMap::new(),
+        handed_on: HashSet::new(),
+    };
     let opened = tokio::time::Instant::now();
     let mut ticks = tokio::time::interval(HOUSEKEEPING);
     ticks.tick().await;
-    let mut tick_count = 0u32;
-    let mut closed = false;
+    let mut tick = 0u32;
     loop {
-        let out = tokio::select! {
-            incoming = socket_in.next() => {
-                let text = match incoming {
-                    Some(Ok(Message::Text(t))) => t.to_string(),
-                    Some(Ok(Message::Binary(b))) => match String::from_utf8(b.to_vec()) {
-                        Ok(t) => t,
-                        Err(_) => continue,
-                    },
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                    Some(Ok(_)) => continue,
-                };
-                let msg: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                let id = msg["id"].as_str().unwrap_or_default().to_string();
-                let kind = msg["type"].as_str();
-                let starts = matches!(kind, Some("subscribe" | "start")) && !id.is_empty();
-                // Each client message is kept here (a shared subscription),
-                // handed on to the protocol handler, or answered at once.
-                let mut hand_on = false;
-                let answer = if starts
-                    && !shared.contains_key(&id)
-                    && !handed_on.contains(&id)
-                    && shared.len() + handed_on.len() >= MAX_SUBSCRIPTIONS
-                {
-                    Some(refuse_operation(protocol, &id, &format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket: complete one first")))
-                } else if !shares {
-                    match kind {
-                        Some("start") if !id.is_empty() => { handed_on.insert(id); }
-                        Some("stop") => { handed_on.remove(&id); }
-                        _ => {}
-                    }
-                    hand_on = true;
-                    None
-                } else {
-                    match kind {
-                        Some("subscribe") if !id.is_empty() => {
-                            if shared.contains_key(&id) || handed_on.contains(&id) {
-                                closed = true;
-                                Some(close(4409, &format!("Subscriber for {id} already exists")))
-                            } else {
-                                let payload = &msg["payload"];
-                                let query = payload["query"].as_str().unwrap_or_default();
-                                let operation = payload["operationName"].as_str();
-                                let variables = if payload["variables"].is_null() {
-                                    serde_json::json!({})
-                                } else {
-                                    payload["variables"].clone()
-                                };
-                                let actor = caller.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                                let key = actor.as_ref().filter(|_| shareable(query, operation)).and_then(|a| {
-                                    Key::of(a, query, &variables, operation).map(|k| (k, a.clone()))
-                                });
-                                match key {
-                                    Some((key, actor)) => {
-                                        let member = state.hub.join(&state.schema, state.deps.config.event_buffer, key, &actor, client);
-                                        let updates = futures_util::stream::unfold(member, |mut m| async move {
-                                            match m.rx.recv().await {
-                                                Ok(s) => Some((Ok(s), m)),
-                                                Err(RecvError::Lagged(_)) => Some((Err(()), m)),
-                                                Err(RecvError::Closed) => None,
-                                            }
-                                        });
-                                        let (updates, stop) = futures_util::stream::abortable(updates);
-                                        let tag = id.clone();
-                                        members.push(updates.map(move |u| (tag.clone(), u)).boxed());
-                                        shared.insert(id, stop);
-                                    }
-                                    None => {
-                                        handed_on.insert(id);
-                                        hand_on = true;
-                                    }
-                                }
-                                None
-                            }
-                        }
-                        Some("complete") => {
-                            if let Some(stop) = shared.remove(&id) {
-                                stop.abort();
-                            } else {
-                                handed_on.remove(&id);
-                                hand_on = true;
-                            }
-                            None
-                        }
-                        _ => {
-                            hand_on = true;
-                            None
-                        }
-                    }
-                };
-                if hand_on && forward.try_send(text).is_err() {
-                    closed = true;
-                    close(1008, "too many messages in flight")
-                } else {
-                    match answer {
-                        Some(m) => m,
-                        None => continue,
-                    }
-                }
+        let step = tokio::select! {
+            incoming = socket_in.next() => match incoming {
+                Some(Ok(Message::Text(t))) => conn.on_client_text(t.to_string()),
+                Some(Ok(Message::Binary(b))) => match String::from_utf8(b.to_vec()) {
+                    Ok(t) => conn.on_client_text(t),
+                    Err(_) => Step::Skip,
+                },
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Step::End,
+                Some(Ok(_)) => Step::Skip,
             },
-            Some((id, update)) = members.next(), if !members.is_empty() => match update {
-                Ok(Shared::Next(payload)) => frame(&id, "next", Some(&payload)),
-                Ok(Shared::Error(errors)) => {
-                    if let Some(stop) = shared.remove(&id) { stop.abort(); }
-                    frame(&id, "error", Some(&errors))
-                }
-                Ok(Shared::Complete) => {
-                    if let Some(stop) = shared.remove(&id) { stop.abort(); }
-                    frame(&id, "complete", None)
-                }
-                Ok(Shared::Close(code, reason)) => {
-                    closed = true;
-                    close(code, reason)
-                }
-                Err(()) => {
-                    closed = true;
-                    close(CLOSE_TOO_SLOW, "subscriber too slow")
-                }
-            },
-            msg = protocol_stream.next() => match msg {
-                Some(WsMessage::Text(t)) => {
-                    // a handed-on subscription that ended frees its id
-                    if t.contains("\"complete\"") || t.contains("\"error\"") {
-                        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&t) {
-                            if let Some(id) = v["id"].as_str() {
-                                handed_on.remove(id);
-                            }
-                        }
-                    }
-                    Message::Text(t.into())
-                }
-                Some(WsMessage::Close(code, reason)) => {
-                    closed = true;
-                    let code = if too_many.load(Ordering::SeqCst) {
-                        CLOSE_TOO_MANY_SOCKETS
-                    } else if refused.load(Ordering::SeqCst) {
-                        CLOSE_UNAUTHORIZED
-                    } else {
-                        code
-                    };
-                    close(code, &reason)
-                }
-                None => break,
-            },
+            Some((id, update)) = conn.members.next(), if !conn.members.is_empty() => {
+                conn.on_shared(id, update)
+            }
+            msg = protocol_stream.next() => conn.on_protocol(msg),
             _ = closing.wait_for(|c| *c) => {
-                closed = true;
-                close(CLOSE_RESTARTING, "server restarting: reconnect and refetch")
-            },
+                Step::Close(close(CLOSE_RESTARTING, "server restarting: reconnect and refetch"))
+            }
             _ = control.wake.notified() => {
                 let (code, reason) = control.asked_or_normal();
-                closed = true;
-                close(code, reason)
-            },
+                Step::Close(close(code, reason))
+            }
             _ = ticks.tick() => {
-                tick_count += 1;
-                if !initialised.load(Ordering::SeqCst) && opened.elapsed() >= INIT_TIMEOUT {
-                    closed = true;
-                    close(CLOSE_INIT_TIMEOUT, "connection_init timeout")
-                } else if tick_count.is_multiple_of(KEEPALIVE_TICKS) && initialised.load(Ordering::SeqCst) {
-                    keepalive(protocol)
-                } else {
-                    continue;
-                }
-            },
+                tick += 1;
+                conn.on_tick(tick, opened)
+            }
         };
-        if sink.send(out).await.is_err() || closed {
-            return;
+        match step {
+            Step::Skip => {}
+            Step::Send(m) => {
+                if sink.send(m).await.is_err() {
+                    return;
+                }
+            }
+            Step::Close(m) => {
+                let _ = sink.send(m).await;
+                return;
+            }
+            Step::End => break,
         }
     }
-    if too_many.load(Ordering::SeqCst) {
+    if handshake.too_many.load(Ordering::SeqCst) {
         let _ = sink
             .send(close(CLOSE_TOO_MANY_SOCKETS, "too many open sockets"))
             .await;
-    } else if refused.load(Ordering::SeqCst) {
+    } else if handshake.refused.load(Ordering::SeqCst) {
         // The legacy protocol reports the refusal as a message; close after it.
         let _ = sink.send(close(CLOSE_UNAUTHORIZED, UNAUTHORIZED)).await;
     }
-    drop(seat);
 }
 
 fn keepalive(protocol: WebSocketProtocols) -> Message {

@@ -6,7 +6,7 @@ use super::model::{
 };
 use crate::activation::service::{number_key, settle_waiting};
 use crate::audit::Audit;
-use crate::auth::model::{Actor, Scope, Tenant};
+use crate::auth::model::{Actor, KeyReach, Scope, Tenant};
 use crate::db::{lock_keys, write, Change};
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult, ErrorCode, UserError};
@@ -199,6 +199,15 @@ fn same_data(t: &transaction::Model, v: &Valid) -> bool {
         && v.item.originality.is_none_or(|o| o == t.originality)
 }
 
+/// A number's key: (payment system, transaction number).
+type NumberKey = (String, String);
+
+/// One batch item that passed validation, with the wallet that names its merchant.
+type Keyed = (usize, Valid, wallet::Model);
+
+/// A batch item to insert (borrowed from its `Keyed`).
+type NewRow<'a> = (usize, &'a Valid, &'a wallet::Model);
+
 /// Records a batch of transactions (scope INGEST). Each item is judged on
 /// its own; the batch is one database transaction, and a waiting activation
 /// request named by a new transaction is settled inside it.
@@ -227,39 +236,7 @@ pub async fn ingest(
             Err(errors) => results.push(Some(IngestResult::rejected(errors))),
         }
     }
-
-    // Wallets decide the merchant.
-    let mut wallets: HashMap<(String, String), wallet::Model> = HashMap::new();
-    for chunk in valid.chunks(500) {
-        let ids: Vec<String> = chunk
-            .iter()
-            .map(|(_, v)| v.wallet_identifier.clone())
-            .collect();
-        for w in wallet::Entity::find()
-            .filter(wallet::Column::Identifier.is_in(ids))
-            .all(&d.db)
-            .await?
-        {
-            wallets.insert((w.payment_system.clone(), w.identifier.clone()), w);
-        }
-    }
-    let mut keyed: Vec<(usize, Valid, wallet::Model)> = Vec::new();
-    for (i, v) in valid {
-        match wallets.get(&(v.item.payment_system.clone(), v.wallet_identifier.clone())) {
-            // A key bound to a merchant sees no other merchant's wallet.
-            Some(w) if w.active && reach.covers(w.merchant_id) => keyed.push((i, v, w.clone())),
-            _ => {
-                results[i] = Some(IngestResult::rejected(vec![UserError {
-                    field: vec!["input".into(), i.to_string(), "walletIdentifier".into()],
-                    code: ErrorCode::NotFound,
-                    message: format!(
-                        "no active {} wallet `{}`",
-                        v.item.payment_system, v.wallet_identifier
-                    ),
-                }]))
-            }
-        }
-    }
+    let keyed = with_wallets(d, reach, valid, &mut results).await?;
 
     let in_batch = write(d, actor, async |txn, now| {
         let keys: Vec<String> = keyed
@@ -267,124 +244,10 @@ pub async fn ingest(
             .map(|(_, v, _)| number_key(&v.item.payment_system, &v.number))
             .collect();
         lock_keys(txn, &keys).await?;
-        let mut known: HashMap<(String, String), transaction::Model> = HashMap::new();
-        for chunk in keyed.chunks(500) {
-            let numbers: Vec<String> = chunk.iter().map(|(_, v, _)| v.number.clone()).collect();
-            let mut systems: Vec<String> = chunk
-                .iter()
-                .map(|(_, v, _)| v.item.payment_system.clone())
-                .collect();
-            systems.sort();
-            systems.dedup();
-            // Both columns, so the (payment_system, transaction_number) unique index serves it.
-            for t in transaction::Entity::find()
-                .filter(transaction::Column::PaymentSystem.is_in(systems))
-                .filter(transaction::Column::TransactionNumber.is_in(numbers))
-                .all(txn)
-                .await?
-            {
-                known.insert((t.payment_system.clone(), t.transaction_number.clone()), t);
-            }
-        }
-        let mut to_insert: Vec<(usize, &Valid, &wallet::Model)> = Vec::new();
-        let mut in_batch: HashMap<(String, String), usize> = HashMap::new();
-        for (i, v, w) in &keyed {
-            let key = (v.item.payment_system.clone(), v.number.clone());
-            if let Some(t) = known.get(&key) {
-                let outcome = if same_data(t, v) {
-                    IngestOutcome::Duplicate
-                } else {
-                    IngestOutcome::Conflict
-                };
-                // The stored row is shown only to a caller that could have made
-                // it: same merchant as the wallet named now, within the key's
-                // reach. Another merchant's number answers CONFLICT and nothing
-                // more (BEHAVIOUR §13).
-                let visible = t.merchant_id == w.merchant_id && reach.covers(t.merchant_id);
-                results[*i] = Some(IngestResult {
-                    outcome,
-                    transaction: visible.then(|| t.clone()),
-                    activated: false,
-                    errors: vec![],
-                });
-            } else if let Some(&first) = in_batch.get(&key) {
-                // Repeated within the batch: judged against the first copy once it is stored.
-                results[*i] = Some(IngestResult {
-                    outcome: IngestOutcome::Duplicate,
-                    transaction: None,
-                    activated: false,
-                    errors: vec![UserError {
-                        field: vec!["input".into(), i.to_string(), "transactionNumber".into()],
-                        code: ErrorCode::Duplicate,
-                        message: format!("the same transaction as item {first} of this batch"),
-                    }],
-                });
-            } else {
-                in_batch.insert(key, *i);
-                to_insert.push((*i, v, w));
-            }
-        }
-
-        let mut created: Vec<transaction::Model> = Vec::new();
-        for chunk in to_insert.chunks(500) {
-            use transaction::Column as C;
-            let mut insert = Query::insert();
-            insert.into_table(transaction::Entity).columns([
-                C::MerchantId,
-                C::PaymentSystem,
-                C::WalletId,
-                C::WalletIdentifier,
-                C::Direction,
-                C::AmountMinor,
-                C::Currency,
-                C::CommissionMinor,
-                C::TransactionNumber,
-                C::Counterparty,
-                C::CreatedAt,
-                C::IngestedAt,
-                C::Kind,
-                C::Originality,
-                C::Country,
-                C::PostbackStatus,
-            ]);
-            for (_, v, w) in chunk {
-                insert.values_panic([
-                    w.merchant_id.into(),
-                    v.item.payment_system.clone().into(),
-                    w.id.into(),
-                    v.wallet_identifier.clone().into(),
-                    v.item.direction.into(),
-                    v.amount.minor.into(),
-                    v.item.currency.clone().into(),
-                    v.commission.minor.into(),
-                    v.number.clone().into(),
-                    v.item
-                        .counterparty
-                        .as_deref()
-                        .map(str::trim)
-                        .map(str::to_string)
-                        .into(),
-                    v.item.occurred_at.unwrap_or(now).into(),
-                    now.into(),
-                    v.item.kind.unwrap_or(TransactionType::Auto).into(),
-                    v.item.originality.unwrap_or(Originality::Normal).into(),
-                    v.country.clone().into(),
-                    PostbackStatus::StockpilingNotFound.into(),
-                ]);
-            }
-            insert
-                .on_conflict(
-                    OnConflict::columns([C::PaymentSystem, C::TransactionNumber])
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .returning_all();
-            let rows = txn.query_all(&insert).await?;
-            for row in rows {
-                created.push(transaction::Model::from_query_result(&row, "")?);
-            }
-        }
-        let by_key: HashMap<(String, String), usize> = created
+        let known = stored(txn, &keyed).await?;
+        let (to_insert, in_batch) = sort_out(&keyed, &known, reach, &mut results);
+        let created = insert_new(txn, now, &to_insert).await?;
+        let by_key: HashMap<NumberKey, usize> = created
             .iter()
             .enumerate()
             .map(|(n, t)| ((t.payment_system.clone(), t.transaction_number.clone()), n))
@@ -424,31 +287,7 @@ pub async fn ingest(
                 },
             });
         }
-        let mut events = Vec::new();
-        for t in &created {
-            let t = fresh.get(&t.id).unwrap_or(t);
-            events.push(Event::transaction(TransactionEventKind::Created, now, t));
-            if activated.contains(&t.id) {
-                events.push(Event::transaction(TransactionEventKind::Activated, now, t));
-            }
-        }
-        if !activated.is_empty() {
-            // (read inside the transaction: it sees the requests it settled)
-            for request in entity::activation_request::Entity::find()
-                .filter(entity::activation_request::Column::TransactionId.is_in(activated.clone()))
-                .all(txn)
-                .await?
-            {
-                let transaction = request
-                    .transaction_id
-                    .and_then(|id| fresh.get(&id).cloned());
-                events.push(Event::ActivationRequest {
-                    request,
-                    transaction,
-                    stockpiling: None,
-                });
-            }
-        }
+        let events = ingest_events(txn, now, &created, &activated, &fresh).await?;
         let mut change = Change::done(in_batch)
             .publishing(events)
             .waking_postbacks(!activated.is_empty());
@@ -464,12 +303,244 @@ pub async fn ingest(
     })
     .await?;
 
-    // Items repeated inside the batch point at what their first copy became.
-    let mut out: Vec<IngestResult> = results
+    let results = results
         .into_iter()
         .map(|r| r.unwrap_or_else(|| IngestResult::rejected(vec![])))
         .collect();
-    for (i, v, _) in &keyed {
+    Ok(point_repeats(results, &keyed, &in_batch))
+}
+
+/// The valid items whose wallet exists, is active and lies within the key's
+/// reach, with that wallet; the others are answered NOT_FOUND in `results`.
+async fn with_wallets(
+    d: &Deps,
+    reach: KeyReach,
+    valid: Vec<(usize, Valid)>,
+    results: &mut [Option<IngestResult>],
+) -> AppResult<Vec<Keyed>> {
+    let mut wallets: HashMap<(String, String), wallet::Model> = HashMap::new();
+    for chunk in valid.chunks(500) {
+        let ids: Vec<String> = chunk
+            .iter()
+            .map(|(_, v)| v.wallet_identifier.clone())
+            .collect();
+        for w in wallet::Entity::find()
+            .filter(wallet::Column::Identifier.is_in(ids))
+            .all(&d.db)
+            .await?
+        {
+            wallets.insert((w.payment_system.clone(), w.identifier.clone()), w);
+        }
+    }
+    let mut keyed = Vec::new();
+    for (i, v) in valid {
+        match wallets.get(&(v.item.payment_system.clone(), v.wallet_identifier.clone())) {
+            // A key bound to a merchant sees no other merchant's wallet.
+            Some(w) if w.active && reach.covers(w.merchant_id) => keyed.push((i, v, w.clone())),
+            _ => {
+                results[i] = Some(IngestResult::rejected(vec![UserError {
+                    field: vec!["input".into(), i.to_string(), "walletIdentifier".into()],
+                    code: ErrorCode::NotFound,
+                    message: format!(
+                        "no active {} wallet `{}`",
+                        v.item.payment_system, v.wallet_identifier
+                    ),
+                }]))
+            }
+        }
+    }
+    Ok(keyed)
+}
+
+/// The stored transactions carrying the batch's numbers.
+async fn stored(
+    txn: &sea_orm::DatabaseTransaction,
+    keyed: &[Keyed],
+) -> AppResult<HashMap<NumberKey, transaction::Model>> {
+    let mut known = HashMap::new();
+    for chunk in keyed.chunks(500) {
+        let numbers: Vec<String> = chunk.iter().map(|(_, v, _)| v.number.clone()).collect();
+        let mut systems: Vec<String> = chunk
+            .iter()
+            .map(|(_, v, _)| v.item.payment_system.clone())
+            .collect();
+        systems.sort();
+        systems.dedup();
+        // Both columns, so the (payment_system, transaction_number) unique index serves it.
+        for t in transaction::Entity::find()
+            .filter(transaction::Column::PaymentSystem.is_in(systems))
+            .filter(transaction::Column::TransactionNumber.is_in(numbers))
+            .all(txn)
+            .await?
+        {
+            known.insert((t.payment_system.clone(), t.transaction_number.clone()), t);
+        }
+    }
+    Ok(known)
+}
+
+/// Sorts the batch out: a number already stored answers DUPLICATE or
+/// CONFLICT now; a number repeated in the batch waits for its first copy;
+/// the rest are to be inserted. Returns those and, per number, the item
+/// that carries it first.
+fn sort_out<'a>(
+    keyed: &'a [Keyed],
+    known: &HashMap<NumberKey, transaction::Model>,
+    reach: KeyReach,
+    results: &mut [Option<IngestResult>],
+) -> (Vec<NewRow<'a>>, HashMap<NumberKey, usize>) {
+    let mut to_insert = Vec::new();
+    let mut in_batch: HashMap<NumberKey, usize> = HashMap::new();
+    for (i, v, w) in keyed {
+        let key = (v.item.payment_system.clone(), v.number.clone());
+        if let Some(t) = known.get(&key) {
+            let outcome = if same_data(t, v) {
+                IngestOutcome::Duplicate
+            } else {
+                IngestOutcome::Conflict
+            };
+            // The stored row is shown only to a caller that could have made
+            // it: same merchant as the wallet named now, within the key's
+            // reach. Another merchant's number answers CONFLICT and nothing
+            // more (BEHAVIOUR §13).
+            let visible = t.merchant_id == w.merchant_id && reach.covers(t.merchant_id);
+            results[*i] = Some(IngestResult {
+                outcome,
+                transaction: visible.then(|| t.clone()),
+                activated: false,
+                errors: vec![],
+            });
+        } else if let Some(&first) = in_batch.get(&key) {
+            // Repeated within the batch: judged against the first copy once it is stored.
+            results[*i] = Some(IngestResult {
+                outcome: IngestOutcome::Duplicate,
+                transaction: None,
+                activated: false,
+                errors: vec![UserError {
+                    field: vec!["input".into(), i.to_string(), "transactionNumber".into()],
+                    code: ErrorCode::Duplicate,
+                    message: format!("the same transaction as item {first} of this batch"),
+                }],
+            });
+        } else {
+            in_batch.insert(key, *i);
+            to_insert.push((*i, v, w));
+        }
+    }
+    (to_insert, in_batch)
+}
+
+/// Inserts the new transactions, 500 rows a statement; returns the rows stored.
+async fn insert_new(
+    txn: &sea_orm::DatabaseTransaction,
+    now: DateTime<Utc>,
+    to_insert: &[NewRow<'_>],
+) -> AppResult<Vec<transaction::Model>> {
+    let mut created = Vec::new();
+    for chunk in to_insert.chunks(500) {
+        use transaction::Column as C;
+        let mut insert = Query::insert();
+        insert.into_table(transaction::Entity).columns([
+            C::MerchantId,
+            C::PaymentSystem,
+            C::WalletId,
+            C::WalletIdentifier,
+            C::Direction,
+            C::AmountMinor,
+            C::Currency,
+            C::CommissionMinor,
+            C::TransactionNumber,
+            C::Counterparty,
+            C::CreatedAt,
+            C::IngestedAt,
+            C::Kind,
+            C::Originality,
+            C::Country,
+            C::PostbackStatus,
+        ]);
+        for (_, v, w) in chunk {
+            insert.values_panic([
+                w.merchant_id.into(),
+                v.item.payment_system.clone().into(),
+                w.id.into(),
+                v.wallet_identifier.clone().into(),
+                v.item.direction.into(),
+                v.amount.minor.into(),
+                v.item.currency.clone().into(),
+                v.commission.minor.into(),
+                v.number.clone().into(),
+                v.item
+                    .counterparty
+                    .as_deref()
+                    .map(str::trim)
+                    .map(str::to_string)
+                    .into(),
+                v.item.occurred_at.unwrap_or(now).into(),
+                now.into(),
+                v.item.kind.unwrap_or(TransactionType::Auto).into(),
+                v.item.originality.unwrap_or(Originality::Normal).into(),
+                v.country.clone().into(),
+                PostbackStatus::StockpilingNotFound.into(),
+            ]);
+        }
+        insert
+            .on_conflict(
+                OnConflict::columns([C::PaymentSystem, C::TransactionNumber])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .returning_all();
+        for row in txn.query_all(&insert).await? {
+            created.push(transaction::Model::from_query_result(&row, "")?);
+        }
+    }
+    Ok(created)
+}
+
+/// What a batch publishes: CREATED for each new transaction, ACTIVATED for
+/// those a waiting request claimed, and those requests as they settled
+/// (read inside the transaction: it sees the requests it settled).
+async fn ingest_events(
+    txn: &sea_orm::DatabaseTransaction,
+    now: DateTime<Utc>,
+    created: &[transaction::Model],
+    activated: &[i64],
+    fresh: &HashMap<i64, transaction::Model>,
+) -> AppResult<Vec<Event>> {
+    let mut events = Vec::new();
+    for t in created {
+        let t = fresh.get(&t.id).unwrap_or(t);
+        events.push(Event::transaction(TransactionEventKind::Created, now, t));
+        if activated.contains(&t.id) {
+            events.push(Event::transaction(TransactionEventKind::Activated, now, t));
+        }
+    }
+    if !activated.is_empty() {
+        for request in entity::activation_request::Entity::find()
+            .filter(entity::activation_request::Column::TransactionId.is_in(activated.to_vec()))
+            .all(txn)
+            .await?
+        {
+            let transaction = request
+                .transaction_id
+                .and_then(|id| fresh.get(&id).cloned());
+            events.push(Event::ActivationRequest {
+                request,
+                transaction,
+                stockpiling: None,
+            });
+        }
+    }
+    Ok(events)
+}
+
+/// Items repeated inside the batch point at what their first copy became.
+fn point_repeats(
+    mut out: Vec<IngestResult>,
+    keyed: &[Keyed],
+    in_batch: &HashMap<NumberKey, usize>,
+) -> Vec<IngestResult> {
+    for (i, v, _) in keyed {
         let key = (v.item.payment_system.clone(), v.number.clone());
         if let Some(&first) = in_batch.get(&key) {
             if first != *i && out[*i].transaction.is_none() {
@@ -485,7 +556,7 @@ pub async fn ingest(
             }
         }
     }
-    Ok(out)
+    out
 }
 
 pub const CURSOR_KIND: &str = "tx";

@@ -15,5 +15,6 @@
 //! request make one withdrawal.
 
 pub mod graphql;
+pub mod idempotency;
 pub mod model;
 pub mod service;

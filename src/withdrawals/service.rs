@@ -1,5 +1,6 @@
 //! createWithdrawal, setWithdrawalStatus, balances and the Withdrawals page.
 
+use super::idempotency::{self, Claim};
 use super::model::WithdrawalStatus;
 use crate::audit::Audit;
 use crate::auth::model::{Actor, KeyActor, Role, Scope, Tenant};
@@ -11,21 +12,17 @@ use crate::money::Money;
 use crate::pagination::{self, Page, PageArgs, Sort};
 use crate::stats::buckets;
 use crate::transactions::model::Range;
-use chrono::{SecondsFormat, TimeDelta};
+use chrono::SecondsFormat;
 use entity::postback::PostbackKind;
 use entity::withdrawal::{WithdrawalPostbackStatus, WithdrawalRequestKind};
-use entity::{balance, idempotency_key, withdrawal};
+use entity::{balance, withdrawal};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
     PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::json;
-use sha2::{Digest, Sha256};
-
-/// How long an idempotency key holds.
-pub const IDEMPOTENCY_TTL: TimeDelta = TimeDelta::hours(24);
 
 /// What a merchant asks for.
 #[derive(Clone, Debug)]
@@ -42,8 +39,7 @@ pub struct NewWithdrawal {
 
 /// A request that passed every check but the balance.
 struct Checked {
-    currency: String,
-    amount_minor: i64,
+    amount: Money,
     recipient: String,
     fields: Vec<(String, String)>,
 }
@@ -72,11 +68,11 @@ fn check(d: &Deps, input: &NewWithdrawal) -> Result<Checked, Vec<UserError>> {
             format!("{} pays out in {}", ps.code, ps.currency),
         ));
     }
-    let amount_minor = match d.catalog.money(input.amount, &ps.currency, false) {
-        Ok(m) => m.minor,
+    let amount = match d.catalog.money(input.amount, &ps.currency, false) {
+        Ok(m) => m,
         Err(e) => {
             errors.push(err(&["input", "amount"], ErrorCode::Invalid, e.to_string()));
-            0
+            Money::new(0, currency)
         }
     };
     let recipient = input.recipient.trim().to_string();
@@ -174,8 +170,7 @@ fn check(d: &Deps, input: &NewWithdrawal) -> Result<Checked, Vec<UserError>> {
     }
     if errors.is_empty() {
         Ok(Checked {
-            currency,
-            amount_minor,
+            amount,
             recipient,
             fields,
         })
@@ -185,29 +180,23 @@ fn check(d: &Deps, input: &NewWithdrawal) -> Result<Checked, Vec<UserError>> {
 }
 
 /// The canonical form of a request, for "the same input" under one key.
-fn request_hash(input: &NewWithdrawal, c: &Checked) -> String {
+fn canonical(input: &NewWithdrawal, c: &Checked) -> serde_json::Value {
     let mut fields = c.fields.clone();
     fields.sort();
-    let canonical = json!({
+    json!({
         "payment_system": input.payment_system,
-        "amount_minor": c.amount_minor,
-        "currency": c.currency,
+        "amount_minor": c.amount.minor,
+        "currency": c.amount.currency,
         "recipient": c.recipient,
         "label": input.label.as_deref().map(str::trim),
         "comment": input.comment.as_deref().map(str::trim),
         "fields": fields,
-    });
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    })
 }
 
-/// Creates a withdrawal (OWNER, OPERATOR, or a MERCHANT key → request kind API).
-#[tracing::instrument(skip(d, actor, input), fields(payment_system = %input.payment_system))]
-pub async fn create(
-    d: &Deps,
-    actor: &Actor,
-    input: NewWithdrawal,
-) -> AppResult<Result<withdrawal::Model, Vec<UserError>>> {
-    let (merchant_id, created_by, api_key_id, kind) = match actor {
+/// Who asks for a withdrawal: (merchant, user, key, request kind).
+fn requester(actor: &Actor) -> AppResult<(i64, Option<i64>, Option<i64>, WithdrawalRequestKind)> {
+    Ok(match actor {
         Actor::Key(KeyActor {
             scope: Scope::Merchant,
             merchant_id: Some(m),
@@ -222,118 +211,93 @@ pub async fn create(
                 WithdrawalRequestKind::Manual,
             )
         }
-    };
+    })
+}
+
+/// Moves `amount` from available to reserved, if that much is available
+/// (one conditional update: two withdrawals racing for the last money get
+/// it once). Whether it was.
+async fn reserve(txn: &impl ConnectionTrait, merchant_id: i64, amount: &Money) -> AppResult<bool> {
+    use balance::Column as B;
+    let reserved = balance::Entity::update_many()
+        .col_expr(
+            B::WithdrawnMinor,
+            Expr::col(B::WithdrawnMinor).add(amount.minor),
+        )
+        .col_expr(
+            B::ReservedMinor,
+            Expr::col(B::ReservedMinor).add(amount.minor),
+        )
+        .filter(B::MerchantId.eq(merchant_id))
+        .filter(B::Currency.eq(amount.currency.as_str()))
+        .filter(
+            Expr::col(B::CreditedMinor)
+                .sub(Expr::col(B::WithdrawnMinor))
+                .gte(amount.minor),
+        )
+        .exec(txn)
+        .await?;
+    Ok(reserved.rows_affected == 1)
+}
+
+/// Text trimmed, or nothing when blank.
+fn trimmed(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Creates a withdrawal (OWNER, OPERATOR, or a MERCHANT key → request kind API).
+#[tracing::instrument(skip(d, actor, input), fields(payment_system = %input.payment_system))]
+pub async fn create(
+    d: &Deps,
+    actor: &Actor,
+    input: NewWithdrawal,
+) -> AppResult<Result<withdrawal::Model, Vec<UserError>>> {
+    let (merchant_id, created_by, api_key_id, kind) = requester(actor)?;
     let checked = match check(d, &input) {
         Ok(c) => c,
         Err(errors) => return Ok(Err(errors)),
     };
-    let hash = request_hash(&input, &checked);
+    let hash = idempotency::request_hash(&canonical(&input, &checked));
+    let key = input.idempotency_key.as_deref().map(str::trim);
     write(d, actor, async |txn, now| {
-
-        if let Some(key) = input.idempotency_key.as_deref().map(str::trim) {
-            use idempotency_key::Column as K;
-            let claim = Query::insert()
-                .into_table(idempotency_key::Entity)
-                .columns([K::MerchantId, K::Key, K::RequestHash, K::CreatedAt])
-                .values_panic([
-                    merchant_id.into(),
-                    key.into(),
-                    hash.clone().into(),
-                    now.into(),
-                ])
-                .on_conflict(
-                    OnConflict::columns([K::MerchantId, K::Key])
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .to_owned();
-            // On PostgreSQL a concurrent copy waits here until the first commits.
-            if txn.execute(&claim).await?.rows_affected() == 0 {
-                let existing = idempotency_key::Entity::find_by_id((merchant_id, key.to_string()))
-                    .one(txn)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("idempotency key vanished"))?;
-                if existing.created_at + IDEMPOTENCY_TTL <= now {
-                    // Expired: the key starts over.
-                    idempotency_key::Entity::update_many()
-                        .col_expr(K::RequestHash, Expr::value(hash.clone()))
-                        .col_expr(K::CreatedAt, Expr::value(now))
-                        .col_expr(K::WithdrawalId, Expr::value(Option::<i64>::None))
-                        .filter(K::MerchantId.eq(merchant_id))
-                        .filter(K::Key.eq(key))
-                        .exec(txn)
-                        .await?;
-                } else if existing.request_hash != hash {
+        if let Some(key) = key {
+            match idempotency::claim(txn, merchant_id, key, &hash, now).await? {
+                Claim::Fresh => {}
+                // the first answer again; nothing new is written
+                Claim::Replay(first) => return Ok(Change::refused(Ok(*first))),
+                Claim::Conflict => {
                     return Ok(Change::refused(Err(vec![err(
                         &["input", "idempotencyKey"],
                         ErrorCode::IdempotencyConflict,
                         "this key was used within 24 hours for a different request",
-                    )])));
-                } else {
-                    let first = match existing.withdrawal_id {
-                        Some(id) => withdrawal::Entity::find_by_id(id).one(txn).await?,
-                        None => None,
-                    };
-                    // the first answer again; nothing new is written
-                    return first.map(|w| Change::refused(Ok(w))).ok_or_else(|| {
-                        AppError::Internal(anyhow::anyhow!("idempotency key without its withdrawal"))
-                    });
+                    )])))
                 }
             }
         }
-
-        use balance::Column as B;
-        let reserved = balance::Entity::update_many()
-            .col_expr(
-                B::WithdrawnMinor,
-                Expr::col(B::WithdrawnMinor).add(checked.amount_minor),
-            )
-            .col_expr(
-                B::ReservedMinor,
-                Expr::col(B::ReservedMinor).add(checked.amount_minor),
-            )
-            .filter(B::MerchantId.eq(merchant_id))
-            .filter(B::Currency.eq(checked.currency.as_str()))
-            .filter(
-                Expr::col(B::CreditedMinor)
-                    .sub(Expr::col(B::WithdrawnMinor))
-                    .gte(checked.amount_minor),
-            )
-            .exec(txn)
-            .await?;
-        if reserved.rows_affected != 1 {
+        if !reserve(txn, merchant_id, &checked.amount).await? {
             return Ok(Change::refused(Err(vec![err(
                 &["input", "amount"],
                 ErrorCode::InsufficientFunds,
                 "the amount exceeds the available balance",
             )])));
         }
+        let fields: Vec<_> = checked
+            .fields
+            .iter()
+            .map(|(n, v)| json!({ "name": n, "value": v }))
+            .collect();
         let w = withdrawal::ActiveModel {
             merchant_id: Set(merchant_id),
             payment_system: Set(input.payment_system.clone()),
-            currency: Set(checked.currency.clone()),
-            amount_minor: Set(checked.amount_minor),
+            currency: Set(checked.amount.currency.clone()),
+            amount_minor: Set(checked.amount.minor),
             recipient: Set(checked.recipient.clone()),
-            label: Set(input
-                .label
-                .as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)),
-            comment: Set(input
-                .comment
-                .as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)),
-            fields: Set(serde_json::to_string(
-                &checked
-                    .fields
-                    .iter()
-                    .map(|(n, v)| json!({ "name": n, "value": v }))
-                    .collect::<Vec<_>>(),
-            )
-            .map_err(anyhow::Error::new)?),
+            label: Set(trimmed(&input.label)),
+            comment: Set(trimmed(&input.comment)),
+            fields: Set(serde_json::to_string(&fields).map_err(anyhow::Error::new)?),
             status: Set(WithdrawalStatus::New),
             request_kind: Set(kind),
             created_by: Set(created_by),
@@ -344,16 +308,8 @@ pub async fn create(
         }
         .insert(txn)
         .await?;
-        if let Some(key) = input.idempotency_key.as_deref().map(str::trim) {
-            idempotency_key::Entity::update_many()
-                .col_expr(
-                    idempotency_key::Column::WithdrawalId,
-                    Expr::value(Some(w.id)),
-                )
-                .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
-                .filter(idempotency_key::Column::Key.eq(key))
-                .exec(txn)
-                .await?;
+        if let Some(key) = key {
+            idempotency::bind(txn, merchant_id, key, w.id).await?;
         }
         let entry = Audit {
             merchant_id: Some(merchant_id),

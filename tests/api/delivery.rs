@@ -64,17 +64,6 @@ async fn set_url(app: &TestApp, who: (&str, &str), url: &str) {
     );
 }
 
-async fn until(what: &str, within: Duration, mut check: impl AsyncFnMut() -> bool) {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{what}: not within {within:?}");
-}
-
 async fn status_count(app: &TestApp, merchant: i64, status: &str) -> u64 {
     entity::postback::Entity::find()
         .filter(entity::postback::Column::MerchantId.eq(merchant))
@@ -94,7 +83,7 @@ async fn a_hanging_endpoint_holds_only_its_own_merchants_slots() {
     // and never answers.
     set_url(&app, OTHER_OWNER, &hanging.url).await;
     due_postbacks(&app, app.other_merchant_id, 1000).await;
-    until("A's slots fill", Duration::from_secs(10), async || {
+    eventually("A's slots fill", Duration::from_secs(10), async || {
         hanging.arrived.load(SeqCst) >= 8
     })
     .await;
@@ -104,7 +93,7 @@ async fn a_hanging_endpoint_holds_only_its_own_merchants_slots() {
     let activated = Instant::now();
     let body = app.gql(None, "mutation { activateDeposit(input: { pluginKey: \"kpk_demo_shop_public_key_0001\", paymentSystem: \"paytm\", transactionNumber: \"FAIR-1\", label: \"bee\" }) { outcome } }", json!({})).await;
     assert_eq!(body["data"]["activateDeposit"]["outcome"], "ACTIVATED");
-    until("B's postback arrives", Duration::from_secs(2), async || {
+    eventually("B's postback arrives", Duration::from_secs(2), async || {
         fast.count() >= 1
     })
     .await;
@@ -141,7 +130,7 @@ async fn a_failing_endpoint_opens_its_circuit_and_recovers_losing_nothing() {
     set_url(&app, OTHER_OWNER, &receiver.url).await;
     let ids = due_postbacks(&app, app.other_merchant_id, 40).await;
     // 20 failures in a row open the circuit; attempts already running finish.
-    until("the circuit opens", Duration::from_secs(10), async || {
+    eventually("the circuit opens", Duration::from_secs(10), async || {
         entity::postback_endpoint::Entity::find()
             .one(&app.deps.db)
             .await
@@ -176,7 +165,7 @@ async fn a_failing_endpoint_opens_its_circuit_and_recovers_losing_nothing() {
     receiver.recover();
     app.clock.advance(Duration::from_secs(30));
     app.deps.postbacks_due.notify_one();
-    until(
+    eventually(
         "every postback delivered",
         Duration::from_secs(10),
         async || status_count(&app, app.other_merchant_id, "DELIVERED").await == ids.len() as u64,
@@ -380,7 +369,7 @@ async fn shutdown_releases_claims_and_another_instance_delivers_them_at_once() {
     receiver.slow(Duration::from_secs(5));
     set_url(&app, OWNER, &receiver.url).await;
     let ids = due_postbacks(&app, 1, 3).await;
-    until(
+    eventually(
         "the first instance is delivering",
         Duration::from_secs(5),
         async || receiver.arrived.load(SeqCst) >= 3,
@@ -420,7 +409,7 @@ async fn shutdown_releases_claims_and_another_instance_delivers_them_at_once() {
             .await
             .unwrap()
     };
-    until(
+    eventually(
         "every postback delivered by the second instance",
         Duration::from_secs(3),
         async || {

@@ -418,12 +418,10 @@ async fn an_event_committed_on_one_instance_reaches_subscribers_on_another() {
     let addr = listener.local_addr().unwrap();
     let state = kassa::app::AppState::new(deps.clone()).unwrap();
     tokio::spawn(kassa::app::run(listener, state, std::future::pending()));
-    for _ in 0..100 {
-        if deps.bus.connected() && a.deps.bus.connected() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("both buses connect", Duration::from_secs(5), async || {
+        deps.bus.connected() && a.deps.bus.connected()
+    })
+    .await;
     let token = a.login(OWNER).await;
     let mut req = format!("ws://{addr}/graphql/ws")
         .into_client_request()
@@ -531,16 +529,6 @@ impl Drop for OwnRedis {
     }
 }
 
-async fn until(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never: {what}");
-}
-
 #[tokio::test]
 async fn events_survive_redis_going_away_and_flow_again_when_it_returns() {
     if !OwnRedis::available("events_survive_redis_going_away…") {
@@ -553,7 +541,10 @@ async fn events_survive_redis_going_away_and_flow_again_when_it_returns() {
         ("KASSA_EVENTS_CHANNEL", "kassa:own"),
     ])
     .await;
-    until("the bus connects", || app.deps.bus.connected()).await;
+    eventually("the bus connects", Duration::from_secs(10), async || {
+        app.deps.bus.connected()
+    })
+    .await;
     let owner = app.login(OWNER).await;
     let mut ws = socket(&app, Some(&owner)).await;
     subscribe(&mut ws, "1", TX_EVENTS, json!({})).await;
@@ -565,7 +556,10 @@ async fn events_survive_redis_going_away_and_flow_again_when_it_returns() {
     );
 
     redis.stop();
-    until("the bus notices", || !app.deps.bus.connected()).await;
+    eventually("the bus notices", Duration::from_secs(10), async || {
+        !app.deps.bus.connected()
+    })
+    .await;
     // Mutations go on, and this instance's subscribers still hear them.
     let r = ingest(&app, vec![paytm("R-2", "2.00")]).await;
     assert_eq!(r[0]["outcome"], "CREATED");
@@ -576,7 +570,10 @@ async fn events_survive_redis_going_away_and_flow_again_when_it_returns() {
     );
 
     let _back = OwnRedis::start(Some(redis.port));
-    until("the bus reconnects", || app.deps.bus.connected()).await;
+    eventually("the bus reconnects", Duration::from_secs(10), async || {
+        app.deps.bus.connected()
+    })
+    .await;
     // Subscribers are told to resync (their streams complete, the socket
     // closes with 1012), then events flow again.
     assert_eq!(
@@ -633,7 +630,10 @@ async fn an_event_this_instance_cannot_read_makes_subscribers_resync() {
         ("KASSA_EVENTS_CHANNEL", channel.as_str()),
     ])
     .await;
-    until("the bus listens", || app.deps.bus.connected()).await;
+    eventually("the bus listens", Duration::from_secs(10), async || {
+        app.deps.bus.connected()
+    })
+    .await;
     let owner = app.login(OWNER).await;
     let mut ws = socket(&app, Some(&owner)).await;
     subscribe(&mut ws, "1", TX_EVENTS, json!({})).await;

@@ -370,25 +370,16 @@ async fn non_public_urls_are_refused_when_saved_and_when_sent() {
 }
 
 /// A `kassa serve` process on `database_url` with its worker on.
-fn serve_process(database_url: &str) -> std::process::Child {
-    use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
-        .env("DATABASE_URL", database_url)
-        .env("KASSA_BIND", "127.0.0.1:0")
-        .env("KASSA_ALLOW_PRIVATE_URLS", "1")
-        .env("KASSA_POSTBACK_LEASE", "1s")
-        .env("KASSA_POSTBACK_POLL", "100ms")
-        .env("RUST_LOG", "warn")
-        .env_remove("REDIS_URL")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start kassa serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("listening"), "{line}");
+fn serve_process_delivering(database_url: &str) -> std::process::Child {
+    let (child, _) = serve_process(
+        database_url,
+        &[
+            ("KASSA_POSTBACK_WORKER", "1"),
+            ("KASSA_ALLOW_PRIVATE_URLS", "1"),
+            ("KASSA_POSTBACK_LEASE", "1s"),
+            ("KASSA_POSTBACK_POLL", "100ms"),
+        ],
+    );
     child
 }
 
@@ -418,16 +409,11 @@ fn distinct_ids(receiver: &Receiver) -> std::collections::HashMap<String, usize>
 }
 
 async fn wait_for_ids(receiver: &Receiver, n: usize) {
-    for _ in 0..600 {
-        if distinct_ids(receiver).len() >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "only {} of {n} postbacks arrived",
-        distinct_ids(receiver).len()
-    );
+    let what = format!("{n} distinct postbacks arriving");
+    eventually(&what, Duration::from_secs(30), async || {
+        distinct_ids(receiver).len() >= n
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -436,7 +422,7 @@ async fn a_server_killed_mid_delivery_loses_nothing_after_a_restart() {
     let app = spawn_app().await;
     queue_postbacks(&app, &receiver, 100).await;
     receiver.slow(Duration::from_millis(300));
-    let mut first = serve_process(&app.database_url);
+    let mut first = serve_process_delivering(&app.database_url);
     receiver.wait_for(5).await;
     first.kill().expect("kill -9");
     first.wait().unwrap();
@@ -446,7 +432,7 @@ async fn a_server_killed_mid_delivery_loses_nothing_after_a_restart() {
         "the kill came too late to test anything ({before})"
     );
     receiver.slow(Duration::ZERO);
-    let mut second = serve_process(&app.database_url);
+    let mut second = serve_process_delivering(&app.database_url);
     wait_for_ids(&receiver, 100).await;
     // And the log ends with every one of them DELIVERED.
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -473,8 +459,8 @@ async fn two_server_processes_deliver_together_without_sending_an_attempt_twice(
     let receiver = Receiver::start().await;
     let app = spawn_app().await;
     queue_postbacks(&app, &receiver, 200).await;
-    let mut a = serve_process(&app.database_url);
-    let mut b = serve_process(&app.database_url);
+    let mut a = serve_process_delivering(&app.database_url);
+    let mut b = serve_process_delivering(&app.database_url);
     wait_for_ids(&receiver, 200).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     for p in [&mut a, &mut b] {

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub const OWNER: (&str, &str) = ("owner@demo", "DemoOwner2026");
@@ -276,6 +277,22 @@ impl TestApp {
     }
 }
 
+/// Waits (checking every 25 ms) until `check` holds; fails the test naming
+/// `what` when it has not within `within`. The one polling helper of the
+/// suite: time-dependent behaviour is waited for, never slept on.
+pub async fn eventually(what: &str, within: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let start = std::time::Instant::now();
+    loop {
+        if check().await {
+            return;
+        }
+        if start.elapsed() >= within {
+            panic!("{what}: not within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// Starts `kassa serve` on `database_url`; returns the process and its URL.
 pub fn serve_process(database_url: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
     serve_process_to(database_url, env, std::process::Stdio::null())
@@ -415,12 +432,7 @@ impl Receiver {
 
     /// Waits (up to 20 s) until `n` requests have arrived.
     pub async fn wait_for(&self, n: usize) {
-        for _ in 0..400 {
-            if self.count() >= n {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("the receiver got {} requests, expected {n}", self.count());
+        let what = format!("the receiver getting {n} requests");
+        eventually(&what, Duration::from_secs(20), async || self.count() >= n).await;
     }
 }
