@@ -17,6 +17,7 @@ mod m20261201_000010_audit_filters;
 mod m20261201_000011_totp;
 mod m20261201_000012_exports;
 mod m20261201_000013_transactions_by_system;
+mod m20261201_000014_transaction_counts;
 mod sql;
 
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_totp::Migration),
             Box::new(m20261201_000012_exports::Migration),
             Box::new(m20261201_000013_transactions_by_system::Migration),
+            Box::new(m20261201_000014_transaction_counts::Migration),
         ]
     }
 }

@@ -71,6 +71,46 @@ pub struct Filter {
     pub activated_at: Range,
 }
 
+impl Filter {
+    /// When the filter narrows by payment system at most: `Some(None)` for
+    /// no filter, `Some(Some(systems))` for those systems only; `None` when
+    /// anything else narrows it. (Such a count is read from the maintained
+    /// per-system counts.)
+    pub fn systems_only(&self) -> Option<Option<&[String]>> {
+        let Filter {
+            id,
+            payment_systems,
+            label,
+            order_id,
+            direction,
+            transaction_number,
+            counterparty,
+            kind,
+            originality,
+            status,
+            postback_status,
+            currency,
+            created_at,
+            activated_at,
+        } = self;
+        let open = |r: &Range| r.from.is_none() && r.to.is_none();
+        let rest_open = id.is_none()
+            && label.is_none()
+            && order_id.is_none()
+            && direction.is_none()
+            && transaction_number.is_none()
+            && counterparty.is_none()
+            && kind.is_none()
+            && originality.is_none()
+            && status.is_none()
+            && postback_status.is_none()
+            && currency.is_none()
+            && open(created_at)
+            && open(activated_at);
+        rest_open.then_some(payment_systems.as_deref())
+    }
+}
+
 /// Sort order of the page; `id` breaks ties.
 #[derive(Clone, Copy, Debug)]
 pub struct Order {
@@ -83,6 +123,51 @@ impl Default for Order {
         Order {
             field: TransactionOrderField::Id,
             direction: SortDirection::Desc,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_filter_by_payment_system_at_most_reads_the_maintained_counts() {
+        assert_eq!(Filter::default().systems_only(), Some(None));
+        let systems = Filter {
+            payment_systems: Some(vec!["bkash".into()]),
+            ..Filter::default()
+        };
+        assert_eq!(
+            systems.systems_only(),
+            Some(Some(&["bkash".to_string()][..]))
+        );
+        let narrowed = [
+            Filter {
+                label: Some("p".into()),
+                ..Filter::default()
+            },
+            Filter {
+                status: Some(TransactionStatus::Activated),
+                ..systems.clone()
+            },
+            Filter {
+                created_at: Range {
+                    from: Some(Utc::now()),
+                    to: None,
+                },
+                ..Filter::default()
+            },
+            Filter {
+                activated_at: Range {
+                    from: None,
+                    to: Some(Utc::now()),
+                },
+                ..Filter::default()
+            },
+        ];
+        for f in narrowed {
+            assert_eq!(f.systems_only(), None, "{f:?}");
         }
     }
 }

@@ -485,3 +485,117 @@ async fn a_page_of_500_with_nested_fields_costs_a_constant_number_of_statements(
         "10 rows: {small} statements, 500 rows: {large}"
     );
 }
+
+/// `totalCount` without a filter, or filtered by payment system only, is
+/// read from the counts the database maintains (migration 14): it must
+/// equal a real `COUNT(*)` after every kind of write, per merchant, and
+/// never count another merchant's rows.
+#[tokio::test]
+async fn maintained_counts_equal_a_real_count_after_every_write() {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let app = spawn_app().await;
+    let owner = app.login(OWNER).await;
+    let other = app.login(OTHER_OWNER).await;
+    let bkash = |n: &str, wallet: &str| {
+        json!({ "paymentSystem": "bkash", "walletIdentifier": wallet, "direction": "INCOMING",
+                "amount": "100", "currency": "BDT", "transactionNumber": n })
+    };
+    let count = async |token: &str, filter: &str| -> i64 {
+        let body = app
+            .gql(
+                Some(token),
+                &format!("{{ transactions{filter} {{ totalCount }} }}"),
+                json!({}),
+            )
+            .await;
+        body["data"]["transactions"]["totalCount"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{body}"))
+    };
+    let real = async |merchant: i64, system: Option<&str>| -> i64 {
+        let mut q = entity::transaction::Entity::find()
+            .filter(entity::transaction::Column::MerchantId.eq(merchant));
+        if let Some(s) = system {
+            q = q.filter(entity::transaction::Column::PaymentSystem.eq(s));
+        }
+        q.count(&app.deps.db).await.unwrap() as i64
+    };
+    let (demo, other_id) = (app.demo_merchant_id, app.other_merchant_id);
+    let check = async || {
+        for (token, merchant) in [(&owner, demo), (&other, other_id)] {
+            assert_eq!(count(token, "").await, real(merchant, None).await);
+            for system in ["paytm", "bkash", "upi"] {
+                let f = format!("(filter: {{ paymentSystems: [\"{system}\"] }})");
+                assert_eq!(
+                    count(token, &f).await,
+                    real(merchant, Some(system)).await,
+                    "{system}"
+                );
+            }
+            let both = "(filter: { paymentSystems: [\"paytm\", \"bkash\"] })";
+            assert_eq!(
+                count(token, both).await,
+                real(merchant, Some("paytm")).await + real(merchant, Some("bkash")).await
+            );
+            assert_eq!(count(token, "(filter: { paymentSystems: [] })").await, 0);
+        }
+    };
+    check().await;
+    // a batch over two systems and two merchants, with duplicates and refusals
+    let mut items: Vec<Value> = (0..30).map(|i| paytm(&format!("C-{i}"), "10.00")).collect();
+    items.extend((0..7).map(|i| bkash(&format!("CB-{i}"), "01711000001")));
+    items.extend((0..5).map(|i| bkash(&format!("CO-{i}"), "01799999999")));
+    items.push(paytm("C-1", "10.00"));
+    items.push(paytm("C-2", "99.00"));
+    items.push(bkash("CX", "00000000000"));
+    ingest(&app, items).await;
+    assert_eq!(real(other_id, Some("bkash")).await, 5);
+    check().await;
+    // the same batch again changes nothing
+    ingest(
+        &app,
+        (0..30).map(|i| paytm(&format!("C-{i}"), "10.00")).collect(),
+    )
+    .await;
+    check().await;
+    // eight batches at once (on PostgreSQL, over several connections and shards)
+    let batches = (0..8).map(|b| {
+        let items = (0..10)
+            .map(|i| paytm(&format!("P-{b}-{i}"), "1.00"))
+            .collect();
+        ingest(&app, items)
+    });
+    futures_util::future::join_all(batches).await;
+    assert_eq!(real(demo, Some("paytm")).await, 110);
+    check().await;
+    // a narrower filter still counts the rows themselves
+    assert_eq!(
+        count(
+            &owner,
+            "(filter: { paymentSystems: [\"paytm\"], status: ACTIVATED })"
+        )
+        .await,
+        0
+    );
+    // a row removed behind the API's back (an operator's DELETE) is uncounted too
+    entity::transaction::Entity::delete_many()
+        .filter(entity::transaction::Column::TransactionNumber.is_in(["C-3", "CO-1"]))
+        .exec(&app.deps.db)
+        .await
+        .unwrap();
+    check().await;
+    // and it is the maintained count that answers (not a COUNT(*))
+    use sea_orm::ConnectionTrait;
+    app.deps
+        .db
+        .execute_unprepared(&format!(
+            "INSERT INTO transaction_counts (merchant_id, payment_system, shard, n) VALUES ({demo}, 'paytm', 99, 1000)"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(count(&owner, "").await, real(demo, None).await + 1000);
+    assert_eq!(
+        count(&owner, "(filter: { paymentSystems: [\"bkash\"] })").await,
+        real(demo, Some("bkash")).await
+    );
+}
