@@ -221,6 +221,7 @@ async fn main() -> anyhow::Result<()> {
                 after: after.clone(),
                 ..Default::default()
             },
+            true,
         )
         .await?;
         after = page

@@ -76,6 +76,17 @@ pub struct Page<M> {
     pub has_previous: bool,
 }
 
+impl<M> Page<M> {
+    /// No rows: what a connection answers when only its totals were asked for.
+    pub fn unread() -> Page<M> {
+        Page {
+            rows: Vec::new(),
+            has_next: false,
+            has_previous: false,
+        }
+    }
+}
+
 impl Sort {
     fn dir(&self) -> &'static str {
         if self.ascending {
@@ -110,6 +121,44 @@ impl Sort {
     }
 }
 
+/// What a request asks of a list, checked: which way, how many, from where.
+pub struct Plan {
+    backwards: bool,
+    size: u64,
+    cursor: Option<(i64, i64)>,
+}
+
+impl Plan {
+    /// `args` checked against `sort`: one direction, a page size in range,
+    /// a cursor of this list in this order.
+    pub fn of(sort: &Sort, args: &PageArgs) -> Result<Plan, AppError> {
+        if args.first.is_some() && args.last.is_some() {
+            return Err(AppError::Invalid("give `first` or `last`, not both".into()));
+        }
+        if args.after.is_some() && args.before.is_some() {
+            return Err(AppError::Invalid(
+                "give `after` or `before`, not both".into(),
+            ));
+        }
+        let backwards = args.last.is_some() || (args.before.is_some() && args.first.is_none());
+        let size = if backwards {
+            page_size(args.last, "last")?
+        } else {
+            page_size(args.first, "first")?
+        };
+        let cursor = match (&args.after, &args.before) {
+            (Some(c), _) => Some(sort.decode(c, "after")?),
+            (_, Some(c)) => Some(sort.decode(c, "before")?),
+            _ => None,
+        };
+        Ok(Plan {
+            backwards,
+            size,
+            cursor,
+        })
+    }
+}
+
 /// Reads one page of `select` in `sort` order, forwards (`first`/`after`) or
 /// backwards (`last`/`before`), by keyset: rows arriving meanwhile never shift a page.
 pub async fn keyset<E: sea_orm::EntityTrait>(
@@ -121,25 +170,11 @@ pub async fn keyset<E: sea_orm::EntityTrait>(
 ) -> Result<Page<E::Model>, AppError> {
     use sea_orm::sea_query::{Expr, ExprTrait};
     use sea_orm::{Condition, QueryFilter, QueryOrder, QuerySelect};
-    if args.first.is_some() && args.last.is_some() {
-        return Err(AppError::Invalid("give `first` or `last`, not both".into()));
-    }
-    if args.after.is_some() && args.before.is_some() {
-        return Err(AppError::Invalid(
-            "give `after` or `before`, not both".into(),
-        ));
-    }
-    let backwards = args.last.is_some() || (args.before.is_some() && args.first.is_none());
-    let size = if backwards {
-        page_size(args.last, "last")?
-    } else {
-        page_size(args.first, "first")?
-    };
-    let cursor = match (&args.after, &args.before) {
-        (Some(c), _) => Some(sort.decode(c, "after")?),
-        (_, Some(c)) => Some(sort.decode(c, "before")?),
-        _ => None,
-    };
+    let Plan {
+        backwards,
+        size,
+        cursor,
+    } = Plan::of(sort, args)?;
     // Walking backwards reads the list in the opposite order, then flips the page.
     let ascending = sort.ascending != backwards;
     let id_expr = Expr::col(id);

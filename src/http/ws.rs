@@ -170,7 +170,8 @@ fn owner_of(actor: &Actor, client: IpAddr) -> String {
 
 /// An error message for operation `id`, in the socket's protocol.
 fn refuse_operation(protocol: WebSocketProtocols, id: &str, message: &str) -> Message {
-    let error = serde_json::json!({ "message": message, "extensions": { "code": crate::error::WireCode::TooManySubscriptions.as_str() } });
+    let code = crate::error::WireCode::TooManySubscriptions.as_str();
+    let error = serde_json::json!({ "message": message, "extensions": { "code": code } });
     let payload = match protocol {
         WebSocketProtocols::GraphQLWS => serde_json::json!([error]),
         WebSocketProtocols::SubscriptionsTransportWS => error,

@@ -203,7 +203,8 @@ pub async fn update_system(
                 .await?;
             }
         }
-        let mut row = merchant::Entity::update_many().filter(merchant::Column::Id.eq(me.merchant_id));
+        let mut row =
+            merchant::Entity::update_many().filter(merchant::Column::Id.eq(me.merchant_id));
         let mut touched = false;
         if let Some(url) = &postback_url {
             row = row.col_expr(
@@ -261,7 +262,19 @@ pub async fn update_system(
             merchant_id: Some(me.merchant_id),
             action: "settings.update_system",
             subject: Some(format!("merchant:{}", me.merchant_id)),
-            details: json!({ "after_payment_action": changes.after_payment_action, "success_url": success_url, "fail_url": fail_url, "timezone": changes.timezone, "postback_url": postback_url, "withdrawal_postback_url": withdrawal_url, "minimum_deposits": changes.minimum_deposits.as_ref().map(|l| l.iter().map(|(c, a)| json!({"currency": c, "amount": a.to_string()})).collect::<Vec<_>>()) }),
+            details: json!({
+                "after_payment_action": changes.after_payment_action,
+                "success_url": success_url,
+                "fail_url": fail_url,
+                "timezone": changes.timezone,
+                "postback_url": postback_url,
+                "withdrawal_postback_url": withdrawal_url,
+                "minimum_deposits": changes.minimum_deposits.as_ref().map(|list| {
+                    list.iter()
+                        .map(|(c, a)| json!({ "currency": c, "amount": a.to_string() }))
+                        .collect::<Vec<_>>()
+                }),
+            }),
         };
         Ok(Change::done(vec![]).audited(entry))
     })

@@ -374,6 +374,11 @@ impl TransactionsQuery {
                 direction: o.direction,
             })
             .unwrap_or_default();
+        // `{ transactions { totalCount } }` reads no page
+        let look = ctx.look_ahead();
+        let rows_wanted = ["edges", "nodes", "pageInfo"]
+            .iter()
+            .any(|f| look.field(f).exists());
         let page = service::list(
             d,
             tenant,
@@ -385,6 +390,7 @@ impl TransactionsQuery {
                 last,
                 before,
             },
+            rows_wanted,
         )
         .await
         .extend()?;

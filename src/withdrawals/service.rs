@@ -315,9 +315,18 @@ pub async fn create(
             merchant_id: Some(merchant_id),
             action: "withdrawal.create",
             subject: Some(format!("withdrawal:{}", w.id)),
-            details: json!({ "amount_minor": w.amount_minor, "currency": w.currency, "payment_system": w.payment_system, "kind": kind }),
+            details: json!({
+                "amount_minor": w.amount_minor,
+                "currency": w.currency,
+                "payment_system": w.payment_system,
+                "kind": kind,
+            }),
         };
-        let events = vec![crate::events::Event::withdrawal(WithdrawalEventKind::Created, now, &w)];
+        let events = vec![crate::events::Event::withdrawal(
+            WithdrawalEventKind::Created,
+            now,
+            &w,
+        )];
         Ok(Change::done(Ok(w)).audited(entry).publishing(events))
     })
     .await

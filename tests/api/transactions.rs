@@ -599,3 +599,30 @@ async fn maintained_counts_equal_a_real_count_after_every_write() {
         real(demo, Some("bkash")).await
     );
 }
+
+/// A connection asked only for its totals reads no page, but its arguments
+/// are judged exactly as when it does.
+#[tokio::test]
+async fn totals_alone_still_check_the_page_arguments() {
+    let app = spawn_app().await;
+    let owner = app.login(OWNER).await;
+    ingest(&app, vec![paytm("TA-1", "10.00"), paytm("TA-2", "20.00")]).await;
+    for query in [
+        "{ transactions(first: 501) { totalCount } }",
+        "{ transactions(first: 1, last: 1) { totalCount } }",
+        "{ transactions(after: \"bm90IGEgY3Vyc29y\") { totalCount } }",
+        "{ transactions(first: 501) { edges { cursor } } }",
+    ] {
+        let body = app.gql(Some(&owner), query, json!({})).await;
+        assert_eq!(error_code(&body), Some("INVALID"), "{query}: {body}");
+    }
+    let body = app
+        .gql(
+            Some(&owner),
+            "{ transactions(first: 1) { totalCount totals { currency amount count } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["transactions"]["totalCount"], 2, "{body}");
+    assert_eq!(body["data"]["transactions"]["totals"][0]["amount"], "30.00");
+}
