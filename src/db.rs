@@ -32,39 +32,49 @@ pub fn value_rows(rows: usize, columns: usize, first: usize) -> String {
         .join(", ")
 }
 
-/// Whether a pooled PostgreSQL connection is outside any transaction, as
-/// it must be before anyone borrows it. A request cancelled while its
-/// `BEGIN` was in flight leaves the connection inside a transaction that
-/// sqlx does not know about (sqlx issue 4393, present in sqlx-postgres
-/// 0.9.0): whoever borrowed it next would run inside a transaction nobody
-/// commits — errors at best, lost writes and held locks at worst. Such a
-/// connection is discarded (closing it rolls the transaction back) and the
-/// pool opens a fresh one.
-///
-/// The test: in a transaction begun earlier, `now()` (its start) is older
-/// than `statement_timestamp()`; outside one they are the same instant. A
-/// single simple-protocol message, so the statement's own implicit
-/// transaction starts when the statement does. A connection in a failed
-/// transaction answers with an error, and is discarded too.
-async fn outside_transaction(
-    conn: &mut sea_orm::sqlx::postgres::PgConnection,
-) -> Result<bool, sea_orm::sqlx::Error> {
-    use sea_orm::sqlx::Row;
-    match sea_orm::sqlx::raw_sql("SELECT now() = statement_timestamp()")
-        .fetch_one(&mut *conn)
+/// How long a pooled connection may sit idle before it is pinged on
+/// acquire (a server restart or a dropped socket is found then, not by the
+/// request). Under load connections are idle for microseconds: no ping.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// Opens a transaction so that cancelling the caller can never leave a
+/// pooled connection inside it. sqlx-postgres 0.9.0 does not roll back a
+/// transaction whose `BEGIN` was in flight when the future was dropped
+/// (sqlx issue 4393): the connection went back to the pool inside a
+/// transaction nobody commits, and whoever borrowed it next ran inside it —
+/// errors at best, held locks and lost autocommit writes at worst. Here
+/// `BEGIN` runs on its own task, to completion: a caller that goes away
+/// drops the opened transaction there, which rolls it back (sqlx queues the
+/// `ROLLBACK` and flushes it before the connection is reused). Once begun,
+/// a transaction dropped mid-statement or mid-`COMMIT` is rolled back the
+/// same way. Every transaction Kassa opens comes through here
+/// (`layout_check` refuses a `begin` anywhere else).
+async fn begin_detached<F>(begin: F) -> Result<DatabaseTransaction, DbErr>
+where
+    F: std::future::Future<Output = Result<DatabaseTransaction, DbErr>> + Send + 'static,
+{
+    tokio::spawn(begin)
         .await
-        .and_then(|row| row.try_get::<bool, _>(0))
-    {
-        Ok(true) => Ok(true),
-        Ok(false) => {
-            tracing::warn!("a pooled connection was left inside a transaction: discarded");
-            Ok(false)
+        .map_err(|e| DbErr::Custom(format!("opening a transaction: {e}")))?
+}
+
+/// A read-only snapshot (REPEATABLE READ on PostgreSQL): several reads
+/// that agree with each other.
+pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let db = db.clone();
+    begin_detached(async move {
+        match db.get_database_backend() {
+            DbBackend::Postgres => {
+                db.begin_with_config(
+                    Some(sea_orm::IsolationLevel::RepeatableRead),
+                    Some(sea_orm::AccessMode::ReadOnly),
+                )
+                .await
+            }
+            _ => db.begin().await,
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "a pooled connection failed its check: discarded");
-            Ok(false)
-        }
-    }
+    })
+    .await
 }
 
 /// The pool right now: (open connections, idle ones, the most it opens).
@@ -116,10 +126,18 @@ pub async fn connect(url: &str, pool_size: Option<u32>) -> anyhow::Result<Databa
         // outlive the statistics it was made from.
         opts.max_connections(pool_size.unwrap_or(20))
             .min_connections(1)
-            // Instead of sqlx's plain ping on acquire (same one round trip):
-            // a connection found inside a transaction is never handed out.
+            // sqlx pings every connection it takes back (and flushes a
+            // queued rollback then); on acquire only one idle for a while is
+            // pinged, instead of one more round trip per request.
             .test_before_acquire(false)
-            .map_sqlx_postgres_before_acquire(|conn, _meta| Box::pin(outside_transaction(conn)));
+            .map_sqlx_postgres_before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        sea_orm::sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            });
     }
     // Several processes opening one new SQLite file at once race to switch
     // it to WAL, and the loser gets "database is locked" (the switch does not
@@ -175,7 +193,8 @@ pub fn redact(url: &str) -> String {
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     match db.get_database_backend() {
         DbBackend::Postgres => {
-            let txn = db.begin().await?;
+            let db = db.clone();
+            let txn = begin_detached(async move { db.begin().await }).await?;
             txn.execute_unprepared("SELECT pg_advisory_xact_lock(7261746173)")
                 .await
                 .context("taking the migration lock")?;
@@ -204,16 +223,20 @@ pub async fn migrations_applied(db: &DatabaseConnection) -> Result<bool, DbErr> 
 /// up front (`BEGIN IMMEDIATE`), so concurrent writers queue on the busy
 /// timeout instead of failing with SQLITE_BUSY when a read turns into a write.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    match db.get_database_backend() {
-        DbBackend::Sqlite => {
-            db.begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..Default::default()
-            })
-            .await
+    let db = db.clone();
+    begin_detached(async move {
+        match db.get_database_backend() {
+            DbBackend::Sqlite => {
+                db.begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                })
+                .await
+            }
+            _ => db.begin().await,
         }
-        _ => db.begin().await,
-    }
+    })
+    .await
 }
 
 /// On PostgreSQL, takes transaction-scoped advisory locks on `keys` (in a

@@ -220,3 +220,43 @@ fn no_status_text_outside_entity() {
         found.join("\n")
     );
 }
+
+/// Every transaction Kassa opens goes through `db.rs` (`begin_write`,
+/// `begin_snapshot`), where `BEGIN` cannot be cancelled half-way: a `begin`
+/// written anywhere else could leave a pooled connection inside a
+/// transaction again (see `db::begin_detached`).
+#[test]
+fn transactions_are_opened_only_in_db_rs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    files(&root, &mut all);
+    let mut found = Vec::new();
+    for file in &all {
+        if file.ends_with("db.rs") || file.ends_with("layout_check.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            if [
+                ".begin()",
+                ".begin_with_config(",
+                ".begin_with_options(",
+                ".transaction(",
+            ]
+            .iter()
+            .any(|b| code.contains(b))
+            {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, code));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "a transaction opened outside db.rs (use db::begin_write or db::begin_snapshot):\n{}",
+        found.join("\n")
+    );
+}

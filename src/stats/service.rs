@@ -10,10 +10,7 @@ use crate::money::Money;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
-use sea_orm::{
-    ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement, TransactionTrait,
-    Value,
-};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
 
@@ -492,16 +489,7 @@ pub async fn dashboard(d: &Deps, actor: &Actor, f: Filter) -> AppResult<Dashboar
     validate(&d.catalog, &f)?;
     // One snapshot: the zone and the days rolled up in it agree even while
     // the zone is being changed.
-    let txn = match d.db.get_database_backend() {
-        DbBackend::Postgres => {
-            d.db.begin_with_config(
-                Some(sea_orm::IsolationLevel::RepeatableRead),
-                Some(sea_orm::AccessMode::ReadOnly),
-            )
-            .await?
-        }
-        _ => d.db.begin().await?,
-    };
+    let txn = crate::db::begin_snapshot(&d.db).await?;
     let merchant = entity::merchant::Entity::find_by_id(tenant.merchant_id)
         .one(&txn)
         .await?

@@ -5,7 +5,7 @@
 
 use crate::support::*;
 use rand::Rng;
-use sea_orm::{AccessMode, ConnectionTrait, Database, DbErr, IsolationLevel, TransactionTrait};
+use sea_orm::{ConnectionTrait, Database, DbErr};
 use serde_json::json;
 use std::time::Duration;
 
@@ -17,15 +17,10 @@ async fn write(db: &sea_orm::DatabaseConnection, n: i64) -> Result<(), DbErr> {
     txn.commit().await
 }
 
-/// A read-only snapshot, as the dashboard reads (its isolation level must
-/// be the first thing its transaction does).
+/// A read-only snapshot, as the dashboard reads it (its isolation level
+/// must be the first thing its transaction does).
 async fn snapshot(db: &sea_orm::DatabaseConnection) -> Result<i64, DbErr> {
-    let txn = db
-        .begin_with_config(
-            Some(IsolationLevel::RepeatableRead),
-            Some(AccessMode::ReadOnly),
-        )
-        .await?;
+    let txn = kassa::db::begin_snapshot(db).await?;
     if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
         // a BEGIN inside a transaction left open is ignored, with its isolation level
         let iso = txn
