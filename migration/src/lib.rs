@@ -18,6 +18,7 @@ mod m20261201_000011_totp;
 mod m20261201_000012_exports;
 mod m20261201_000013_transactions_by_system;
 mod m20261201_000014_transaction_counts;
+mod m20261201_000015_activated_pages;
 mod sql;
 
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_exports::Migration),
             Box::new(m20261201_000013_transactions_by_system::Migration),
             Box::new(m20261201_000014_transaction_counts::Migration),
+            Box::new(m20261201_000015_activated_pages::Migration),
         ]
     }
 }

@@ -96,11 +96,17 @@ pub fn build_schema(deps: Deps, metrics: std::sync::Arc<crate::telemetry::Metric
     // standard introspection query needs; everything else keeps MAX_DEPTH.
     let relaxed = introspection.then(|| {
         builder()
-            .data(deps)
+            .data(deps.clone())
             .limit_depth(MAX_INTROSPECTION_DEPTH)
             .finish()
     });
-    Api::new(b.finish(), relaxed, Some(metrics))
+    let mut fast = builder()
+        .data(deps.clone())
+        .validation_mode(async_graphql::ValidationMode::Fast);
+    if !introspection {
+        fast = fast.disable_introspection();
+    }
+    Api::new(b.finish(), relaxed, Some(metrics)).with_validated(fast.finish())
 }
 
 /// The SDL of the schema, as `kassa export-schema` prints it.

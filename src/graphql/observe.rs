@@ -29,6 +29,14 @@ pub struct Api {
     /// documents that read nothing but the schema run on it. None when
     /// introspection is off.
     introspection: Option<KassaSchema>,
+    /// The same schema validating in async-graphql's fast mode: only what
+    /// depends on the request — the complexity and depth (they follow the
+    /// variables: `first: $n`), fragment cycles, uploads. A document runs on
+    /// it once it has passed the full rules on `schema`: those read nothing
+    /// but the document and the schema (no field here is visible to some
+    /// callers only), so they cannot fail the second time. Variables are
+    /// still coerced and checked when the operation runs.
+    validated: Option<KassaSchema>,
     metrics: Option<Arc<Metrics>>,
     documents: Arc<Documents>,
 }
@@ -39,6 +47,18 @@ struct Admitted {
     /// The operation's name when the document names its only operation.
     name: Option<String>,
     schema_only: bool,
+    /// The document holds one operation.
+    single: bool,
+    /// It once ran through async-graphql's full validation without an
+    /// error: from then on it runs on the schema that checks only what can
+    /// change between requests (see [`Api::validated`]).
+    validated: std::sync::atomic::AtomicBool,
+}
+
+impl Admitted {
+    fn is_validated(&self) -> bool {
+        self.validated.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Documents already parsed and judged, by their text: a client sends the
@@ -195,9 +215,17 @@ impl Api {
         Api {
             schema,
             introspection,
+            validated: None,
             metrics,
             documents: Arc::default(),
         }
+    }
+
+    /// Runs documents that passed the full validation once on `fast` (the
+    /// same schema in `ValidationMode::Fast`).
+    pub fn with_validated(mut self, fast: KassaSchema) -> Self {
+        self.validated = Some(fast);
+        self
     }
 
     /// async-graphql answers `__schema { description }` with the description
@@ -219,10 +247,12 @@ impl Api {
     }
 
     /// The schema a document runs on: the introspection one for a document
-    /// that reads only the schema, the limited one for everything else.
-    fn schema_for(&self, schema_only: bool) -> &KassaSchema {
-        match &self.introspection {
-            Some(relaxed) if schema_only => relaxed,
+    /// that reads only the schema, the fast-validating one for a document
+    /// that passed the full rules before, the limited one for everything else.
+    fn schema_for(&self, admitted: &Admitted) -> &KassaSchema {
+        match (&self.introspection, &self.validated) {
+            (Some(relaxed), _) if admitted.schema_only => relaxed,
+            (_, Some(fast)) if admitted.is_validated() => fast,
             _ => &self.schema,
         }
     }
@@ -231,14 +261,14 @@ impl Api {
     /// document seen before is not parsed again), applies the alias and
     /// string limits, and names the operation for metrics. Ok(whether the
     /// document reads only the schema).
-    fn admit(&self, request: &mut Request) -> (Option<String>, Result<bool, ServerError>) {
+    fn admit(&self, request: &mut Request) -> (Option<String>, Result<Arc<Admitted>, ServerError>) {
         if let Err(e) = limits::check_variables(&request.variables) {
             return (request.operation_name.clone(), Err(e));
         }
         if let Some(hit) = self.documents.get(&request.query) {
             request.set_parsed_query(hit.doc.clone());
             let name = request.operation_name.clone().or_else(|| hit.name.clone());
-            return (name, Ok(hit.schema_only));
+            return (name, Ok(hit));
         }
         let named = request.operation_name.clone();
         let doc = match request.parsed_query() {
@@ -251,6 +281,10 @@ impl Api {
             }
             _ => None,
         };
+        let single = match &doc.operations {
+            DocumentOperations::Single(_) => true,
+            DocumentOperations::Multiple(ops) => ops.len() == 1,
+        };
         let name = named.or_else(|| only_name.clone());
         if let Err(e) = limits::check_document(doc).and_then(|()| check_introspection_fan_out(doc))
         {
@@ -260,10 +294,11 @@ impl Api {
             doc: doc.clone(),
             name: only_name,
             schema_only: schema_only(doc),
+            single,
+            validated: Default::default(),
         });
-        let schema_only = admitted.schema_only;
-        self.documents.keep(&request.query, admitted);
-        (name, Ok(schema_only))
+        self.documents.keep(&request.query, admitted.clone());
+        (name, Ok(admitted))
     }
 }
 
@@ -275,12 +310,20 @@ impl Api {
         let (name, admitted) = self.admit(&mut request);
         let span = tracing::info_span!("graphql", operation = name.as_deref().unwrap_or("-"));
         let mut response = match admitted {
-            Ok(schema_only) => {
+            Ok(admitted) => {
                 use tracing::Instrument;
-                self.schema_for(schema_only)
+                let response = self
+                    .schema_for(&admitted)
                     .execute(request)
                     .instrument(span)
-                    .await
+                    .await;
+                if admitted.single && response.errors.is_empty() && !admitted.is_validated() {
+                    // (an error of any kind, validation or not, leaves it strict)
+                    admitted
+                        .validated
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                response
             }
             Err(e) => Response::from_errors(vec![e]),
         };
@@ -311,8 +354,8 @@ impl Executor for Api {
         let started = Instant::now();
         let (name, admitted) = self.admit(&mut request);
         let stream = match admitted {
-            Ok(schema_only) => {
-                let schema = self.schema_for(schema_only).clone();
+            Ok(admitted) => {
+                let schema = self.schema_for(&admitted).clone();
                 match session_data {
                     Some(data) => schema
                         .execute_stream_with_session_data(request, data)
@@ -415,6 +458,8 @@ mod tests {
             doc: async_graphql::parser::parse_query(text).unwrap(),
             name: None,
             schema_only: false,
+            single: true,
+            validated: Default::default(),
         })
     }
 

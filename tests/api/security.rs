@@ -862,3 +862,46 @@ async fn the_playground_loads_only_pinned_assets_from_this_server() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+/// A document that passed the full validation once runs on the fast
+/// validating schema afterwards: what depends on the request (variable
+/// values, page sizes, the cost those sizes make) is still refused, and a
+/// document that failed validation is never promoted.
+#[tokio::test]
+async fn a_document_seen_before_is_still_judged_by_this_requests_variables() {
+    let app = spawn_app().await;
+    let owner = app.login(OWNER).await;
+    let light = "query($n: Int) { transactions(first: $n) { edges { node { id amount } } } }";
+    let heavy = "query($n: Int) { transactions(first: $n) { edges { node { id amount currency label transactionNumber \
+        stockpiling { id accumulated transactions { id amount label } } postbacks { id attempts { at error } } } } } }";
+    for page in [light, heavy] {
+        for _ in 0..3 {
+            let body = app.gql(Some(&owner), page, json!({ "n": 5 })).await;
+            assert!(body["errors"].is_null(), "{body}");
+        }
+    }
+    let cases = [
+        (light, json!({ "n": "five" }), "BAD_REQUEST"),
+        (light, json!({ "n": 501 }), "INVALID"),
+        (heavy, json!({ "n": 500 }), "TOO_COMPLEX"),
+    ];
+    for (page, vars, code) in cases {
+        let body = app.gql(Some(&owner), page, vars.clone()).await;
+        assert_eq!(error_code(&body), Some(code), "{vars}: {body}");
+        // and the document stays as it was: a good request still runs
+        let body = app.gql(Some(&owner), page, json!({ "n": 5 })).await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    // a document that fails the full rules fails them every time
+    let bad = "query($n: Int) { transactions(first: $n, nosuch: 1) { totalCount } }";
+    for _ in 0..3 {
+        let body = app.gql(Some(&owner), bad, json!({ "n": 5 })).await;
+        assert_eq!(error_code(&body), Some("BAD_REQUEST"), "{body}");
+    }
+    // an unused variable is refused only by the full rules: never promoted
+    let unused = "query($n: Int, $m: Int) { transactions(first: $n) { totalCount } }";
+    for _ in 0..3 {
+        let body = app.gql(Some(&owner), unused, json!({ "n": 5 })).await;
+        assert_eq!(error_code(&body), Some("BAD_REQUEST"), "{body}");
+    }
+}
