@@ -190,30 +190,39 @@ fn stored_texts() -> Vec<&'static str> {
     .concat()
 }
 
+/// The code lines (comments aside) of every file under `src/` but `skip`
+/// for which `hit` holds, as `path:line: code`.
+fn code_lines_where(skip: &[&str], hit: impl Fn(&str) -> bool) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    files(&root, &mut all);
+    let mut found = Vec::new();
+    for file in &all {
+        if skip.iter().any(|s| file.ends_with(s)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if !code.starts_with("//") && hit(code) {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, code));
+            }
+        }
+    }
+    found
+}
+
 /// Statuses and kinds are types: outside `entity/` (and the migrations),
 /// no code line spells a stored status or kind as a string — not in Rust
 /// (`"APPROVED"`) and not in raw SQL (`'APPROVED'`). Comments may.
 #[test]
 fn no_status_text_outside_entity() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut all = Vec::new();
-    files(&root, &mut all);
     let texts = stored_texts();
-    let mut found = Vec::new();
-    for file in &all {
-        let text = std::fs::read_to_string(file).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            let code = line.trim_start();
-            if code.starts_with("//") {
-                continue;
-            }
-            for t in &texts {
-                if line.contains(&format!("\"{t}\"")) || line.contains(&format!("'{t}'")) {
-                    found.push(format!("{}:{}: {}", file.display(), n + 1, code));
-                }
-            }
-        }
-    }
+    let found = code_lines_where(&[], |code| {
+        texts
+            .iter()
+            .any(|t| code.contains(&format!("\"{t}\"")) || code.contains(&format!("'{t}'")))
+    });
     assert!(
         found.is_empty(),
         "status or kind text outside entity/ (use the enum):\n{}",
@@ -227,33 +236,16 @@ fn no_status_text_outside_entity() {
 /// transaction again (see `db::begin_detached`).
 #[test]
 fn transactions_are_opened_only_in_db_rs() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut all = Vec::new();
-    files(&root, &mut all);
-    let mut found = Vec::new();
-    for file in &all {
-        if file.ends_with("db.rs") || file.ends_with("layout_check.rs") {
-            continue;
-        }
-        let text = std::fs::read_to_string(file).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            let code = line.trim_start();
-            if code.starts_with("//") {
-                continue;
-            }
-            if [
-                ".begin()",
-                ".begin_with_config(",
-                ".begin_with_options(",
-                ".transaction(",
-            ]
-            .iter()
-            .any(|b| code.contains(b))
-            {
-                found.push(format!("{}:{}: {}", file.display(), n + 1, code));
-            }
-        }
-    }
+    let found = code_lines_where(&["db.rs", "layout_check.rs"], |code| {
+        [
+            ".begin()",
+            ".begin_with_config(",
+            ".begin_with_options(",
+            ".transaction(",
+        ]
+        .iter()
+        .any(|b| code.contains(b))
+    });
     assert!(
         found.is_empty(),
         "a transaction opened outside db.rs (use db::begin_write or db::begin_snapshot):\n{}",
