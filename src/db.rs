@@ -18,6 +18,51 @@ pub fn numbered(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> s
     sea_orm::Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// A statement built piece by piece: each `bind` adds a value and returns
+/// its placeholder for the backend (`$n` on PostgreSQL, `?` on SQLite), so
+/// no caller numbers parameters by hand.
+pub struct Sql {
+    backend: DbBackend,
+    pub text: String,
+    values: Vec<sea_orm::Value>,
+}
+
+impl Sql {
+    pub fn new(backend: DbBackend) -> Self {
+        Sql {
+            backend,
+            text: String::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Adds `v` and returns its placeholder.
+    pub fn bind(&mut self, v: impl Into<sea_orm::Value>) -> String {
+        self.values.push(v.into());
+        match self.backend {
+            DbBackend::Postgres => format!("${}", self.values.len()),
+            _ => "?".into(),
+        }
+    }
+
+    /// ` AND column IN (…)` for a list given; an empty list matches nothing;
+    /// no list adds nothing.
+    pub fn is_in(&mut self, column: &str, list: Option<&[String]>) {
+        let Some(list) = list else { return };
+        if list.is_empty() {
+            self.text.push_str(" AND 1 = 0");
+            return;
+        }
+        let marks: Vec<String> = list.iter().map(|v| self.bind(v.clone())).collect();
+        self.text
+            .push_str(&format!(" AND {column} IN ({})", marks.join(", ")));
+    }
+
+    pub fn statement(self) -> sea_orm::Statement {
+        sea_orm::Statement::from_sql_and_values(self.backend, self.text, self.values)
+    }
+}
+
 /// `rows` rows of `columns` numbered parameters for a `VALUES` list, the
 /// first being `$first`: `($3, $4), ($5, $6)`.
 pub fn value_rows(rows: usize, columns: usize, first: usize) -> String {

@@ -11,7 +11,8 @@ merchant's Transactions page through wrk, interleaved (Kassa, PostGraphile,
 Kassa, PostGraphile, …): first page, filtered page, next page by cursor, and
 the count. Kassa is called with a merchant API key; PostGraphile without
 authentication. Then the bare-SQL floor of the first page through pgbench.
-Prints req/s, p50 and p99 for both and the ratio.
+Prints req/s, p50 and p99 for both and the ratio, and Kassa's own CPU per
+node (a 500-row page against a 1-row page).
 
 Environment: SXS_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test,
 the server to create the database on), SXS_ROWS (1000000), SXS_SECONDS (10 per
@@ -120,7 +121,13 @@ def post(url, body, headers):
     return out["data"]
 
 
-def wrk(url, body, headers, tmp):
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (/proc/<pid>/stat)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url, body, headers, tmp, count=False):
     script = os.path.join(tmp, "post.lua")
     lines = ['wrk.method = "POST"', f"wrk.body = [==[{json.dumps(body)}]==]",
              'wrk.headers["content-type"] = "application/json"']
@@ -136,6 +143,8 @@ def wrk(url, body, headers, tmp):
         v = float(m.group(1))
         return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
 
+    if count:
+        return int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     return rps, ms("50"), ms("99")
 
@@ -225,6 +234,19 @@ def main():
             kb, gb = max(ks), max(gs)
             rows.append((name, kb, gb))
             print(f"{name:<22}{kb[0]:>12.0f}{kb[1]:>6.1f}ms{kb[2]:>6.1f}ms  {gb[0]:>13.0f}{gb[1]:>6.1f}ms{gb[2]:>6.1f}ms  {kb[0] / gb[0]:>5.2f}×")
+        # Kassa's own CPU per node: a 500-row page against a 1-row page
+        # (same query otherwise), CPU of the Kassa process alone (PostgreSQL
+        # and wrk are other processes) divided by the requests wrk completed.
+        per = {}
+        for n in (1, 500):
+            body = kq(f"(first: {n})", page_k)
+            post(kurl, body, auth)
+            before = cpu_seconds(procs[0].pid)
+            done = wrk(kurl, body, auth, tmp, count=True)
+            per[n] = (cpu_seconds(procs[0].pid) - before) / done
+        node_us = (per[500] - per[1]) / 499 * 1e6
+        print(f"Kassa CPU per request: 1-row page {per[1] * 1e6:.0f} µs, 500-row page "
+              f"{per[500] * 1e6:.0f} µs → {node_us:.2f} µs per node (12 fields, an edge and a cursor)")
     finally:
         for p in procs:
             p.terminate()

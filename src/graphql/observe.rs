@@ -419,6 +419,12 @@ impl Drop for Streaming {
     }
 }
 
+/// async-graphql's limit errors carry no code and no type, only these
+/// texts (`validation::check_rules`, not public); the unit test
+/// `limit_messages_are_async_graphqls` fails if an upgrade changes them.
+const DEPTH_REFUSED: &str = "Query is nested too deep.";
+const COMPLEXITY_REFUSED: &str = "Query is too complex.";
+
 /// Gives every error an `extensions.code` (async-graphql's own parse,
 /// validation and limit errors carry none) and returns the codes.
 pub fn tag_errors(response: &mut Response) -> Vec<String> {
@@ -430,10 +436,9 @@ pub fn tag_errors(response: &mut Response) -> Vec<String> {
             if let Some(Value::String(code)) = ext.get("code") {
                 return code.clone();
             }
-            let code = if e.message.contains("nested too deep") {
+            let code = if e.message == DEPTH_REFUSED {
                 WireCode::QueryTooDeep
-            } else if e.message.contains("too complex") || e.message.contains("too many directives")
-            {
+            } else if e.message == COMPLEXITY_REFUSED || e.message.contains("too many directives") {
                 WireCode::TooComplex
             } else if e.message.starts_with("Data `") && e.message.ends_with("does not exist.") {
                 // a resolver missing its context is our fault, and its
@@ -461,6 +466,38 @@ mod tests {
             single: true,
             validated: Default::default(),
         })
+    }
+
+    #[tokio::test]
+    async fn limit_messages_are_async_graphqls() {
+        use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
+        #[derive(SimpleObject)]
+        struct Inner {
+            a: i32,
+        }
+        struct Q;
+        #[Object]
+        impl Q {
+            async fn inner(&self) -> Inner {
+                Inner { a: 1 }
+            }
+        }
+        let run = async |depth: usize, complexity: usize| {
+            let mut r = Schema::build(Q, EmptyMutation, EmptySubscription)
+                .limit_depth(depth)
+                .limit_complexity(complexity)
+                .finish()
+                .execute("{ inner { a } }")
+                .await;
+            let codes = tag_errors(&mut r);
+            (r.errors.remove(0).message, codes)
+        };
+        let (deep, codes) = run(1, 100).await;
+        assert_eq!(deep, DEPTH_REFUSED);
+        assert_eq!(codes, vec!["QUERY_TOO_DEEP"]);
+        let (complex, codes) = run(10, 1).await;
+        assert_eq!(complex, COMPLEXITY_REFUSED);
+        assert_eq!(codes, vec!["TOO_COMPLEX"]);
     }
 
     #[test]

@@ -4,13 +4,14 @@
 use super::days;
 use crate::auth::model::Actor;
 use crate::catalog::model::Catalog;
+use crate::db::Sql;
 use crate::deps::Deps;
 use crate::error::{AppError, AppResult};
 use crate::money::Money;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
 
@@ -127,33 +128,6 @@ pub struct Row {
     pub count: i64,
 }
 
-struct Sql {
-    backend: DbBackend,
-    text: String,
-    values: Vec<Value>,
-}
-
-impl Sql {
-    fn bind(&mut self, v: impl Into<Value>) -> String {
-        self.values.push(v.into());
-        match self.backend {
-            DbBackend::Postgres => format!("${}", self.values.len()),
-            _ => "?".into(),
-        }
-    }
-
-    fn is_in(&mut self, column: &str, list: &Option<Vec<String>>) {
-        let Some(list) = list else { return };
-        if list.is_empty() {
-            self.text.push_str(" AND 1 = 0");
-            return;
-        }
-        let marks: Vec<String> = list.iter().map(|v| self.bind(v.clone())).collect();
-        self.text
-            .push_str(&format!(" AND {column} IN ({})", marks.join(", ")));
-    }
-}
-
 /// Sums of one section over local days [from, to) of the merchant's zone,
 /// read from the daily rollup.
 async fn fetch(
@@ -169,11 +143,7 @@ async fn fetch(
         (false, DateKind::StockpilingEnd) => DateKind::Activation,
         (_, kind) => kind,
     };
-    let mut q = Sql {
-        backend: db.get_database_backend(),
-        text: String::new(),
-        values: Vec::new(),
-    };
+    let mut q = Sql::new(db.get_database_backend());
     let head = format!(
         "SELECT day, payment_system, currency, \
          CAST(SUM(amount_minor) AS BIGINT) AS amount_minor, CAST(SUM(count) AS BIGINT) AS n \
@@ -190,18 +160,16 @@ async fn fetch(
         q.bind(b),
     );
     q.text = head;
-    q.is_in("currency", &f.currencies);
-    q.is_in("country", &f.countries);
-    q.is_in("payment_system", &f.payment_systems);
+    q.is_in("currency", f.currencies.as_deref());
+    q.is_in("country", f.countries.as_deref());
+    q.is_in("payment_system", f.payment_systems.as_deref());
     if transactions && f.completed_only {
         q.text.push_str(" AND completed = 1");
     }
     // rows emptied again (a SCAM mark, a completion) stay behind as zeros
     q.text
         .push_str(" GROUP BY day, payment_system, currency HAVING SUM(count) <> 0");
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(q.backend, q.text, q.values))
-        .await?;
+    let rows = db.query_all_raw(q.statement()).await?;
     rows.iter()
         .map(|r| {
             Ok(Row {
@@ -236,18 +204,13 @@ async fn load_rates(
     currencies: &BTreeSet<String>,
     until: NaiveDate,
 ) -> AppResult<Rates> {
-    let mut q = Sql {
-        backend: db.get_database_backend(),
-        text: String::new(),
-        values: Vec::new(),
-    };
+    let mut q = Sql::new(db.get_database_backend());
     let until = q.bind(until.format("%Y-%m-%d").to_string());
     q.text = format!("SELECT currency, date, usd FROM exchange_rates WHERE date <= {until}");
-    q.is_in("currency", &Some(currencies.iter().cloned().collect()));
+    let currencies: Vec<String> = currencies.iter().cloned().collect();
+    q.is_in("currency", Some(&currencies));
     q.text.push_str(" ORDER BY currency, date");
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(q.backend, q.text, q.values))
-        .await?;
+    let rows = db.query_all_raw(q.statement()).await?;
     let mut rates = Rates::default();
     for r in rows {
         let currency: String = r.try_get("", "currency")?;

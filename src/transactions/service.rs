@@ -724,19 +724,16 @@ async fn maintained_count(
     struct Total {
         n: Option<i64>,
     }
-    let mut values: Vec<sea_orm::Value> = vec![merchant_id.into()];
-    let mut sql = String::from(
-        "SELECT CAST(SUM(n) AS BIGINT) AS n FROM transaction_counts WHERE merchant_id = $1",
-    );
-    if let Some(systems) = systems {
-        if systems.is_empty() {
-            return Ok(0);
-        }
-        let marks: Vec<String> = (2..systems.len() + 2).map(|i| format!("${i}")).collect();
-        sql.push_str(&format!(" AND payment_system IN ({})", marks.join(", ")));
-        values.extend(systems.iter().map(|s| s.clone().into()));
+    if systems.is_some_and(|s| s.is_empty()) {
+        return Ok(0);
     }
-    let st = crate::db::numbered(d.db.get_database_backend(), &sql, values);
+    let mut q = crate::db::Sql::new(d.db.get_database_backend());
+    let merchant = q.bind(merchant_id);
+    q.text = format!(
+        "SELECT CAST(SUM(n) AS BIGINT) AS n FROM transaction_counts WHERE merchant_id = {merchant}"
+    );
+    q.is_in("payment_system", systems);
+    let st = q.statement();
     let total = Total::find_by_statement(st).one(&d.db).await?;
     Ok(total.and_then(|t| t.n).unwrap_or(0))
 }
