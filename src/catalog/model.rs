@@ -39,6 +39,7 @@ pub struct WithdrawalFieldSpec {
 
 /// A payment system (wallet type) the platform knows.
 #[derive(SimpleObject, Clone, Debug)]
+#[graphql(serial)]
 pub struct PaymentSystem {
     /// Stable code, e.g. "paytm", "bkash".
     pub code: String,

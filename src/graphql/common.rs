@@ -68,6 +68,7 @@ pub fn clamp_count(n: i64) -> i32 {
 
 /// Relay-style page information.
 #[derive(SimpleObject, Clone, Default)]
+#[graphql(serial)]
 pub struct PageInfo {
     /// More rows after this page.
     pub has_next_page: bool,

@@ -6,6 +6,7 @@ pub mod common;
 pub mod context;
 pub mod limits;
 pub mod observe;
+pub mod rows;
 pub mod scalars;
 pub use observe::Api;
 

@@ -12,16 +12,21 @@ use crate::catalog::model::PaymentSystem;
 use crate::error::{AppError, UserError};
 use crate::graphql::common::{amount, clamp_count, internal, CurrencyTotal, PageInfo, TimeRange};
 use crate::graphql::context::{actor, deps};
+use crate::graphql::rows::{self, Row};
 use crate::graphql::scalars::{DateTime, Decimal};
 use crate::pagination::PageArgs;
 use async_graphql::dataloader::DataLoader;
+use async_graphql::parser::types::Field;
+use async_graphql::resolver_utils::enum_value;
 use async_graphql::{
-    ComplexObject, Context, Enum, ErrorExtensions, InputObject, Object, Result, ResultExt,
-    SimpleObject, ID,
+    ComplexObject, Context, ContextSelectionSet, Enum, ErrorExtensions, InputObject, Object,
+    OutputType, Positioned, Result, ResultExt, ScalarType, ServerResult, SimpleObject, Value, ID,
 };
 use entity::transaction;
 
-/// A payment-system transaction as the merchant sees it.
+/// A payment-system transaction as the merchant sees it. Its plain columns
+/// are answered by [`Row::column`] in one pass over the selection; the schema
+/// type and every other field are [`TransactionObject`]'s.
 #[derive(Clone)]
 pub struct Transaction(pub std::sync::Arc<transaction::Model>);
 
@@ -31,9 +36,71 @@ impl From<transaction::Model> for Transaction {
     }
 }
 
+impl OutputType for Transaction {
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        TransactionObject::type_name()
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        TransactionObject::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        rows::resolve(self, ctx, field).await
+    }
+}
+
+impl Row for Transaction {
+    type Object = TransactionObject;
+
+    fn object(&self) -> TransactionObject {
+        TransactionObject(self.0.clone())
+    }
+
+    // The same values as TransactionObject's fields of the same names (a
+    // test compares every field both ways).
+    fn column(&self, name: &str, ctx: &Context<'_>) -> Option<Value> {
+        let t = &*self.0;
+        let text = |s: &str| Value::String(s.to_owned());
+        let or_null = |v: Option<&String>| v.map_or(Value::Null, |s| text(s));
+        let instant = |v: chrono::DateTime<chrono::Utc>| DateTime::from(v).to_value();
+        Some(match name {
+            "id" => Value::String(t.id.to_string()),
+            "walletIdentifier" => text(&t.wallet_identifier),
+            "direction" => enum_value(t.direction),
+            "amount" => amount(deps(ctx).ok()?, &t.amount()).to_value(),
+            "currency" => text(&t.currency),
+            "commission" => amount(deps(ctx).ok()?, &t.commission()).to_value(),
+            "transactionNumber" => text(&t.transaction_number),
+            "counterparty" => or_null(t.counterparty.as_ref()),
+            "createdAt" => instant(t.created_at),
+            "label" => or_null(t.label.as_ref()),
+            "orderId" => or_null(t.order_id.as_ref()),
+            "activatedAt" => t.activated_at.map_or(Value::Null, instant),
+            "status" => enum_value(t.status()),
+            "postbackStatus" => enum_value(t.postback_status),
+            "type" => enum_value(t.kind),
+            "originality" => enum_value(t.originality),
+            "country" => text(&t.country),
+            _ => return None,
+        })
+    }
+}
+
+/// The GraphQL object of a [`Transaction`] (see [`crate::graphql::rows`]).
+pub struct TransactionObject(std::sync::Arc<transaction::Model>);
+
+// Serial: when this object resolves (a selection `Row` does not take), its
+// fields resolve one after another instead of as a `FuturesUnordered` per
+// row; the rows of a page still resolve together, so the DataLoaders of
+// `stockpiling` and `postbacks` still see every row's key in one batch.
 /// A payment the payment system reported into one of the merchant's wallets.
-#[Object]
-impl Transaction {
+#[Object(name = "Transaction", serial)]
+impl TransactionObject {
     /// Sequence number of the transaction in the system.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
@@ -215,6 +282,7 @@ pub struct TransactionOrder {
 
 /// A transaction with its cursor.
 #[derive(SimpleObject)]
+#[graphql(serial)]
 pub struct TransactionEdge {
     /// Opaque: pass it as after (or before) to continue from here.
     pub cursor: String,

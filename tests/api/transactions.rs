@@ -626,3 +626,67 @@ async fn totals_alone_still_check_the_page_arguments() {
     assert_eq!(body["data"]["transactions"]["totalCount"], 2, "{body}");
     assert_eq!(body["data"]["transactions"]["totals"][0]["amount"], "30.00");
 }
+
+/// A transaction's plain columns are answered in one pass over the
+/// selection (graphql/rows.rs); fragments, a response key given twice and
+/// anything else go through the derived object. Both ways give the same
+/// answer for every field, nulls, aliases and `__typename` included.
+#[tokio::test]
+async fn a_transaction_answers_the_same_by_the_row_path_and_the_object_path() {
+    let app = spawn_app().await;
+    let mut bare = paytm("ROW-2", "20.50");
+    bare.as_object_mut().unwrap().remove("counterparty");
+    ingest(&app, vec![paytm("ROW-1", "1500.00"), bare]).await;
+    let body = app.gql(None, "mutation($i: ActivateDepositInput!) { activateDeposit(input: $i) { outcome } }",
+        json!({ "i": { "pluginKey": kassa::demo::PLUGIN_KEY, "paymentSystem": "paytm", "transactionNumber": "ROW-1", "label": "payer-row" } })).await;
+    assert_eq!(
+        body["data"]["activateDeposit"]["outcome"], "ACTIVATED",
+        "{body}"
+    );
+    let owner = app.login(OWNER).await;
+    let fields = "__typename kind: __typename id number: id paymentSystem { code name } walletIdentifier direction amount currency commission transactionNumber counterparty createdAt label orderId activatedAt status postbackStatus type originality country postbacks { id status } stockpiling { id accumulated }";
+    let page = |selection: String| {
+        let (app, owner) = (&app, owner.clone());
+        async move {
+            let mut q = format!("query {{ transactions(first: 50) {{ nodes {{ {selection} }} edges {{ node {{ {selection} }} }} }} }}");
+            if selection.contains("...F") {
+                q += &format!(" fragment F on Transaction {{ {fields} }}");
+            }
+            let body = app.gql(Some(&owner), &q, json!({})).await;
+            assert!(body["errors"].is_null(), "{body}");
+            body["data"]["transactions"].clone()
+        }
+    };
+    let row = page(fields.to_string()).await;
+    let nodes = row["nodes"].as_array().unwrap();
+    assert!(nodes.len() >= 2, "{row}");
+    let activated = nodes
+        .iter()
+        .find(|n| n["transactionNumber"] == "ROW-1")
+        .unwrap();
+    assert_eq!(activated["label"], "payer-row");
+    assert_eq!(activated["status"], "ACTIVATED");
+    assert_eq!(activated["__typename"], "Transaction");
+    assert_eq!(activated["kind"], "Transaction");
+    assert_eq!(activated["number"], activated["id"]);
+    assert_eq!(activated["amount"], "1500.00");
+    assert!(activated["stockpiling"]["id"].is_string(), "{activated}");
+    let unactivated = nodes
+        .iter()
+        .find(|n| n["transactionNumber"] == "ROW-2")
+        .unwrap();
+    assert!(unactivated["counterparty"].is_null() && unactivated["activatedAt"].is_null());
+    assert_eq!(unactivated["stockpiling"], Value::Null);
+    // the same page through the derived object: a named fragment, an inline one
+    assert_eq!(page("...F".into()).await, row);
+    assert_eq!(
+        page(format!("... on Transaction {{ {fields} }}")).await,
+        row
+    );
+    // a response key given twice merges its sub-selections
+    let merged = page("id paymentSystem { code } paymentSystem { name }".into()).await;
+    assert_eq!(
+        merged["nodes"][0]["paymentSystem"],
+        row["nodes"][0]["paymentSystem"]
+    );
+}
