@@ -624,8 +624,16 @@ pub fn cursor_of(t: &transaction::Model, order: Order, sort: &Sort) -> String {
 
 /// The filter as SQL, always inside the caller's merchant.
 pub fn condition(tenant: Tenant, f: &Filter) -> Condition {
+    Condition::all()
+        .add(transaction::Column::MerchantId.eq(tenant.merchant_id))
+        .add(matching(f))
+}
+
+/// The filter alone, for a select whose merchant is bounded otherwise (a
+/// page: [`pagination::Owner`]).
+fn matching(f: &Filter) -> Condition {
     use transaction::Column as C;
-    let mut c = Condition::all().add(C::MerchantId.eq(tenant.merchant_id));
+    let mut c = Condition::all();
     if let Some(id) = f.id {
         c = c.add(C::Id.eq(id));
     }
@@ -695,8 +703,43 @@ pub async fn list(
         pagination::Plan::of(&sort, args)?;
         return Ok(Page::unread());
     }
-    let select = transaction::Entity::find().filter(condition(tenant, filter));
-    pagination::keyset(&d.db, select, transaction::Column::Id, &sort, args).await
+    pagination::keyset(
+        &d.db,
+        transaction::Entity::find().filter(matching(filter)),
+        transaction::Column::Id,
+        owner(tenant),
+        &sort,
+        args,
+    )
+    .await
+}
+
+fn owner(tenant: Tenant) -> pagination::Owner<transaction::Column> {
+    pagination::Owner {
+        column: transaction::Column::MerchantId,
+        id: tenant.merchant_id,
+    }
+}
+
+/// The statement of one page, as [`list`] runs it (to look at its plan).
+pub fn page_statement(
+    backend: DbBackend,
+    tenant: Tenant,
+    filter: &Filter,
+    order: Order,
+    args: &PageArgs,
+) -> AppResult<sea_orm::Statement> {
+    use sea_orm::QueryTrait;
+    let sort = sort(order, backend);
+    let plan = pagination::Plan::of(&sort, args)?;
+    let select = pagination::keyset_select(
+        transaction::Entity::find().filter(matching(filter)),
+        transaction::Column::Id,
+        owner(tenant),
+        &sort,
+        &plan,
+    )?;
+    Ok(select.build(backend))
 }
 
 /// Rows matching the filter, all pages together.

@@ -484,8 +484,16 @@ pub struct Filter {
 }
 
 pub fn condition(tenant: Tenant, f: &Filter) -> Condition {
+    Condition::all()
+        .add(withdrawal::Column::MerchantId.eq(tenant.merchant_id))
+        .add(matching(f))
+}
+
+/// The filter alone, for a select whose merchant is bounded otherwise (a
+/// page: [`pagination::Owner`]).
+fn matching(f: &Filter) -> Condition {
     use withdrawal::Column as W;
-    let mut c = Condition::all().add(W::MerchantId.eq(tenant.merchant_id));
+    let mut c = Condition::all();
     if let Some(id) = f.id {
         c = c.add(W::Id.eq(id));
     }
@@ -558,11 +566,14 @@ pub async fn list(
     ascending: bool,
     args: &PageArgs,
 ) -> AppResult<Page<withdrawal::Model>> {
-    let select = withdrawal::Entity::find().filter(condition(tenant, f));
     pagination::keyset(
         &d.db,
-        select,
+        withdrawal::Entity::find().filter(matching(f)),
         withdrawal::Column::Id,
+        pagination::Owner {
+            column: withdrawal::Column::MerchantId,
+            id: tenant.merchant_id,
+        },
         &sort(field, ascending),
         args,
     )

@@ -690,3 +690,113 @@ async fn a_transaction_answers_the_same_by_the_row_path_and_the_object_path() {
         row["nodes"][0]["paymentSystem"]
     );
 }
+
+/// A page is read along its merchant's own index whatever plan PostgreSQL
+/// chooses (pagination::Owner): the first page of a merchant without
+/// transactions, beside one with thousands, touches none of the other's
+/// rows even under a generic plan, the plan a pooled connection caches
+/// after five executions of a statement. (SQLite plans every statement with
+/// its values: there both forms pass; on PostgreSQL the equality form walks
+/// the primary key through all 2,000 rows of the other merchant.)
+#[tokio::test]
+async fn a_merchants_page_never_walks_another_merchants_rows() {
+    use kassa::auth::model::Tenant;
+    use kassa::pagination::PageArgs;
+    use kassa::transactions::model::{Filter, Order, TransactionStatus};
+    use sea_orm::sea_query::{PostgresQueryBuilder, QueryBuilder};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    let app = spawn_app().await;
+    for batch in 0..2 {
+        let items = (0..1000)
+            .map(|i| paytm(&format!("W-{batch}-{i:04}"), "10.00"))
+            .collect();
+        ingest(&app, items).await;
+    }
+    let owner = app.login(OWNER).await;
+    let other = app.login(OTHER_OWNER).await;
+    let q = "{ transactions(first: 20) { nodes { id } } }";
+    let full = app.gql(Some(&owner), q, json!({})).await;
+    assert_eq!(
+        full["data"]["transactions"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20,
+        "{full}"
+    );
+    let none = app.gql(Some(&other), q, json!({})).await;
+    assert_eq!(none["data"]["transactions"]["nodes"], json!([]), "{none}");
+
+    let db = &app.deps.db;
+    let backend = db.get_database_backend();
+    let empty = Tenant {
+        merchant_id: app.other_merchant_id,
+    };
+    let args = PageArgs {
+        first: Some(20),
+        ..Default::default()
+    };
+    let activated = Filter {
+        status: Some(TransactionStatus::Activated),
+        ..Default::default()
+    };
+    for filter in [Filter::default(), activated] {
+        let stmt = kassa::transactions::service::page_statement(
+            backend,
+            empty,
+            &filter,
+            Order::default(),
+            &args,
+        )
+        .unwrap();
+        let values = stmt.values.clone().map(|v| v.0).unwrap_or_default();
+        let plan: Vec<String> = if backend == DbBackend::Postgres {
+            let txn = db.begin().await.unwrap();
+            txn.execute_unprepared("ANALYZE transactions")
+                .await
+                .unwrap();
+            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
+                .await
+                .unwrap();
+            txn.execute_unprepared(&format!("PREPARE page AS {}", stmt.sql))
+                .await
+                .unwrap();
+            let literals: Vec<String> = values
+                .iter()
+                .map(|v| PostgresQueryBuilder.value_to_string(v))
+                .collect();
+            let rows = txn
+                .query_all_raw(Statement::from_string(
+                    backend,
+                    format!(
+                        "EXPLAIN (ANALYZE, COSTS OFF) EXECUTE page({})",
+                        literals.join(", ")
+                    ),
+                ))
+                .await
+                .unwrap();
+            txn.rollback().await.unwrap();
+            rows.iter()
+                .map(|r| r.try_get_by_index::<String>(0).unwrap())
+                .collect()
+        } else {
+            let rows = db
+                .query_all_raw(Statement::from_sql_and_values(
+                    backend,
+                    format!("EXPLAIN QUERY PLAN {}", stmt.sql),
+                    values,
+                ))
+                .await
+                .unwrap();
+            rows.iter()
+                .map(|r| r.try_get::<String>("", "detail").unwrap())
+                .collect()
+        };
+        let text = plan.join("\n");
+        assert!(
+            !text.contains("transactions_pkey") && !text.contains("Rows Removed by Filter"),
+            "{text}"
+        );
+        assert!(text.contains("transactions_merchant"), "{text}");
+    }
+}
