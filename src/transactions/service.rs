@@ -729,17 +729,16 @@ pub fn page_statement(
     order: Order,
     args: &PageArgs,
 ) -> AppResult<sea_orm::Statement> {
-    use sea_orm::QueryTrait;
     let sort = sort(order, backend);
     let plan = pagination::Plan::of(&sort, args)?;
-    let select = pagination::keyset_select(
+    pagination::keyset_statement(
+        backend,
         transaction::Entity::find().filter(matching(filter)),
         transaction::Column::Id,
         owner(tenant),
         &sort,
         &plan,
-    )?;
-    Ok(select.build(backend))
+    )
 }
 
 /// Rows matching the filter, all pages together.

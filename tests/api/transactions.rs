@@ -692,12 +692,13 @@ async fn a_transaction_answers_the_same_by_the_row_path_and_the_object_path() {
 }
 
 /// A page is read along its merchant's own index whatever plan PostgreSQL
-/// chooses (pagination::Owner): the first page of a merchant without
-/// transactions, beside one with thousands, touches none of the other's
-/// rows even under a generic plan, the plan a pooled connection caches
-/// after five executions of a statement. (SQLite plans every statement with
-/// its values: there both forms pass; on PostgreSQL the equality form walks
-/// the primary key through all 2,000 rows of the other merchant.)
+/// chooses (pagination::Owner): PostgreSQL settles on one generic plan for
+/// the page's statement instead of planning every request, and that plan,
+/// for a merchant without transactions beside one with thousands, touches
+/// none of the other's rows. (SQLite plans every statement with its values:
+/// there the old form passes too; on PostgreSQL a bound LIMIT kept custom
+/// plans and an equality on the merchant walked the primary key through all
+/// 2,000 rows of the other merchant.)
 #[tokio::test]
 async fn a_merchants_page_never_walks_another_merchants_rows() {
     use kassa::auth::model::Tenant;
@@ -741,44 +742,61 @@ async fn a_merchants_page_never_walks_another_merchants_rows() {
         ..Default::default()
     };
     for filter in [Filter::default(), activated] {
-        let stmt = kassa::transactions::service::page_statement(
-            backend,
-            empty,
-            &filter,
-            Order::default(),
-            &args,
-        )
-        .unwrap();
+        let statement = |merchant_id| {
+            kassa::transactions::service::page_statement(
+                backend,
+                Tenant { merchant_id },
+                &filter,
+                Order::default(),
+                &args,
+            )
+            .unwrap()
+        };
+        let stmt = statement(empty.merchant_id);
         let values = stmt.values.clone().map(|v| v.0).unwrap_or_default();
-        let plan: Vec<String> = if backend == DbBackend::Postgres {
+        let plan = if backend == DbBackend::Postgres {
             let txn = db.begin().await.unwrap();
-            txn.execute_unprepared("ANALYZE transactions")
-                .await
-                .unwrap();
-            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
-                .await
-                .unwrap();
-            txn.execute_unprepared(&format!("PREPARE page AS {}", stmt.sql))
-                .await
-                .unwrap();
-            let literals: Vec<String> = values
-                .iter()
-                .map(|v| PostgresQueryBuilder.value_to_string(v))
-                .collect();
-            let rows = txn
-                .query_all_raw(Statement::from_string(
-                    backend,
-                    format!(
-                        "EXPLAIN (ANALYZE, COSTS OFF) EXECUTE page({})",
-                        literals.join(", ")
-                    ),
-                ))
-                .await
-                .unwrap();
+            let run = |sql: String| {
+                let txn = &txn;
+                async move {
+                    let rows = txn
+                        .query_all_raw(Statement::from_string(backend, sql))
+                        .await
+                        .unwrap();
+                    rows.iter()
+                        .map(|r| r.try_get_by_index::<String>(0).unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                }
+            };
+            let execute = |stmt: &Statement| {
+                let literals: Vec<String> = stmt
+                    .values
+                    .iter()
+                    .flat_map(|v| v.0.iter())
+                    .map(|v| PostgresQueryBuilder.value_to_string(v))
+                    .collect();
+                format!("EXECUTE page({})", literals.join(", "))
+            };
+            run("ANALYZE transactions".into()).await;
+            run(format!("PREPARE page AS {}", stmt.sql)).await;
+            // left to itself (plan_cache_mode = auto), PostgreSQL settles on
+            // the generic plan: the statement is not planned per request
+            let busy = statement(app.demo_merchant_id);
+            for _ in 0..6 {
+                run(execute(&busy)).await;
+            }
+            let settled = run(format!("EXPLAIN (COSTS OFF) {}", execute(&busy))).await;
+            assert!(
+                settled.contains("$1"),
+                "a custom plan per execution:\n{settled}"
+            );
+            // and that plan, forced, reads none of the busy merchant's rows
+            // for the empty one
+            run("SET LOCAL plan_cache_mode = force_generic_plan".into()).await;
+            let plan = run(format!("EXPLAIN (ANALYZE, COSTS OFF) {}", execute(&stmt))).await;
             txn.rollback().await.unwrap();
-            rows.iter()
-                .map(|r| r.try_get_by_index::<String>(0).unwrap())
-                .collect()
+            plan
         } else {
             let rows = db
                 .query_all_raw(Statement::from_sql_and_values(
@@ -790,13 +808,13 @@ async fn a_merchants_page_never_walks_another_merchants_rows() {
                 .unwrap();
             rows.iter()
                 .map(|r| r.try_get::<String>("", "detail").unwrap())
-                .collect()
+                .collect::<Vec<_>>()
+                .join("\n")
         };
-        let text = plan.join("\n");
         assert!(
-            !text.contains("transactions_pkey") && !text.contains("Rows Removed by Filter"),
-            "{text}"
+            !plan.contains("transactions_pkey") && !plan.contains("Rows Removed by Filter"),
+            "{plan}"
         );
-        assert!(text.contains("transactions_merchant"), "{text}");
+        assert!(plan.contains("transactions_merchant"), "{plan}");
     }
 }
