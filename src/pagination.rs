@@ -228,28 +228,32 @@ pub fn keyset_statement<E: sea_orm::EntityTrait>(
     plan: &Plan,
 ) -> Result<sea_orm::Statement, AppError> {
     use sea_orm::sea_query::{Expr, ExprTrait};
-    use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder, QueryTrait};
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QueryTrait};
     // Walking backwards reads the list in the opposite order, then flips the page.
     let ascending = sort.ascending != plan.backwards;
     let id_expr = Expr::col(id);
     let key = sort.key.clone().unwrap_or_else(|| id_expr.clone());
     let mut select = select.filter(owner.column.is_in([owner.id, owner.id]));
+    // From the cursor on, as one condition the index can start from: the id
+    // alone, or the row (key, id). (An `OR` of the two comparisons is only a
+    // filter to a generic plan, so PostgreSQL planned every such page anew.)
     if let Some((v, last_id)) = plan.cursor {
-        let bound = if sort.key.is_some() {
-            (sort.bound)(v).ok_or_else(|| AppError::Invalid("the cursor is not valid".into()))?
-        } else {
-            Expr::value(v)
+        let (row, cursor) = match &sort.key {
+            Some(key) => {
+                let bound = (sort.bound)(v)
+                    .ok_or_else(|| AppError::Invalid("the cursor is not valid".into()))?;
+                (
+                    Expr::tuple([key.clone(), id_expr.clone()]),
+                    Expr::tuple([bound, Expr::value(last_id)]),
+                )
+            }
+            None => (id_expr.clone(), Expr::value(last_id)),
         };
-        let (after_key, after_id) = if ascending {
-            (key.clone().gt(bound.clone()), id_expr.clone().gt(last_id))
+        select = select.filter(if ascending {
+            row.gt(cursor)
         } else {
-            (key.clone().lt(bound.clone()), id_expr.clone().lt(last_id))
-        };
-        select = select.filter(
-            Condition::any()
-                .add(after_key)
-                .add(Condition::all().add(key.clone().eq(bound)).add(after_id)),
-        );
+            row.lt(cursor)
+        });
     }
     let order = if ascending {
         sea_orm::Order::Asc

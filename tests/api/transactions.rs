@@ -693,12 +693,14 @@ async fn a_transaction_answers_the_same_by_the_row_path_and_the_object_path() {
 
 /// A page is read along its merchant's own index whatever plan PostgreSQL
 /// chooses (pagination::Owner): PostgreSQL settles on one generic plan for
-/// the page's statement instead of planning every request, and that plan,
+/// the page's statement (first page, filtered, next by cursor) instead of
+/// planning every request, every condition bounds the index scan, and that plan,
 /// for a merchant without transactions beside one with thousands, touches
 /// none of the other's rows. (SQLite plans every statement with its values:
 /// there the old form passes too; on PostgreSQL a bound LIMIT kept custom
-/// plans and an equality on the merchant walked the primary key through all
-/// 2,000 rows of the other merchant.)
+/// plans, so did a cursor written as an `OR`, and an equality on the
+/// merchant walked the primary key through all 2,000 rows of the other
+/// merchant.)
 #[tokio::test]
 async fn a_merchants_page_never_walks_another_merchants_rows() {
     use kassa::auth::model::Tenant;
@@ -715,7 +717,7 @@ async fn a_merchants_page_never_walks_another_merchants_rows() {
     }
     let owner = app.login(OWNER).await;
     let other = app.login(OTHER_OWNER).await;
-    let q = "{ transactions(first: 20) { nodes { id } } }";
+    let q = "{ transactions(first: 20) { nodes { id } pageInfo { endCursor } } }";
     let full = app.gql(Some(&owner), q, json!({})).await;
     assert_eq!(
         full["data"]["transactions"]["nodes"]
@@ -733,22 +735,33 @@ async fn a_merchants_page_never_walks_another_merchants_rows() {
     let empty = Tenant {
         merchant_id: app.other_merchant_id,
     };
-    let args = PageArgs {
+    let first = PageArgs {
         first: Some(20),
+        ..Default::default()
+    };
+    let next = PageArgs {
+        first: Some(20),
+        after: full["data"]["transactions"]["pageInfo"]["endCursor"]
+            .as_str()
+            .map(String::from),
         ..Default::default()
     };
     let activated = Filter {
         status: Some(TransactionStatus::Activated),
         ..Default::default()
     };
-    for filter in [Filter::default(), activated] {
+    for (filter, args) in [
+        (Filter::default(), &first),
+        (activated, &first),
+        (Filter::default(), &next),
+    ] {
         let statement = |merchant_id| {
             kassa::transactions::service::page_statement(
                 backend,
                 Tenant { merchant_id },
                 &filter,
                 Order::default(),
-                &args,
+                args,
             )
             .unwrap()
         };
@@ -791,6 +804,8 @@ async fn a_merchants_page_never_walks_another_merchants_rows() {
                 settled.contains("$1"),
                 "a custom plan per execution:\n{settled}"
             );
+            // every condition, the cursor's too, bounds the index scan
+            assert!(!settled.contains("Filter:"), "{settled}");
             // and that plan, forced, reads none of the busy merchant's rows
             // for the empty one
             run("SET LOCAL plan_cache_mode = force_generic_plan".into()).await;
