@@ -270,6 +270,49 @@ pub fn keyset_statement<E: sea_orm::EntityTrait>(
     Ok(statement)
 }
 
+/// One page of the owner's rows of `select`, newest first, from after the
+/// row `after` (an id) when given: the lists paged by id alone, read as
+/// [`Owner`] says. Returns the rows and whether more follow.
+pub async fn newest_first<E: sea_orm::EntityTrait>(
+    db: &sea_orm::DatabaseConnection,
+    select: sea_orm::Select<E>,
+    id: E::Column,
+    owner: Owner<E::Column>,
+    after: Option<i64>,
+    size: u64,
+) -> Result<(Vec<E::Model>, bool), AppError> {
+    let statement =
+        newest_first_statement(db.get_database_backend(), select, id, owner, after, size)?;
+    let mut rows = E::find().from_raw_sql(statement).all(db).await?;
+    let more = rows.len() as u64 > size;
+    rows.truncate(size as usize);
+    Ok((rows, more))
+}
+
+/// The statement [`newest_first`] runs.
+pub fn newest_first_statement<E: sea_orm::EntityTrait>(
+    backend: sea_orm::DbBackend,
+    select: sea_orm::Select<E>,
+    id: E::Column,
+    owner: Owner<E::Column>,
+    after: Option<i64>,
+    size: u64,
+) -> Result<sea_orm::Statement, AppError> {
+    let sort = Sort {
+        kind: "",
+        field: "ID",
+        ascending: false,
+        key: None,
+        bound: integer_bound,
+    };
+    let plan = Plan {
+        backwards: false,
+        size,
+        cursor: after.map(|a| (a, a)),
+    };
+    keyset_statement(backend, select, id, owner, &sort, &plan)
+}
+
 /// A microsecond timestamp from a cursor as a SQL value.
 pub fn instant_bound(v: i64) -> Option<sea_orm::sea_query::Expr> {
     chrono::DateTime::<chrono::Utc>::from_timestamp_micros(v).map(sea_orm::sea_query::Expr::value)
@@ -291,6 +334,46 @@ mod tests {
         assert!(decode_id("user", &c, "after").is_err());
         assert!(decode_id("audit", "%%%", "after").is_err());
         assert!(decode_id("audit", &encode("audit", "x"), "after").is_err());
+    }
+
+    #[test]
+    fn an_owners_page_is_a_list_match_ordered_by_the_owner_with_the_size_written_in() {
+        use entity::audit_entry::{Column as A, Entity};
+        use sea_orm::{DbBackend, EntityTrait};
+        let owner = || Owner {
+            column: A::MerchantId,
+            id: 7,
+        };
+        let pg = newest_first_statement(
+            DbBackend::Postgres,
+            Entity::find(),
+            A::Id,
+            owner(),
+            Some(42),
+            20,
+        )
+        .unwrap();
+        assert!(
+            pg.sql.contains(r#""merchant_id" IN ($1, $2)"#) && pg.sql.contains(r#""id" < $3"#),
+            "{}",
+            pg.sql
+        );
+        assert!(
+            pg.sql.ends_with(
+                r#"ORDER BY "audit_entries"."merchant_id" DESC, "audit_entries"."id" DESC LIMIT 21"#
+            ),
+            "{}",
+            pg.sql
+        );
+        assert_eq!(pg.values.unwrap().0.len(), 3);
+        let lite =
+            newest_first_statement(DbBackend::Sqlite, Entity::find(), A::Id, owner(), None, 500)
+                .unwrap();
+        assert!(
+            lite.sql.contains(r#""merchant_id" IN (?, ?)"#) && lite.sql.ends_with("LIMIT 501"),
+            "{}",
+            lite.sql
+        );
     }
 
     #[test]

@@ -11,9 +11,7 @@ use base64::Engine;
 use entity::{audit_entry, merchant, password_history, session, user};
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 use std::str::FromStr;
 
@@ -331,7 +329,7 @@ pub async fn audit_log(
     use audit_entry::Column as A;
     let me = actor.user_with_role(&[Role::Owner])?;
     let size = pagination::page_size(first, "first")?;
-    let mut cond = sea_orm::Condition::all().add(A::MerchantId.eq(me.merchant_id));
+    let mut cond = sea_orm::Condition::all();
     if let Some(user) = filter.user_id {
         cond = cond.add(A::UserId.eq(user));
     }
@@ -339,18 +337,22 @@ pub async fn audit_log(
         cond = cond.add(A::Action.eq(action.trim()));
     }
     let cond = filter.at.narrow(cond, A::At);
-    let mut q = audit_entry::Entity::find().filter(cond);
-    if let Some(cursor) = after {
-        let id = pagination::decode_id(AUDIT_CURSOR, cursor, "after")?;
-        q = q.filter(audit_entry::Column::Id.lt(id));
-    }
-    let mut entries = q
-        .order_by_desc(audit_entry::Column::Id)
-        .limit(size + 1)
-        .all(&d.db)
-        .await?;
-    let has_next = entries.len() as u64 > size;
-    entries.truncate(size as usize);
+    let after = match after {
+        Some(cursor) => Some(pagination::decode_id(AUDIT_CURSOR, cursor, "after")?),
+        None => None,
+    };
+    let (entries, has_next) = pagination::newest_first(
+        &d.db,
+        audit_entry::Entity::find().filter(cond),
+        A::Id,
+        pagination::Owner {
+            column: A::MerchantId,
+            id: me.merchant_id,
+        },
+        after,
+        size,
+    )
+    .await?;
     Ok(AuditPage {
         entries,
         has_next,

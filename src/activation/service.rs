@@ -538,8 +538,15 @@ fn stockpiling_condition(
     tenant: crate::auth::model::Tenant,
     f: &StockpilingFilter,
 ) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(stockpiling::Column::MerchantId.eq(tenant.merchant_id))
+        .add(stockpiling_matching(f))
+}
+
+/// The filter alone, for a page (its merchant is a [`crate::pagination::Owner`]).
+fn stockpiling_matching(f: &StockpilingFilter) -> sea_orm::Condition {
     use stockpiling::Column as S;
-    let mut c = sea_orm::Condition::all().add(S::MerchantId.eq(tenant.merchant_id));
+    let mut c = sea_orm::Condition::all();
     if let Some(l) = &f.label {
         c = c.add(S::Label.eq(l.clone()));
     }
@@ -562,23 +569,26 @@ pub async fn stockpilings(
 ) -> AppResult<(Vec<stockpiling::Model>, bool)> {
     let tenant = actor.reader()?;
     let size = crate::pagination::page_size(first, "first")?;
-    let mut cond = stockpiling_condition(tenant, filter);
-    if let Some(c) = after {
-        cond = cond.add(stockpiling::Column::Id.lt(crate::pagination::decode_id(
+    let after = match after {
+        Some(c) => Some(crate::pagination::decode_id(
             STOCKPILING_CURSOR,
             c,
             "after",
-        )?));
-    }
-    let mut rows = stockpiling::Entity::find()
-        .filter(cond)
-        .order_by_desc(stockpiling::Column::Id)
-        .limit(size + 1)
-        .all(&d.db)
-        .await?;
-    let more = rows.len() as u64 > size;
-    rows.truncate(size as usize);
-    Ok((rows, more))
+        )?),
+        None => None,
+    };
+    crate::pagination::newest_first(
+        &d.db,
+        stockpiling::Entity::find().filter(stockpiling_matching(filter)),
+        stockpiling::Column::Id,
+        crate::pagination::Owner {
+            column: stockpiling::Column::MerchantId,
+            id: tenant.merchant_id,
+        },
+        after,
+        size,
+    )
+    .await
 }
 
 pub async fn count_stockpilings(

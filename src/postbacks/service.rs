@@ -12,9 +12,7 @@ use entity::postback::{PostbackDeliveryStatus, PostbackKind};
 use entity::withdrawal::WithdrawalStatus;
 use entity::{merchant, postback};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
 pub const CURSOR_KIND: &str = "postback";
@@ -28,8 +26,15 @@ pub struct Filter {
 }
 
 fn condition(tenant: Tenant, f: &Filter) -> Condition {
+    Condition::all()
+        .add(postback::Column::MerchantId.eq(tenant.merchant_id))
+        .add(matching(f))
+}
+
+/// The filter alone, for a page (its merchant is a [`pagination::Owner`]).
+fn matching(f: &Filter) -> Condition {
     use postback::Column as P;
-    let mut c = Condition::all().add(P::MerchantId.eq(tenant.merchant_id));
+    let mut c = Condition::all();
     if let Some(k) = f.kind {
         c = c.add(P::Kind.eq(k));
     }
@@ -48,19 +53,22 @@ pub async fn list(
     after: Option<&str>,
 ) -> AppResult<(Vec<postback::Model>, bool)> {
     let size = pagination::page_size(first, "first")?;
-    let mut cond = condition(tenant, f);
-    if let Some(c) = after {
-        cond = cond.add(postback::Column::Id.lt(pagination::decode_id(CURSOR_KIND, c, "after")?));
-    }
-    let mut rows = postback::Entity::find()
-        .filter(cond)
-        .order_by_desc(postback::Column::Id)
-        .limit(size + 1)
-        .all(&d.db)
-        .await?;
-    let more = rows.len() as u64 > size;
-    rows.truncate(size as usize);
-    Ok((rows, more))
+    let after = match after {
+        Some(c) => Some(pagination::decode_id(CURSOR_KIND, c, "after")?),
+        None => None,
+    };
+    pagination::newest_first(
+        &d.db,
+        postback::Entity::find().filter(matching(f)),
+        postback::Column::Id,
+        pagination::Owner {
+            column: postback::Column::MerchantId,
+            id: tenant.merchant_id,
+        },
+        after,
+        size,
+    )
+    .await
 }
 
 pub async fn count(d: &Deps, tenant: Tenant, f: &Filter) -> AppResult<i64> {
