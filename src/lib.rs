@@ -12,7 +12,7 @@
 //!           subscription hub, the server's state (http/state.rs)
 //!   ↓
 //! graphql   graphql/ (assembly, context, common types, limits, scalars,
-//!           the executor) and each domain's graphql.rs and loader.rs
+//!           the executor, row objects) and each domain's graphql.rs and loader.rs
 //!   ↓
 //! domain    each domain's service.rs and model.rs, postbacks' worker,
 //!           the bus (events/), audit, db, money, clock, config, telemetry
