@@ -831,5 +831,10 @@ async fn a_merchants_page_never_walks_another_merchants_rows() {
             "{plan}"
         );
         assert!(plan.contains("transactions_merchant"), "{plan}");
+        // the index gives the order: no sort of the merchant's rows
+        assert!(
+            !plan.contains("Sort") && !plan.contains("TEMP B-TREE"),
+            "{plan}"
+        );
     }
 }
