@@ -8,9 +8,7 @@ use axum::body::Bytes;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use entity::{export, transaction, withdrawal};
 use futures_util::Stream;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 /// How long a download URL works.
 pub const VALID_FOR: TimeDelta = TimeDelta::minutes(10);
@@ -240,38 +238,47 @@ pub fn stream(
                 }
                 let read = match &filter {
                     Filter::Transactions(f) => {
-                        use transaction::Column as C;
-                        let mut q = transaction::Entity::find()
-                            .filter(crate::transactions::service::condition(tenant, f));
-                        if let Some(b) = at.before {
-                            q = q.filter(C::Id.lt(b));
-                        }
-                        let rows = q.order_by_desc(C::Id).limit(CHUNK).all(&d.db).await?;
+                        let (rows, more) = crate::pagination::newest_first(
+                            &d.db,
+                            transaction::Entity::find()
+                                .filter(crate::transactions::service::matching(f)),
+                            transaction::Column::Id,
+                            crate::transactions::service::owner(tenant),
+                            at.before,
+                            CHUNK,
+                        )
+                        .await?;
                         for t in &rows {
                             transaction_row(&d, &mut out, t)?;
                         }
-                        (rows.len(), rows.last().map(|t| t.id))
+                        (more, rows.last().map(|t| t.id))
                     }
                     Filter::Withdrawals(f) => {
-                        use withdrawal::Column as C;
-                        let mut q = withdrawal::Entity::find()
-                            .filter(crate::withdrawals::service::condition(tenant, f));
-                        if let Some(b) = at.before {
-                            q = q.filter(C::Id.lt(b));
-                        }
-                        let rows = q.order_by_desc(C::Id).limit(CHUNK).all(&d.db).await?;
+                        let (rows, more) = crate::pagination::newest_first(
+                            &d.db,
+                            withdrawal::Entity::find()
+                                .filter(crate::withdrawals::service::matching(f)),
+                            withdrawal::Column::Id,
+                            crate::pagination::Owner {
+                                column: withdrawal::Column::MerchantId,
+                                id: tenant.merchant_id,
+                            },
+                            at.before,
+                            CHUNK,
+                        )
+                        .await?;
                         for w in &rows {
                             withdrawal_row(&d, &mut out, w)?;
                         }
-                        (rows.len(), rows.last().map(|w| w.id))
+                        (more, rows.last().map(|w| w.id))
                     }
                 };
                 AppResult::Ok(read)
             };
             match chunk.await {
-                Ok((n, last)) => {
+                Ok((more, last)) => {
                     at.before = last;
-                    at.done = (n as u64) < CHUNK;
+                    at.done = !more;
                     let bytes = out.into_inner().unwrap_or_default();
                     Some((Ok(Bytes::from(bytes)), at))
                 }

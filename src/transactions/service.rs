@@ -631,7 +631,7 @@ pub fn condition(tenant: Tenant, f: &Filter) -> Condition {
 
 /// The filter alone, for a select whose merchant is bounded otherwise (a
 /// page: [`pagination::Owner`]).
-fn matching(f: &Filter) -> Condition {
+pub fn matching(f: &Filter) -> Condition {
     use transaction::Column as C;
     let mut c = Condition::all();
     if let Some(id) = f.id {
@@ -714,7 +714,8 @@ pub async fn list(
     .await
 }
 
-fn owner(tenant: Tenant) -> pagination::Owner<transaction::Column> {
+/// The merchant of a page of transactions.
+pub fn owner(tenant: Tenant) -> pagination::Owner<transaction::Column> {
     pagination::Owner {
         column: transaction::Column::MerchantId,
         id: tenant.merchant_id,

@@ -491,7 +491,7 @@ pub fn condition(tenant: Tenant, f: &Filter) -> Condition {
 
 /// The filter alone, for a select whose merchant is bounded otherwise (a
 /// page: [`pagination::Owner`]).
-fn matching(f: &Filter) -> Condition {
+pub fn matching(f: &Filter) -> Condition {
     use withdrawal::Column as W;
     let mut c = Condition::all();
     if let Some(id) = f.id {
