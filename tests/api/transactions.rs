@@ -708,7 +708,8 @@ async fn a_merchants_page_never_walks_another_merchants_rows() {
     use kassa::transactions::model::{Filter, Order, TransactionStatus};
     use sea_orm::sea_query::{PostgresQueryBuilder, QueryBuilder};
     use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
-    let app = spawn_app().await;
+    // one connection: every statement below is looked at on the same one
+    let app = spawn_app_with(&[("KASSA_DB_POOL", "1")]).await;
     for batch in 0..2 {
         let items = (0..1000)
             .map(|i| paytm(&format!("W-{batch}-{i:04}"), "10.00"))
@@ -792,6 +793,8 @@ async fn a_merchants_page_never_walks_another_merchants_rows() {
                 format!("EXECUTE page({})", literals.join(", "))
             };
             run("ANALYZE transactions".into()).await;
+            // PREPARE outlives the transaction: deallocated below, before
+            // the connection goes back to the pool
             run(format!("PREPARE page AS {}", stmt.sql)).await;
             // left to itself (plan_cache_mode = auto), PostgreSQL settles on
             // the generic plan: the statement is not planned per request
@@ -810,6 +813,7 @@ async fn a_merchants_page_never_walks_another_merchants_rows() {
             // for the empty one
             run("SET LOCAL plan_cache_mode = force_generic_plan".into()).await;
             let plan = run(format!("EXPLAIN (ANALYZE, COSTS OFF) {}", execute(&stmt))).await;
+            run("DEALLOCATE page".into()).await;
             txn.rollback().await.unwrap();
             plan
         } else {
