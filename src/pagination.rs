@@ -195,9 +195,7 @@ pub async fn keyset<E: sea_orm::EntityTrait>(
 ) -> Result<Page<E::Model>, AppError> {
     let plan = Plan::of(sort, args)?;
     let statement = keyset_statement(db.get_database_backend(), select, id, owner, sort, &plan)?;
-    let mut rows = E::find().from_raw_sql(statement).all(db).await?;
-    let more = rows.len() as u64 > plan.size;
-    rows.truncate(plan.size as usize);
+    let (mut rows, more) = fetch::<E>(db, statement, plan.size).await?;
     if plan.backwards {
         rows.reverse();
     }
@@ -283,6 +281,16 @@ pub async fn newest_first<E: sea_orm::EntityTrait>(
 ) -> Result<(Vec<E::Model>, bool), AppError> {
     let statement =
         newest_first_statement(db.get_database_backend(), select, id, owner, after, size)?;
+    fetch::<E>(db, statement, size).await
+}
+
+/// Runs a page's statement (which reads one row more than `size`): the
+/// page's rows and whether more follow.
+async fn fetch<E: sea_orm::EntityTrait>(
+    db: &sea_orm::DatabaseConnection,
+    statement: sea_orm::Statement,
+    size: u64,
+) -> Result<(Vec<E::Model>, bool), AppError> {
     let mut rows = E::find().from_raw_sql(statement).all(db).await?;
     let more = rows.len() as u64 > size;
     rows.truncate(size as usize);

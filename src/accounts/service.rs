@@ -337,10 +337,9 @@ pub async fn audit_log(
         cond = cond.add(A::Action.eq(action.trim()));
     }
     let cond = filter.at.narrow(cond, A::At);
-    let after = match after {
-        Some(cursor) => Some(pagination::decode_id(AUDIT_CURSOR, cursor, "after")?),
-        None => None,
-    };
+    let after = after
+        .map(|cursor| pagination::decode_id(AUDIT_CURSOR, cursor, "after"))
+        .transpose()?;
     let (entries, has_next) = pagination::newest_first(
         &d.db,
         audit_entry::Entity::find().filter(cond),

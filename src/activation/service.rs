@@ -569,14 +569,9 @@ pub async fn stockpilings(
 ) -> AppResult<(Vec<stockpiling::Model>, bool)> {
     let tenant = actor.reader()?;
     let size = crate::pagination::page_size(first, "first")?;
-    let after = match after {
-        Some(c) => Some(crate::pagination::decode_id(
-            STOCKPILING_CURSOR,
-            c,
-            "after",
-        )?),
-        None => None,
-    };
+    let after = after
+        .map(|c| crate::pagination::decode_id(STOCKPILING_CURSOR, c, "after"))
+        .transpose()?;
     crate::pagination::newest_first(
         &d.db,
         stockpiling::Entity::find().filter(stockpiling_matching(filter)),

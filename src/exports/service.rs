@@ -259,10 +259,7 @@ pub fn stream(
                             withdrawal::Entity::find()
                                 .filter(crate::withdrawals::service::matching(f)),
                             withdrawal::Column::Id,
-                            crate::pagination::Owner {
-                                column: withdrawal::Column::MerchantId,
-                                id: tenant.merchant_id,
-                            },
+                            crate::withdrawals::service::owner(tenant),
                             at.before,
                             CHUNK,
                         )

@@ -53,10 +53,9 @@ pub async fn list(
     after: Option<&str>,
 ) -> AppResult<(Vec<postback::Model>, bool)> {
     let size = pagination::page_size(first, "first")?;
-    let after = match after {
-        Some(c) => Some(pagination::decode_id(CURSOR_KIND, c, "after")?),
-        None => None,
-    };
+    let after = after
+        .map(|c| pagination::decode_id(CURSOR_KIND, c, "after"))
+        .transpose()?;
     pagination::newest_first(
         &d.db,
         postback::Entity::find().filter(matching(f)),

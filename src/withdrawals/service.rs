@@ -570,14 +570,19 @@ pub async fn list(
         &d.db,
         withdrawal::Entity::find().filter(matching(f)),
         withdrawal::Column::Id,
-        pagination::Owner {
-            column: withdrawal::Column::MerchantId,
-            id: tenant.merchant_id,
-        },
+        owner(tenant),
         &sort(field, ascending),
         args,
     )
     .await
+}
+
+/// The merchant of a page of withdrawals.
+pub fn owner(tenant: Tenant) -> pagination::Owner<withdrawal::Column> {
+    pagination::Owner {
+        column: withdrawal::Column::MerchantId,
+        id: tenant.merchant_id,
+    }
 }
 
 pub async fn count(d: &Deps, tenant: Tenant, f: &Filter) -> AppResult<i64> {
