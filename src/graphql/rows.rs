@@ -48,14 +48,11 @@ pub async fn resolve<R: Row>(
 ) -> ServerResult<Value> {
     let object = row.object();
     let items = &ctx.item.node.items;
-    if !plain(items) {
+    let Some(fields) = plain_fields(items) else {
         return object.resolve(ctx, field).await;
-    }
-    let mut out = IndexMap::with_capacity(items.len());
-    for f in items.iter().filter_map(|item| match &item.node {
-        Selection::Field(f) => Some(f),
-        _ => None,
-    }) {
+    };
+    let mut out = IndexMap::with_capacity(fields.len());
+    for f in fields {
         let name = f.node.name.node.as_str();
         let ctx_field = ctx.with_field(f);
         let value = if name == "__typename" {
@@ -82,23 +79,21 @@ pub async fn resolve<R: Row>(
     })
 }
 
-/// Whether the selection is only fields, without directives, each response
-/// key once (checked without allocating: it runs once per row); otherwise
-/// the derived resolver takes the selection.
-fn plain(items: &[Positioned<Selection>]) -> bool {
-    items.iter().enumerate().all(|(i, item)| {
-        response_key(item).is_some_and(|k| {
-            items[..i]
-                .iter()
-                .all(|earlier| response_key(earlier) != Some(k))
-        })
-    })
-}
-
-/// A plain field's response key; `None` for anything else.
-fn response_key(item: &Positioned<Selection>) -> Option<&async_graphql::Name> {
-    match &item.node {
-        Selection::Field(f) if f.node.directives.is_empty() => Some(&f.node.response_key().node),
-        _ => None,
+/// The selection's fields when it is only fields, without directives, each
+/// response key once; `None` sends the selection to the derived resolver.
+fn plain_fields(items: &[Positioned<Selection>]) -> Option<Vec<&Positioned<Field>>> {
+    let mut fields: Vec<&Positioned<Field>> = Vec::with_capacity(items.len());
+    for item in items {
+        let Selection::Field(f) = &item.node else {
+            return None;
+        };
+        let key = &f.node.response_key().node;
+        if !f.node.directives.is_empty()
+            || fields.iter().any(|g| &g.node.response_key().node == key)
+        {
+            return None;
+        }
+        fields.push(f);
     }
+    Some(fields)
 }
