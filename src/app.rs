@@ -23,6 +23,14 @@ pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
     db.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::Relaxed);
     });
+    let reads = match crate::db::pool_split(config.database_url.expose(), config.db_pool) {
+        (_, 0) => None,
+        (_, n) => Some(Arc::new(crate::db::Reads::new(
+            config.database_url.expose(),
+            n,
+            statements.clone(),
+        )?)),
+    };
     let catalog = crate::catalog::service::load_catalog(&db).await?;
     let bus = match &config.redis_url {
         Some(url) => {
@@ -39,6 +47,7 @@ pub async fn deps(config: Config, clock: SharedClock) -> anyhow::Result<Deps> {
         auth_cache: Default::default(),
         pay_to_turn: Default::default(),
         db,
+        reads,
         clock,
         config: Arc::new(config),
         catalog: Arc::new(catalog),

@@ -122,8 +122,15 @@ pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransacti
     .await
 }
 
-/// The pool right now: (open connections, idle ones, the most it opens).
-pub fn pool_state(db: &DatabaseConnection) -> (u32, usize, u32) {
+/// The connections right now, sqlx's pool and [`Reads`] together: (open
+/// connections, idle ones, the most they open).
+pub fn pool_state(db: &DatabaseConnection, reads: Option<&Reads>) -> (u32, usize, u32) {
+    let (size, idle, max) = pool_state_of(db);
+    let (r_size, r_idle, r_max) = reads.map_or((0, 0, 0), Reads::state);
+    (size + r_size, idle + r_idle, max + r_max)
+}
+
+fn pool_state_of(db: &DatabaseConnection) -> (u32, usize, u32) {
     match db.get_database_backend() {
         DbBackend::Postgres => {
             let pool = db.get_postgres_connection_pool();
@@ -144,13 +151,169 @@ pub fn pool_state(db: &DatabaseConnection) -> (u32, usize, u32) {
     }
 }
 
+/// How `KASSA_DB_POOL` (default 20 on PostgreSQL, 8 on SQLite) is shared:
+/// (sqlx's pool, [`Reads`]). On PostgreSQL half of it (at least one
+/// connection, from a pool of two up) serves the single-statement reads of
+/// [`Reads`]; the two together never open more than the setting.
+pub fn pool_split(url: &str, pool_size: Option<u32>) -> (u32, u32) {
+    if url.starts_with("sqlite:") {
+        return (pool_size.unwrap_or(8), 0);
+    }
+    let total = pool_size.unwrap_or(20).max(1);
+    let reads = if total >= 2 { total / 2 } else { 0 };
+    (total - reads, reads)
+}
+
+/// Connections for single read-only statements on PostgreSQL (the pages of
+/// every list), kept beside sqlx's pool.
+///
+/// sqlx pings every connection it takes back (a `Sync` round trip that also
+/// flushes a queued rollback): for a page that is a second wake-up of the
+/// server per request, measured as half of PostgreSQL's CPU per page. A
+/// statement run here opens no transaction, so a connection that answered
+/// it to the end is idle by construction and goes back without a ping; a
+/// connection whose statement did not end (an error, a dropped future) is
+/// closed, never reused. One idle for a while is pinged before use, so a
+/// restarted server is found then rather than by the request.
+pub struct Reads {
+    options: sea_orm::sqlx::postgres::PgConnectOptions,
+    idle: std::sync::Mutex<Vec<(sea_orm::sqlx::PgConnection, std::time::Instant)>>,
+    slots: tokio::sync::Semaphore,
+    open: std::sync::atomic::AtomicU32,
+    max: u32,
+    statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A connection taken from [`Reads`]: closed on drop unless given back.
+struct Lease<'a> {
+    reads: &'a Reads,
+    conn: Option<sea_orm::sqlx::PgConnection>,
+}
+
+impl Lease<'_> {
+    fn give_back(mut self) {
+        if let Some(conn) = self.conn.take() {
+            let mut idle = self.reads.idle.lock().unwrap_or_else(|e| e.into_inner());
+            idle.push((conn, std::time::Instant::now()));
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if self.conn.take().is_some() {
+            self.reads
+                .open
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+impl Reads {
+    /// Up to `max` connections to `url`, each statement counted in `statements`.
+    pub fn new(
+        url: &str,
+        max: u32,
+        statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) -> anyhow::Result<Self> {
+        let options = url
+            .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
+            .with_context(|| format!("parsing the database URL {}", redact(url)))?;
+        Ok(Reads {
+            options,
+            idle: Default::default(),
+            slots: tokio::sync::Semaphore::new(max as usize),
+            open: Default::default(),
+            max,
+            statements,
+        })
+    }
+
+    /// (open connections, idle ones, the most it opens).
+    pub fn state(&self) -> (u32, usize, u32) {
+        let idle = self.idle.lock().map(|i| i.len()).unwrap_or(0);
+        (
+            self.open.load(std::sync::atomic::Ordering::Relaxed),
+            idle,
+            self.max,
+        )
+    }
+
+    async fn lease(&self) -> Result<Lease<'_>, DbErr> {
+        let kept = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some((mut conn, since)) = kept {
+            if since.elapsed() < PING_AFTER_IDLE
+                || sea_orm::sqlx::Connection::ping(&mut conn).await.is_ok()
+            {
+                return Ok(Lease {
+                    reads: self,
+                    conn: Some(conn),
+                });
+            }
+            self.open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let conn = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            sea_orm::sqlx::ConnectOptions::connect(&self.options),
+        )
+        .await
+        .map_err(|_| DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout))?
+        .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+        self.open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Lease {
+            reads: self,
+            conn: Some(conn),
+        })
+    }
+
+    /// Every row of one read-only statement (no transaction, no write).
+    pub async fn all(&self, stmt: &sea_orm::Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        let _slot = tokio::time::timeout(ACQUIRE_TIMEOUT, self.slots.acquire())
+            .await
+            .map_err(|_| DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout))?
+            .map_err(|_| {
+                DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::ConnectionClosed)
+            })?;
+        let mut lease = self.lease().await?;
+        self.statements
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let values = stmt.values.clone().unwrap_or(sea_orm::Values(Vec::new()));
+        let conn = lease.conn.as_mut().expect("a lease holds its connection");
+        let rows = sea_orm::sqlx::query_with(
+            sea_orm::sqlx::AssertSqlSafe(stmt.sql.as_str()),
+            sea_query_sqlx::SqlxValues(values),
+        )
+        .fetch_all(conn)
+        .await
+        .map_err(|e| DbErr::Query(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+        lease.give_back();
+        Ok(rows.into_iter().map(sea_orm::QueryResult::from).collect())
+    }
+}
+
+/// Every row of one read-only statement: through [`Reads`] where there is
+/// one (PostgreSQL), else through the pool.
+pub async fn read_all(
+    db: &DatabaseConnection,
+    reads: Option<&Reads>,
+    stmt: sea_orm::Statement,
+) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+    match reads {
+        Some(reads) => reads.all(&stmt).await,
+        None => db.query_all_raw(stmt).await,
+    }
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Opens the pool. SQLite gets WAL (readers never block the writer) and a
 /// busy timeout; PostgreSQL a pool sized for a few instances per server.
 pub async fn connect(url: &str, pool_size: Option<u32>) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30));
+        .connect_timeout(CONNECT_TIMEOUT)
+        .acquire_timeout(ACQUIRE_TIMEOUT);
     if url.starts_with("sqlite:") {
         // WAL with synchronous=NORMAL is durable against application crashes
         // and loses at most the last commits on a power cut, at a fraction of the fsyncs.
@@ -169,7 +332,7 @@ pub async fn connect(url: &str, pool_size: Option<u32>) -> anyhow::Result<Databa
         // every request (a fifth of its database CPU). ANALYZE invalidates
         // cached plans, so a plan made while a table was small does not
         // outlive the statistics it was made from.
-        opts.max_connections(pool_size.unwrap_or(20))
+        opts.max_connections(pool_split(url, pool_size).0)
             .min_connections(1)
             // sqlx pings every connection it takes back (and flushes a
             // queued rollback then); on acquire only one idle for a while is

@@ -39,6 +39,9 @@ impl RateLimits {
 #[derive(Clone)]
 pub struct Deps {
     pub db: DatabaseConnection,
+    /// PostgreSQL's connections for single-statement reads (the pages);
+    /// `None` on SQLite, whose reads go through `db`.
+    pub reads: Option<Arc<crate::db::Reads>>,
     /// Injectable so tests can expire sessions without sleeping.
     pub clock: SharedClock,
     pub config: Arc<Config>,

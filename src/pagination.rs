@@ -185,8 +185,8 @@ pub struct Owner<C> {
 /// Reads one page of `select` (the owner's rows) in `sort` order, forwards
 /// (`first`/`after`) or backwards (`last`/`before`), by keyset: rows
 /// arriving meanwhile never shift a page.
-pub async fn keyset<E: sea_orm::EntityTrait>(
-    db: &sea_orm::DatabaseConnection,
+pub async fn keyset<E: PageRow>(
+    d: &crate::deps::Deps,
     select: sea_orm::Select<E>,
     id: E::Column,
     owner: Owner<E::Column>,
@@ -194,8 +194,8 @@ pub async fn keyset<E: sea_orm::EntityTrait>(
     args: &PageArgs,
 ) -> Result<Page<E::Model>, AppError> {
     let plan = Plan::of(sort, args)?;
-    let statement = keyset_statement(db.get_database_backend(), select, id, owner, sort, &plan)?;
-    let (mut rows, more) = fetch::<E>(db, statement, plan.size).await?;
+    let statement = keyset_statement(d.db.get_database_backend(), select, id, owner, sort, &plan)?;
+    let (mut rows, more) = fetch::<E>(d, statement, plan.size).await?;
     if plan.backwards {
         rows.reverse();
     }
@@ -271,8 +271,8 @@ pub fn keyset_statement<E: sea_orm::EntityTrait>(
 /// One page of the owner's rows of `select`, newest first, from after the
 /// row `after` (an id) when given: the lists paged by id alone, read as
 /// [`Owner`] says. Returns the rows and whether more follow.
-pub async fn newest_first<E: sea_orm::EntityTrait>(
-    db: &sea_orm::DatabaseConnection,
+pub async fn newest_first<E: PageRow>(
+    d: &crate::deps::Deps,
     select: sea_orm::Select<E>,
     id: E::Column,
     owner: Owner<E::Column>,
@@ -280,18 +280,36 @@ pub async fn newest_first<E: sea_orm::EntityTrait>(
     size: u64,
 ) -> Result<(Vec<E::Model>, bool), AppError> {
     let statement =
-        newest_first_statement(db.get_database_backend(), select, id, owner, after, size)?;
-    fetch::<E>(db, statement, size).await
+        newest_first_statement(d.db.get_database_backend(), select, id, owner, after, size)?;
+    fetch::<E>(d, statement, size).await
 }
+
+/// An entity whose rows are read a page at a time: how a row of its
+/// page's statement (every column, in the entity's order) becomes a model.
+pub trait PageRow: sea_orm::EntityTrait {
+    /// By column name, as sea-orm reads any row.
+    fn decode(row: &sea_orm::QueryResult) -> Result<Self::Model, sea_orm::DbErr> {
+        <Self::Model as sea_orm::FromQueryResult>::from_query_result(row, "")
+    }
+}
+
+impl PageRow for entity::withdrawal::Entity {}
+impl PageRow for entity::stockpiling::Entity {}
+impl PageRow for entity::postback::Entity {}
+impl PageRow for entity::audit_entry::Entity {}
 
 /// Runs a page's statement (which reads one row more than `size`): the
 /// page's rows and whether more follow.
-async fn fetch<E: sea_orm::EntityTrait>(
-    db: &sea_orm::DatabaseConnection,
+async fn fetch<E: PageRow>(
+    d: &crate::deps::Deps,
     statement: sea_orm::Statement,
     size: u64,
 ) -> Result<(Vec<E::Model>, bool), AppError> {
-    let mut rows = E::find().from_raw_sql(statement).all(db).await?;
+    let mut rows = crate::db::read_all(&d.db, d.reads.as_deref(), statement)
+        .await?
+        .iter()
+        .map(E::decode)
+        .collect::<Result<Vec<_>, _>>()?;
     let more = rows.len() as u64 > size;
     rows.truncate(size as usize);
     Ok((rows, more))

@@ -341,7 +341,7 @@ pub async fn audit_log(
         .map(|cursor| pagination::decode_id(AUDIT_CURSOR, cursor, "after"))
         .transpose()?;
     let (entries, has_next) = pagination::newest_first(
-        &d.db,
+        d,
         audit_entry::Entity::find().filter(cond),
         A::Id,
         pagination::Owner {

@@ -573,7 +573,7 @@ pub async fn stockpilings(
         .map(|c| crate::pagination::decode_id(STOCKPILING_CURSOR, c, "after"))
         .transpose()?;
     crate::pagination::newest_first(
-        &d.db,
+        d,
         stockpiling::Entity::find().filter(stockpiling_matching(filter)),
         stockpiling::Column::Id,
         crate::pagination::Owner {

@@ -239,7 +239,7 @@ pub fn stream(
                 let read = match &filter {
                     Filter::Transactions(f) => {
                         let (rows, more) = crate::pagination::newest_first(
-                            &d.db,
+                            &d,
                             transaction::Entity::find()
                                 .filter(crate::transactions::service::matching(f)),
                             transaction::Column::Id,
@@ -255,7 +255,7 @@ pub fn stream(
                     }
                     Filter::Withdrawals(f) => {
                         let (rows, more) = crate::pagination::newest_first(
-                            &d.db,
+                            &d,
                             withdrawal::Entity::find()
                                 .filter(crate::withdrawals::service::matching(f)),
                             withdrawal::Column::Id,

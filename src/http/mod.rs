@@ -483,7 +483,7 @@ async fn execute(
 /// The pool, the sockets and the bus, read at scrape time.
 fn runtime_metrics(state: &AppState) -> String {
     use std::sync::atomic::Ordering::Relaxed;
-    let (size, idle, max) = crate::db::pool_state(&state.deps.db);
+    let (size, idle, max) = crate::db::pool_state(&state.deps.db, state.deps.reads.as_deref());
     let bus = &state.deps.bus;
     let stats = &bus.stats;
     format!(

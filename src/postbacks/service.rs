@@ -57,7 +57,7 @@ pub async fn list(
         .map(|c| pagination::decode_id(CURSOR_KIND, c, "after"))
         .transpose()?;
     pagination::newest_first(
-        &d.db,
+        d,
         postback::Entity::find().filter(matching(f)),
         postback::Column::Id,
         pagination::Owner {

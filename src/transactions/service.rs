@@ -704,7 +704,7 @@ pub async fn list(
         return Ok(Page::unread());
     }
     pagination::keyset(
-        &d.db,
+        d,
         transaction::Entity::find().filter(matching(filter)),
         transaction::Column::Id,
         owner(tenant),
@@ -712,6 +712,64 @@ pub async fn list(
         args,
     )
     .await
+}
+
+/// The Transactions page's rows, by position on PostgreSQL: sea-orm reads
+/// a column by name (a hashed lookup per column per row) and every stored
+/// enum through a `String`; here each column is taken where the page's
+/// statement puts it and an enum is matched on the row's own bytes. A row
+/// whose columns are not the entity's, in its order, or any SQLite row, is
+/// read by name as before (a test compares both ways, nulls and every
+/// enum value included).
+impl crate::pagination::PageRow for transaction::Entity {
+    fn decode(row: &sea_orm::QueryResult) -> Result<transaction::Model, sea_orm::DbErr> {
+        use sea_orm::sqlx::Row as _;
+        use sea_orm::DbErr;
+        let Some(r) = row.try_as_pg_row().filter(|r| in_entity_order(r.columns())) else {
+            return <transaction::Model as sea_orm::FromQueryResult>::from_query_result(row, "");
+        };
+        let bad = |e: sea_orm::sqlx::Error| DbErr::Type(e.to_string());
+        let text = |i: usize| r.try_get::<&str, _>(i).map_err(bad);
+        let owned = |i: usize| r.try_get::<String, _>(i).map_err(bad);
+        let opt = |i: usize| r.try_get::<Option<String>, _>(i).map_err(bad);
+        fn stored<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, DbErr> {
+            s.parse().map_err(DbErr::Type)
+        }
+        Ok(transaction::Model {
+            id: r.try_get(0).map_err(bad)?,
+            merchant_id: r.try_get(1).map_err(bad)?,
+            payment_system: owned(2)?,
+            wallet_id: r.try_get(3).map_err(bad)?,
+            wallet_identifier: owned(4)?,
+            direction: stored(text(5)?)?,
+            amount_minor: r.try_get(6).map_err(bad)?,
+            currency: owned(7)?,
+            commission_minor: r.try_get(8).map_err(bad)?,
+            transaction_number: owned(9)?,
+            counterparty: opt(10)?,
+            created_at: r.try_get(11).map_err(bad)?,
+            ingested_at: r.try_get(12).map_err(bad)?,
+            label: opt(13)?,
+            order_id: opt(14)?,
+            activated_at: r.try_get(15).map_err(bad)?,
+            kind: stored(text(16)?)?,
+            originality: stored(text(17)?)?,
+            country: owned(18)?,
+            stockpiling_id: r.try_get(19).map_err(bad)?,
+            postback_status: stored(text(20)?)?,
+        })
+    }
+}
+
+/// Whether a row's columns are the entity's, in its order.
+fn in_entity_order(columns: &[sea_orm::sqlx::postgres::PgColumn]) -> bool {
+    use sea_orm::sqlx::Column as _;
+    use sea_orm::{IdenStatic, Iterable};
+    columns.len() == transaction::Column::iter().count()
+        && columns
+            .iter()
+            .zip(transaction::Column::iter())
+            .all(|(c, e)| c.name() == e.as_str())
 }
 
 /// The merchant of a page of transactions.

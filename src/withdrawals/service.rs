@@ -567,7 +567,7 @@ pub async fn list(
     args: &PageArgs,
 ) -> AppResult<Page<withdrawal::Model>> {
     pagination::keyset(
-        &d.db,
+        d,
         withdrawal::Entity::find().filter(matching(f)),
         withdrawal::Column::Id,
         owner(tenant),

@@ -208,3 +208,128 @@ async fn cancelled_work_never_poisons_a_pooled_connection() {
         committed.len()
     );
 }
+
+/// The backend serving a statement, and whether it runs outside any
+/// transaction an earlier statement left open.
+async fn probe(reads: &kassa::db::Reads) -> Result<(i32, bool), DbErr> {
+    let rows = reads
+        .all(&sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            // a transaction-local setting outlives the statement only if
+            // its transaction does
+            "SELECT pg_backend_pid() AS pid, \
+             coalesce(current_setting('kassa.probe', true), '') = '' AS fresh, \
+             set_config('kassa.probe', 'set', true) AS probe",
+        ))
+        .await?;
+    let row = rows.first().expect("one row");
+    Ok((row.try_get("", "pid")?, row.try_get("", "fresh")?))
+}
+
+/// PostgreSQL's page reads run on connections kept beside sqlx's pool and
+/// given back without a ping: a read that ends goes back (the next one
+/// runs on the same backend, outside any transaction); a read that fails
+/// or is cancelled at any await point closes its connection, which is
+/// never handed out again; the connections never exceed their share.
+#[tokio::test]
+async fn page_reads_reuse_only_connections_that_finished_their_statement() {
+    let app = spawn_app_with(&[("KASSA_DB_POOL", "4")]).await;
+    if app.deps.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        assert!(app.deps.reads.is_none(), "SQLite reads go through its pool");
+        return;
+    }
+    let reads = kassa::db::Reads::new(&app.database_url, 1, Default::default()).unwrap();
+    // two of KASSA_DB_POOL's four are the page reads'
+    assert_eq!(app.deps.reads.as_ref().unwrap().state().2, 2);
+    assert_eq!(kassa::db::pool_split(&app.database_url, Some(4)), (2, 2));
+    assert_eq!(kassa::db::pool_split(&app.database_url, Some(1)), (1, 0));
+    assert_eq!(kassa::db::pool_split(&app.database_url, Some(5)), (3, 2));
+
+    let (pid, fresh) = probe(&reads).await.unwrap();
+    assert!(fresh);
+    assert_eq!(
+        probe(&reads).await.unwrap(),
+        (pid, true),
+        "a finished read's connection is reused"
+    );
+    assert_eq!(reads.state(), (1, 1, 1));
+
+    // a statement that fails: its connection is closed, the next read gets another
+    let failed = reads
+        .all(&sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT 1 / 0 AS boom",
+        ))
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(
+        reads.state(),
+        (0, 0, 1),
+        "a failed read's connection is not kept"
+    );
+    let (after_error, fresh) = probe(&reads).await.unwrap();
+    assert!(fresh);
+    assert_ne!(
+        after_error, pid,
+        "the failed read's connection was handed out again"
+    );
+
+    // cancelled at every await point, many times: never a connection
+    // handed out mid-statement, never more than one open
+    let mut rng = rand::thread_rng();
+    let mut cancelled = 0;
+    let mut last = after_error;
+    let slow = sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        "SELECT n FROM generate_series(1, 2000) AS n, pg_sleep(0.0005)",
+    );
+    for i in 0..400 {
+        let out = if i % 2 == 0 {
+            cancel_after(rng.gen_range(1..=4), reads.all(&slow)).await
+        } else {
+            tokio::time::timeout(
+                Duration::from_micros(rng.gen_range(0..3000)),
+                reads.all(&slow),
+            )
+            .await
+            .ok()
+        };
+        let was_cancelled = out.is_none();
+        match out {
+            Some(rows) => assert_eq!(rows.unwrap().len(), 2000, "read {i}"),
+            None => cancelled += 1,
+        }
+        assert!(reads.state().0 <= 1, "read {i}: {:?}", reads.state());
+        let (pid, fresh) = probe(&reads)
+            .await
+            .unwrap_or_else(|e| panic!("the read after {i} failed: {e}"));
+        assert!(
+            fresh,
+            "after read {i} the connection was inside a transaction"
+        );
+        if was_cancelled {
+            assert_ne!(
+                pid, last,
+                "read {i} was cancelled but its connection came back"
+            );
+        }
+        last = pid;
+    }
+    assert!(
+        cancelled > 100,
+        "only {cancelled} cancellations: nothing tested"
+    );
+    assert_eq!(reads.state(), (1, 1, 1));
+
+    // the pages themselves run there, and answer
+    let owner = app.login(OWNER).await;
+    let body = app
+        .gql(
+            Some(&owner),
+            "{ transactions(first: 5) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert!(app.deps.reads.as_ref().unwrap().state().0 >= 1);
+}

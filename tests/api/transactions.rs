@@ -842,3 +842,131 @@ async fn a_merchants_page_never_walks_another_merchants_rows() {
         );
     }
 }
+
+/// The Transactions page decodes its rows by position on PostgreSQL
+/// (`PageRow for transaction::Entity`): every row of a page, with every
+/// stored enum value and both null and set optional columns, decodes to the
+/// same model as sea-orm's by-name reading; a row whose columns are in
+/// another order is read by name; a stored text that is no enum value is an
+/// error either way, never a default.
+#[tokio::test]
+async fn a_page_row_decodes_the_same_by_position_and_by_name() {
+    use entity::transaction::{self, Direction, Originality, PostbackStatus, TransactionType};
+    use kassa::pagination::{PageArgs, PageRow};
+    use kassa::transactions::model::{Filter, Order};
+    use sea_orm::{ConnectionTrait, FromQueryResult, Iterable, Statement};
+    let app = spawn_app().await;
+    let items = (0..40)
+        .map(|i| paytm(&format!("D-{i:03}"), "12.34"))
+        .collect();
+    ingest(&app, items).await;
+    let db = &app.deps.db;
+    let backend = db.get_database_backend();
+    let pick = |column: &str, values: Vec<&'static str>| {
+        let n = values.len();
+        format!(
+            "{column} = CASE id % {n} {} END",
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| format!("WHEN {i} THEN '{v}'"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    };
+    db.execute_unprepared(&format!(
+        "UPDATE transactions SET {}, {}, {}, {}, \
+         counterparty = CASE WHEN id % 2 = 0 THEN NULL ELSE counterparty END, \
+         label = CASE WHEN id % 3 = 0 THEN NULL ELSE 'user-' || id END, \
+         order_id = CASE WHEN id % 4 = 0 THEN NULL ELSE 'order-' || id END, \
+         activated_at = CASE WHEN id % 5 = 0 THEN NULL ELSE created_at END \
+         WHERE merchant_id = {}",
+        pick("direction", Direction::iter().map(|v| v.as_str()).collect()),
+        pick(
+            "type",
+            TransactionType::iter().map(|v| v.as_str()).collect()
+        ),
+        pick(
+            "originality",
+            Originality::iter().map(|v| v.as_str()).collect()
+        ),
+        pick(
+            "postback_status",
+            PostbackStatus::iter().map(|v| v.as_str()).collect()
+        ),
+        app.demo_merchant_id
+    ))
+    .await
+    .unwrap();
+    let tenant = kassa::auth::model::Tenant {
+        merchant_id: app.demo_merchant_id,
+    };
+    let page = kassa::transactions::service::page_statement(
+        backend,
+        tenant,
+        &Filter::default(),
+        Order::default(),
+        &PageArgs {
+            first: Some(500),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let rows = db.query_all_raw(page.clone()).await.unwrap();
+    assert!(rows.len() >= 40, "{} rows", rows.len());
+    let mut models = Vec::new();
+    for row in &rows {
+        let by_name = transaction::Model::from_query_result(row, "").unwrap();
+        assert_eq!(transaction::Entity::decode(row).unwrap(), by_name);
+        models.push(by_name);
+    }
+    // the page held every value of every enum, and nulls beside values
+    for status in PostbackStatus::iter() {
+        assert!(
+            models.iter().any(|m| m.postback_status == status),
+            "{status}"
+        );
+    }
+    for d in Direction::iter() {
+        assert!(models.iter().any(|m| m.direction == d), "{d}");
+    }
+    for k in TransactionType::iter() {
+        assert!(models.iter().any(|m| m.kind == k), "{k}");
+    }
+    for o in Originality::iter() {
+        assert!(models.iter().any(|m| m.originality == o), "{o}");
+    }
+    assert!(models.iter().any(|m| m.counterparty.is_none()));
+    assert!(models.iter().any(|m| m.counterparty.is_some()));
+    assert!(models.iter().any(|m| m.activated_at.is_none()));
+    assert!(models.iter().any(|m| m.activated_at.is_some()));
+
+    // columns in another order: read by name, the same model
+    let reordered = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            format!(
+                "SELECT country AS country_first, * FROM transactions WHERE merchant_id = {} ORDER BY id",
+                app.demo_merchant_id
+            ),
+        ))
+        .await
+        .unwrap();
+    for row in &reordered {
+        assert_eq!(
+            transaction::Entity::decode(row).unwrap(),
+            transaction::Model::from_query_result(row, "").unwrap()
+        );
+    }
+
+    // a stored text that is no enum value: an error both ways
+    db.execute_unprepared(&format!(
+        "UPDATE transactions SET postback_status = 'LOST' WHERE merchant_id = {}",
+        app.demo_merchant_id
+    ))
+    .await
+    .unwrap();
+    let rows = db.query_all_raw(page).await.unwrap();
+    assert!(transaction::Entity::decode(&rows[0]).is_err());
+    assert!(transaction::Model::from_query_result(&rows[0], "").is_err());
+}
