@@ -216,9 +216,11 @@ impl Reads {
         max: u32,
         statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
     ) -> anyhow::Result<Self> {
-        let options = url
-            .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
-            .with_context(|| format!("parsing the database URL {}", redact(url)))?;
+        // as the pool (`sqlx_logging(false)`): no statement text in the logs
+        let options = sea_orm::sqlx::ConnectOptions::disable_statement_logging(
+            url.parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
+                .with_context(|| format!("parsing the database URL {}", redact(url)))?,
+        );
         Ok(Reads {
             options,
             idle: Default::default(),
