@@ -241,16 +241,23 @@ impl Reads {
         )
     }
 
-    async fn lease(&self) -> Result<Lease<'_>, DbErr> {
-        let kept = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    /// A connection: a kept one unless `fresh`, else a new one. The flag
+    /// says whether it was kept.
+    async fn lease(&self, fresh: bool) -> Result<(Lease<'_>, bool), DbErr> {
+        let kept = if fresh {
+            None
+        } else {
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+        };
         if let Some((mut conn, since)) = kept {
             if since.elapsed() < PING_AFTER_IDLE
                 || sea_orm::sqlx::Connection::ping(&mut conn).await.is_ok()
             {
-                return Ok(Lease {
+                let lease = Lease {
                     reads: self,
                     conn: Some(conn),
-                });
+                };
+                return Ok((lease, true));
             }
             self.open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -262,13 +269,17 @@ impl Reads {
         .map_err(|_| DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout))?
         .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
         self.open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Lease {
+        let lease = Lease {
             reads: self,
             conn: Some(conn),
-        })
+        };
+        Ok((lease, false))
     }
 
     /// Every row of one read-only statement (no transaction, no write).
+    /// A kept connection the server has closed meanwhile (a restart, an
+    /// administrator's terminate) fails the statement before it ran: it is
+    /// closed and the read runs once more on a new connection.
     pub async fn all(&self, stmt: &sea_orm::Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
         let _slot = tokio::time::timeout(ACQUIRE_TIMEOUT, self.slots.acquire())
             .await
@@ -276,20 +287,46 @@ impl Reads {
             .map_err(|_| {
                 DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::ConnectionClosed)
             })?;
-        let mut lease = self.lease().await?;
-        self.statements
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let values = stmt.values.clone().unwrap_or(sea_orm::Values(Vec::new()));
-        let conn = lease.conn.as_mut().expect("a lease holds its connection");
-        let rows = sea_orm::sqlx::query_with(
-            sea_orm::sqlx::AssertSqlSafe(stmt.sql.as_str()),
-            sea_query_sqlx::SqlxValues(values),
-        )
-        .fetch_all(conn)
-        .await
-        .map_err(|e| DbErr::Query(sea_orm::RuntimeErr::SqlxError(e.into())))?;
-        lease.give_back();
-        Ok(rows.into_iter().map(sea_orm::QueryResult::from).collect())
+        let mut fresh = false;
+        loop {
+            let (mut lease, kept) = self.lease(fresh).await?;
+            self.statements
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let values = stmt.values.clone().unwrap_or(sea_orm::Values(Vec::new()));
+            let conn = lease.conn.as_mut().expect("a lease holds its connection");
+            let rows = sea_orm::sqlx::query_with(
+                sea_orm::sqlx::AssertSqlSafe(stmt.sql.as_str()),
+                sea_query_sqlx::SqlxValues(values),
+            )
+            .fetch_all(conn)
+            .await;
+            match rows {
+                Ok(rows) => {
+                    lease.give_back();
+                    return Ok(rows.into_iter().map(sea_orm::QueryResult::from).collect());
+                }
+                Err(e) if kept && connection_lost(&e) => {
+                    tracing::warn!(error = %e, "a kept read connection was closed by the server; reading on a new one");
+                    fresh = true;
+                }
+                Err(e) => return Err(DbErr::Query(sea_orm::RuntimeErr::SqlxError(e.into()))),
+            }
+        }
+    }
+}
+
+/// Whether an error says the connection is gone (not that the statement
+/// failed): I/O, a broken protocol stream, or the server's own "terminating
+/// connection" (SQLSTATE class 08, connection exception, and 57P01–57P03,
+/// shutdown; not 57014, a cancelled statement).
+fn connection_lost(e: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match e {
+        Error::Io(_) | Error::Protocol(_) | Error::Tls(_) | Error::WorkerCrashed => true,
+        Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")),
+        _ => false,
     }
 }
 

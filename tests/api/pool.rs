@@ -321,6 +321,41 @@ async fn page_reads_reuse_only_connections_that_finished_their_statement() {
     );
     assert_eq!(reads.state(), (1, 1, 1));
 
+    // the server closes a kept connection (a restart, an administrator):
+    // the next read, too soon for a ping, is not failed for it — it runs on
+    // a new connection
+    let (doomed, _) = probe(&reads).await.unwrap();
+    app.deps
+        .db
+        .execute_unprepared(&format!("SELECT pg_terminate_backend({doomed})"))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let gone = app
+            .deps
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = {doomed}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap()
+            == 0;
+        if gone {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (pid, fresh) = probe(&reads)
+        .await
+        .expect("a read after the server closed the kept connection");
+    assert!(fresh);
+    assert_ne!(pid, doomed);
+    assert_eq!(reads.state(), (1, 1, 1));
+
     // the pages themselves run there, and answer
     let owner = app.login(OWNER).await;
     let body = app
