@@ -193,8 +193,7 @@ struct Lease<'a> {
 impl Lease<'_> {
     fn give_back(mut self) {
         if let Some(conn) = self.conn.take() {
-            let mut idle = self.reads.idle.lock().unwrap_or_else(|e| e.into_inner());
-            idle.push((conn, std::time::Instant::now()));
+            self.reads.kept().push((conn, std::time::Instant::now()));
         }
     }
 }
@@ -233,7 +232,7 @@ impl Reads {
 
     /// (open connections, idle ones, the most it opens).
     pub fn state(&self) -> (u32, usize, u32) {
-        let idle = self.idle.lock().map(|i| i.len()).unwrap_or(0);
+        let idle = self.kept().len();
         (
             self.open.load(std::sync::atomic::Ordering::Relaxed),
             idle,
@@ -241,25 +240,30 @@ impl Reads {
         )
     }
 
+    /// The idle connections, newest given back last (a panic while the
+    /// lock was held leaves a list still worth using).
+    fn kept(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Vec<(sea_orm::sqlx::PgConnection, std::time::Instant)>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A connection: a kept one unless `fresh`, else a new one. The flag
     /// says whether it was kept.
     async fn lease(&self, fresh: bool) -> Result<(Lease<'_>, bool), DbErr> {
-        let kept = if fresh {
-            None
-        } else {
-            self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
-        };
-        if let Some((mut conn, since)) = kept {
+        let kept = if fresh { None } else { self.kept().pop() };
+        if let Some((conn, since)) = kept {
+            let mut lease = Lease {
+                reads: self,
+                conn: Some(conn),
+            };
+            let conn = lease.conn.as_mut().expect("a lease holds its connection");
             if since.elapsed() < PING_AFTER_IDLE
-                || sea_orm::sqlx::Connection::ping(&mut conn).await.is_ok()
+                || sea_orm::sqlx::Connection::ping(conn).await.is_ok()
             {
-                let lease = Lease {
-                    reads: self,
-                    conn: Some(conn),
-                };
                 return Ok((lease, true));
             }
-            self.open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            // dropped: closed and counted so
         }
         let conn = tokio::time::timeout(
             CONNECT_TIMEOUT,
@@ -349,20 +353,21 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Opens the pool. SQLite gets WAL (readers never block the writer) and a
 /// busy timeout; PostgreSQL a pool sized for a few instances per server.
 pub async fn connect(url: &str, pool_size: Option<u32>) -> anyhow::Result<DatabaseConnection> {
+    let (pool, _) = pool_split(url, pool_size);
     let mut opts = ConnectOptions::new(url.to_string());
-    opts.sqlx_logging(false)
+    opts.max_connections(pool)
+        .min_connections(1)
+        .sqlx_logging(false)
         .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(ACQUIRE_TIMEOUT);
     if url.starts_with("sqlite:") {
         // WAL with synchronous=NORMAL is durable against application crashes
         // and loses at most the last commits on a power cut, at a fraction of the fsyncs.
-        opts.max_connections(pool_size.unwrap_or(8))
-            .min_connections(1)
-            .map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
-            });
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+        });
     } else {
         // Statements are prepared once per connection and PostgreSQL picks
         // the plan (`plan_cache_mode = auto`): custom plans for the first
@@ -371,12 +376,10 @@ pub async fn connect(url: &str, pool_size: Option<u32>) -> anyhow::Result<Databa
         // every request (a fifth of its database CPU). ANALYZE invalidates
         // cached plans, so a plan made while a table was small does not
         // outlive the statistics it was made from.
-        opts.max_connections(pool_split(url, pool_size).0)
-            .min_connections(1)
-            // sqlx pings every connection it takes back (and flushes a
-            // queued rollback then); on acquire only one idle for a while is
-            // pinged, instead of one more round trip per request.
-            .test_before_acquire(false)
+        // sqlx pings every connection it takes back (and flushes a queued
+        // rollback then); on acquire only one idle for a while is pinged,
+        // instead of one more round trip per request.
+        opts.test_before_acquire(false)
             .map_sqlx_postgres_before_acquire(|conn, meta| {
                 Box::pin(async move {
                     if meta.idle_for >= PING_AFTER_IDLE {
