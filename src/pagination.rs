@@ -284,12 +284,14 @@ pub async fn newest_first<E: PageRow>(
     fetch::<E>(d, statement, size).await
 }
 
-/// An entity whose rows are read a page at a time: how a row of its
-/// page's statement (every column, in the entity's order) becomes a model.
+/// An entity whose rows are read a page at a time: how the rows of its
+/// page's statement (every column, in the entity's order) become models.
 pub trait PageRow: sea_orm::EntityTrait {
     /// By column name, as sea-orm reads any row.
-    fn decode(row: &sea_orm::QueryResult) -> Result<Self::Model, sea_orm::DbErr> {
-        <Self::Model as sea_orm::FromQueryResult>::from_query_result(row, "")
+    fn decode_page(rows: &[sea_orm::QueryResult]) -> Result<Vec<Self::Model>, sea_orm::DbErr> {
+        rows.iter()
+            .map(|r| <Self::Model as sea_orm::FromQueryResult>::from_query_result(r, ""))
+            .collect()
     }
 }
 
@@ -305,11 +307,8 @@ async fn fetch<E: PageRow>(
     statement: sea_orm::Statement,
     size: u64,
 ) -> Result<(Vec<E::Model>, bool), AppError> {
-    let mut rows = crate::db::read_all(&d.db, d.reads.as_deref(), statement)
-        .await?
-        .iter()
-        .map(E::decode)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut rows =
+        E::decode_page(&crate::db::read_all(&d.db, d.reads.as_deref(), statement).await?)?;
     let more = rows.len() as u64 > size;
     rows.truncate(size as usize);
     Ok((rows, more))

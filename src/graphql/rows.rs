@@ -97,3 +97,45 @@ fn plain_fields(items: &[Positioned<Selection>]) -> Option<Vec<&Positioned<Field
     }
     Some(fields)
 }
+
+/// `OutputType::resolve` for a connection's edge whose node is a [`Row`]:
+/// `cursor` and `node` answered in one pass, as [`resolve`] answers a
+/// row's columns, instead of one boxed future per field per edge. Any
+/// selection this path does not take goes to the derived edge object that
+/// `object` builds (the type's single definition, as for [`Row::Object`]).
+pub async fn edge<N: OutputType, O: OutputType + ContainerType>(
+    cursor: &str,
+    node: &N,
+    object: impl Fn() -> O,
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+) -> ServerResult<Value> {
+    let Some(fields) = plain_fields(&ctx.item.node.items) else {
+        return object().resolve(ctx, field).await;
+    };
+    let mut out = IndexMap::with_capacity(fields.len());
+    for f in fields {
+        let ctx_field = ctx.with_field(f);
+        let value = match f.node.name.node.as_str() {
+            "__typename" => Ok(Some(Value::String(O::type_name().into_owned()))),
+            "cursor" => Ok(Some(Value::String(cursor.to_owned()))),
+            // as the derived object resolves an object-typed field
+            "node" => {
+                let ctx_node = ctx_field.with_selection_set(&f.node.selection_set);
+                node.resolve(&ctx_node, f).await.map(Some)
+            }
+            _ => object().resolve_field(&ctx_field).await,
+        };
+        match value {
+            Ok(v) => {
+                out.insert(f.node.response_key().node.clone(), v.unwrap_or_default());
+            }
+            Err(e) => ctx.add_error(e),
+        }
+    }
+    Ok(if out.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(out)
+    })
+}

@@ -280,10 +280,39 @@ pub struct TransactionOrder {
     pub direction: SortDirection,
 }
 
+/// A transaction with its cursor, answered by [`rows::edge`]; the schema
+/// type is [`TransactionEdgeObject`]'s.
+pub struct TransactionEdge {
+    pub cursor: String,
+    pub node: Transaction,
+}
+
+impl OutputType for TransactionEdge {
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        TransactionEdgeObject::type_name()
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        TransactionEdgeObject::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let object = || TransactionEdgeObject {
+            cursor: self.cursor.clone(),
+            node: self.node.clone(),
+        };
+        rows::edge(&self.cursor, &self.node, object, ctx, field).await
+    }
+}
+
 /// A transaction with its cursor.
 #[derive(SimpleObject)]
-#[graphql(serial)]
-pub struct TransactionEdge {
+#[graphql(name = "TransactionEdge", serial)]
+pub struct TransactionEdgeObject {
     /// Opaque: pass it as after (or before) to continue from here.
     pub cursor: String,
     /// The transaction.

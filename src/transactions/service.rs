@@ -715,50 +715,108 @@ pub async fn list(
 }
 
 /// The Transactions page's rows, by position on PostgreSQL: sea-orm reads
-/// a column by name (a hashed lookup per column per row) and every stored
-/// enum through a `String`; here each column is taken where the page's
-/// statement puts it and an enum is matched on the row's own bytes. A row
-/// whose columns are not the entity's, in its order, or any SQLite row, is
-/// read by name as before (a test compares both ways, nulls and every
-/// enum value included).
+/// a column by name (a hashed lookup per column per row) and checks every
+/// cell's type against the column's; here the columns' names and types are
+/// checked once, on the page's first row (all rows of one statement share
+/// them), every cell is taken where the statement puts it, and an enum is
+/// matched on the row's own bytes. A page whose columns are not the
+/// entity's, in its order, or any SQLite page, is read by name as before (a
+/// test compares both ways, nulls and every enum value included).
 impl crate::pagination::PageRow for transaction::Entity {
-    fn decode(row: &sea_orm::QueryResult) -> Result<transaction::Model, sea_orm::DbErr> {
+    fn decode_page(
+        rows: &[sea_orm::QueryResult],
+    ) -> Result<Vec<transaction::Model>, sea_orm::DbErr> {
         use sea_orm::sqlx::Row as _;
-        use sea_orm::DbErr;
-        let Some(r) = row.try_as_pg_row().filter(|r| in_entity_order(r.columns())) else {
-            return <transaction::Model as sea_orm::FromQueryResult>::from_query_result(row, "");
+        let pg: Option<Vec<_>> = rows.iter().map(|r| r.try_as_pg_row()).collect();
+        let Some(pg) = pg.filter(|pg| pg.first().is_none_or(|r| in_entity_order(r.columns())))
+        else {
+            return rows
+                .iter()
+                .map(|r| <transaction::Model as sea_orm::FromQueryResult>::from_query_result(r, ""))
+                .collect();
         };
-        let bad = |e: sea_orm::sqlx::Error| DbErr::Type(e.to_string());
-        let text = |i: usize| r.try_get::<&str, _>(i).map_err(bad);
-        let owned = |i: usize| r.try_get::<String, _>(i).map_err(bad);
-        let opt = |i: usize| r.try_get::<Option<String>, _>(i).map_err(bad);
-        fn stored<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, DbErr> {
-            s.parse().map_err(DbErr::Type)
-        }
-        Ok(transaction::Model {
-            id: r.try_get(0).map_err(bad)?,
-            merchant_id: r.try_get(1).map_err(bad)?,
-            payment_system: owned(2)?,
-            wallet_id: r.try_get(3).map_err(bad)?,
-            wallet_identifier: owned(4)?,
-            direction: stored(text(5)?)?,
-            amount_minor: r.try_get(6).map_err(bad)?,
-            currency: owned(7)?,
-            commission_minor: r.try_get(8).map_err(bad)?,
-            transaction_number: owned(9)?,
-            counterparty: opt(10)?,
-            created_at: r.try_get(11).map_err(bad)?,
-            ingested_at: r.try_get(12).map_err(bad)?,
-            label: opt(13)?,
-            order_id: opt(14)?,
-            activated_at: r.try_get(15).map_err(bad)?,
-            kind: stored(text(16)?)?,
-            originality: stored(text(17)?)?,
-            country: owned(18)?,
-            stockpiling_id: r.try_get(19).map_err(bad)?,
-            postback_status: stored(text(20)?)?,
-        })
+        pg.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let cells = if i == 0 {
+                    Cells::Checked
+                } else {
+                    Cells::Trusted
+                };
+                by_position(r, cells)
+            })
+            .collect()
     }
+}
+
+/// How a page row's cells are read: the first row's against the columns'
+/// types (whatever its values, nulls included), the others as those types.
+#[derive(Clone, Copy)]
+enum Cells {
+    Checked,
+    Trusted,
+}
+
+impl Cells {
+    fn get<'r, T>(
+        self,
+        r: &'r sea_orm::sqlx::postgres::PgRow,
+        i: usize,
+    ) -> Result<T, sea_orm::DbErr>
+    where
+        T: sea_orm::sqlx::Decode<'r, sea_orm::sqlx::Postgres>
+            + sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>,
+    {
+        use sea_orm::sqlx::{Column as _, Row as _, TypeInfo as _};
+        let bad = |e: sea_orm::sqlx::Error| sea_orm::DbErr::Type(e.to_string());
+        if let Cells::Checked = self {
+            let column = r.try_column(i).map_err(bad)?;
+            if !T::compatible(column.type_info()) {
+                return Err(sea_orm::DbErr::Type(format!(
+                    "column {} is {}, read as {}",
+                    column.name(),
+                    column.type_info().name(),
+                    T::type_info().name()
+                )));
+            }
+        }
+        r.try_get_unchecked(i).map_err(bad)
+    }
+}
+
+/// One row of the Transactions page's statement, its columns in the
+/// entity's order.
+fn by_position(
+    r: &sea_orm::sqlx::postgres::PgRow,
+    c: Cells,
+) -> Result<transaction::Model, sea_orm::DbErr> {
+    use sea_orm::DbErr;
+    fn stored<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, DbErr> {
+        s.parse().map_err(DbErr::Type)
+    }
+    Ok(transaction::Model {
+        id: c.get(r, 0)?,
+        merchant_id: c.get(r, 1)?,
+        payment_system: c.get(r, 2)?,
+        wallet_id: c.get(r, 3)?,
+        wallet_identifier: c.get(r, 4)?,
+        direction: stored(c.get(r, 5)?)?,
+        amount_minor: c.get(r, 6)?,
+        currency: c.get(r, 7)?,
+        commission_minor: c.get(r, 8)?,
+        transaction_number: c.get(r, 9)?,
+        counterparty: c.get(r, 10)?,
+        created_at: c.get(r, 11)?,
+        ingested_at: c.get(r, 12)?,
+        label: c.get(r, 13)?,
+        order_id: c.get(r, 14)?,
+        activated_at: c.get(r, 15)?,
+        kind: stored(c.get(r, 16)?)?,
+        originality: stored(c.get(r, 17)?)?,
+        country: c.get(r, 18)?,
+        stockpiling_id: c.get(r, 19)?,
+        postback_status: stored(c.get(r, 20)?)?,
+    })
 }
 
 /// Whether a row's columns are the entity's, in its order.
