@@ -174,26 +174,74 @@ pub fn pool_split(url: &str, pool_size: Option<u32>) -> (u32, u32) {
 /// it to the end is idle by construction and goes back without a ping; a
 /// connection whose statement did not end (an error, a dropped future) is
 /// closed, never reused. One idle for a while is pinged before use, so a
-/// restarted server is found then rather than by the request.
+/// restarted server is found then rather than by the request. As sqlx's
+/// pool, a connection is retired (closed with a goodbye to the server) once
+/// it has lived [`Lifetimes::max_lifetime`] or sat idle
+/// [`Lifetimes::idle_timeout`]: server-side memory a long-lived backend
+/// accumulates (plans, caches) is given back, and a burst's connections do
+/// not stay open for good.
 pub struct Reads {
     options: sea_orm::sqlx::postgres::PgConnectOptions,
-    idle: std::sync::Mutex<Vec<(sea_orm::sqlx::PgConnection, std::time::Instant)>>,
+    idle: std::sync::Mutex<Vec<Kept>>,
     slots: tokio::sync::Semaphore,
     open: std::sync::atomic::AtomicU32,
     max: u32,
     statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    lifetimes: Lifetimes,
+}
+
+/// How long [`Reads`] keeps a connection: the same defaults as sqlx's pool.
+#[derive(Clone, Copy, Debug)]
+pub struct Lifetimes {
+    /// From its opening on.
+    pub max_lifetime: Duration,
+    /// Unused in a row.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Lifetimes {
+            max_lifetime: Duration::from_secs(30 * 60),
+            idle_timeout: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// An idle connection of [`Reads`].
+struct Kept {
+    conn: sea_orm::sqlx::PgConnection,
+    opened: std::time::Instant,
+    since: std::time::Instant,
+}
+
+impl Kept {
+    fn expired(&self, l: &Lifetimes, now: std::time::Instant) -> bool {
+        now - self.opened >= l.max_lifetime || now - self.since >= l.idle_timeout
+    }
 }
 
 /// A connection taken from [`Reads`]: closed on drop unless given back.
 struct Lease<'a> {
     reads: &'a Reads,
     conn: Option<sea_orm::sqlx::PgConnection>,
+    opened: std::time::Instant,
 }
 
 impl Lease<'_> {
     fn give_back(mut self) {
         if let Some(conn) = self.conn.take() {
-            self.reads.kept().push((conn, std::time::Instant::now()));
+            let now = std::time::Instant::now();
+            let kept = Kept {
+                conn,
+                opened: self.opened,
+                since: now,
+            };
+            if kept.expired(&self.reads.lifetimes, now) {
+                self.reads.retire(kept.conn);
+            } else {
+                self.reads.kept().push(kept);
+            }
         }
     }
 }
@@ -227,7 +275,42 @@ impl Reads {
             open: Default::default(),
             max,
             statements,
+            lifetimes: Lifetimes::default(),
         })
+    }
+
+    /// The same, keeping connections for `lifetimes` instead of the defaults.
+    pub fn with_lifetimes(mut self, lifetimes: Lifetimes) -> Self {
+        self.lifetimes = lifetimes;
+        self
+    }
+
+    /// Closes an idle connection for good: counted out at once, the
+    /// server told goodbye (`Terminate`) on a task of its own.
+    fn retire(&self, conn: sea_orm::sqlx::PgConnection) {
+        self.open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = sea_orm::sqlx::Connection::close(conn).await;
+            });
+        }
+    }
+
+    /// The newest idle connection still within its lifetimes; every expired
+    /// one (the oldest sit first) is retired on the way.
+    fn take_kept(&self) -> Option<Kept> {
+        let now = std::time::Instant::now();
+        let (expired, newest) = {
+            let mut idle = self.kept();
+            let expired: Vec<Kept> = idle
+                .extract_if(.., |k| k.expired(&self.lifetimes, now))
+                .collect();
+            (expired, idle.pop())
+        };
+        for k in expired {
+            self.retire(k.conn);
+        }
+        newest
     }
 
     /// (open connections, idle ones, the most it opens).
@@ -242,20 +325,24 @@ impl Reads {
 
     /// The idle connections, newest given back last (a panic while the
     /// lock was held leaves a list still worth using).
-    fn kept(
-        &self,
-    ) -> std::sync::MutexGuard<'_, Vec<(sea_orm::sqlx::PgConnection, std::time::Instant)>> {
+    fn kept(&self) -> std::sync::MutexGuard<'_, Vec<Kept>> {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A connection: a kept one unless `fresh`, else a new one. The flag
     /// says whether it was kept.
     async fn lease(&self, fresh: bool) -> Result<(Lease<'_>, bool), DbErr> {
-        let kept = if fresh { None } else { self.kept().pop() };
-        if let Some((conn, since)) = kept {
+        let kept = if fresh { None } else { self.take_kept() };
+        if let Some(Kept {
+            conn,
+            opened,
+            since,
+        }) = kept
+        {
             let mut lease = Lease {
                 reads: self,
                 conn: Some(conn),
+                opened,
             };
             let conn = lease.conn.as_mut().expect("a lease holds its connection");
             if since.elapsed() < PING_AFTER_IDLE
@@ -276,6 +363,7 @@ impl Reads {
         let lease = Lease {
             reads: self,
             conn: Some(conn),
+            opened: std::time::Instant::now(),
         };
         Ok((lease, false))
     }

@@ -281,7 +281,7 @@ async fn page_reads_reuse_only_connections_that_finished_their_statement() {
     let mut last = after_error;
     let slow = sea_orm::Statement::from_string(
         sea_orm::DbBackend::Postgres,
-        "SELECT n FROM generate_series(1, 2000) AS n, pg_sleep(0.0005)",
+        "SELECT n FROM generate_series(1, 2000) AS n, pg_sleep(0.003)",
     );
     for i in 0..400 {
         let out = if i % 2 == 0 {
@@ -367,4 +367,110 @@ async fn page_reads_reuse_only_connections_that_finished_their_statement() {
         .await;
     assert!(body["errors"].is_null(), "{body}");
     assert!(app.deps.reads.as_ref().unwrap().state().0 >= 1);
+}
+
+/// Whether PostgreSQL still lists backend `pid`, waited for up to 5 s (a
+/// retired connection says goodbye on a task of its own).
+async fn backend_gone(db: &sea_orm::DatabaseConnection, pid: i32) -> bool {
+    for _ in 0..500 {
+        let n = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = {pid}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        if n == 0 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// Page-read connections are retired as sqlx's pool retires its own (here
+/// on a short configured schedule): one that has lived its lifetime is not
+/// used again — neither when it comes back from a read that outlasted it
+/// nor when it is next taken — and one idle past the idle timeout is closed
+/// before the next read; each is closed on the server too (its backend
+/// leaves pg_stat_activity) and stops counting as open.
+#[tokio::test]
+async fn page_read_connections_are_retired_after_their_lifetime_and_when_idle() {
+    use kassa::db::{Lifetimes, Reads};
+    let app = spawn_app().await;
+    if app.deps.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        return;
+    }
+    let db = &app.deps.db;
+    let short = Duration::from_millis(300);
+    let long = Duration::from_secs(600);
+
+    // lifetime: reused while young, not once it is over
+    let reads = Reads::new(&app.database_url, 2, Default::default())
+        .unwrap()
+        .with_lifetimes(Lifetimes {
+            max_lifetime: short,
+            idle_timeout: long,
+        });
+    let (first, _) = probe(&reads).await.unwrap();
+    assert_eq!(probe(&reads).await.unwrap().0, first, "reused while young");
+    tokio::time::sleep(short).await;
+    let (second, fresh) = probe(&reads).await.unwrap();
+    assert!(fresh);
+    assert_ne!(second, first, "a connection past its lifetime was used");
+    assert_eq!(reads.state(), (1, 1, 2));
+    assert!(
+        backend_gone(db, first).await,
+        "the retired backend lives on"
+    );
+    // a read that outlasts its connection's lifetime: not kept afterwards
+    let slow = reads
+        .all(&sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_backend_pid() AS pid, pg_sleep(0.35) AS slept",
+        ))
+        .await
+        .unwrap();
+    let outlived: i32 = slow[0].try_get("", "pid").unwrap();
+    assert_eq!(outlived, second);
+    assert_eq!(reads.state(), (0, 0, 2), "an expired connection was kept");
+    assert!(backend_gone(db, outlived).await);
+
+    // idle timeout: a burst's two connections, both idle too long, are
+    // closed before the next read, which opens one
+    let reads = Reads::new(&app.database_url, 2, Default::default())
+        .unwrap()
+        .with_lifetimes(Lifetimes {
+            max_lifetime: long,
+            idle_timeout: short,
+        });
+    let pair = "SELECT pg_backend_pid() AS pid, pg_sleep(0.1) AS slept";
+    let stmt = sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, pair);
+    let (a, b) = tokio::join!(reads.all(&stmt), reads.all(&stmt));
+    let burst: Vec<i32> = [a, b]
+        .into_iter()
+        .map(|r| r.unwrap()[0].try_get("", "pid").unwrap())
+        .collect();
+    assert_ne!(burst[0], burst[1]);
+    assert_eq!(reads.state(), (2, 2, 2));
+    let reused = probe(&reads).await.unwrap().0;
+    assert!(burst.contains(&reused), "reused while not idle long");
+    tokio::time::sleep(short).await;
+    let (next, fresh) = probe(&reads).await.unwrap();
+    assert!(fresh);
+    assert!(
+        !burst.contains(&next),
+        "an idle-expired connection was used"
+    );
+    assert_eq!(
+        reads.state(),
+        (1, 1, 2),
+        "idle-expired connections kept open"
+    );
+    for pid in burst {
+        assert!(backend_gone(db, pid).await, "backend {pid} lives on");
+    }
 }
