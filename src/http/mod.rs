@@ -419,6 +419,9 @@ async fn execute(
     let caller = actor.kind();
     let client = client_addr(state, peer, headers);
     crate::graphql::context::request_context(&mut request.data, &state.deps.db, actor, client);
+    request
+        .data
+        .insert(crate::graphql::rows::RowCache::default());
     // The operation runs to its end on a task of its own: a client that goes
     // away mid-request cancels nothing half-way (a write and its audit, a
     // transaction being opened), it only misses the answer.

@@ -89,6 +89,11 @@ impl Row for Transaction {
             _ => return None,
         })
     }
+
+    // a catalogue entry: the same for every row of its payment system
+    fn shared(&self, name: &str) -> Option<&str> {
+        (name == "paymentSystem").then_some(self.0.payment_system.as_str())
+    }
 }
 
 /// The GraphQL object of a [`Transaction`] (see [`crate::graphql::rows`]).
