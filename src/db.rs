@@ -182,6 +182,8 @@ pub fn pool_split(url: &str, pool_size: Option<u32>) -> (u32, u32) {
 /// not stay open for good.
 pub struct Reads {
     options: sea_orm::sqlx::postgres::PgConnectOptions,
+    /// The same, with `plan_cache_mode = force_generic_plan` ([`Plans::Generic`]).
+    generic: sea_orm::sqlx::postgres::PgConnectOptions,
     idle: std::sync::Mutex<Vec<Kept>>,
     slots: tokio::sync::Semaphore,
     open: std::sync::atomic::AtomicU32,
@@ -208,9 +210,25 @@ impl Default for Lifetimes {
     }
 }
 
+/// How PostgreSQL plans a read's prepared statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plans {
+    /// PostgreSQL's choice (`plan_cache_mode = auto`): custom plans for
+    /// the first executions, then the generic one where it costs no more.
+    Chosen,
+    /// One generic plan, made once per connection: for a statement whose
+    /// best plan does not depend on its values (an unfiltered page along
+    /// its owner's index). PostgreSQL's choice would plan a next page by
+    /// cursor anew on every execution: the generic plan is the same index
+    /// scan, but its estimate of `id < $n` (a third of the rows) costs
+    /// more than a custom plan's near the list's head.
+    Generic,
+}
+
 /// An idle connection of [`Reads`].
 struct Kept {
     conn: sea_orm::sqlx::PgConnection,
+    plans: Plans,
     opened: std::time::Instant,
     since: std::time::Instant,
 }
@@ -225,6 +243,7 @@ impl Kept {
 struct Lease<'a> {
     reads: &'a Reads,
     conn: Option<sea_orm::sqlx::PgConnection>,
+    plans: Plans,
     opened: std::time::Instant,
 }
 
@@ -234,6 +253,7 @@ impl Lease<'_> {
             let now = std::time::Instant::now();
             let kept = Kept {
                 conn,
+                plans: self.plans,
                 opened: self.opened,
                 since: now,
             };
@@ -268,8 +288,12 @@ impl Reads {
             url.parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
                 .with_context(|| format!("parsing the database URL {}", redact(url)))?,
         );
+        let generic = options
+            .clone()
+            .options([("plan_cache_mode", "force_generic_plan")]);
         Ok(Reads {
             options,
+            generic,
             idle: Default::default(),
             slots: tokio::sync::Semaphore::new(max as usize),
             open: Default::default(),
@@ -296,16 +320,20 @@ impl Reads {
         }
     }
 
-    /// The newest idle connection still within its lifetimes; every expired
-    /// one (the oldest sit first) is retired on the way.
-    fn take_kept(&self) -> Option<Kept> {
+    /// The newest idle connection planning as `plans` still within its
+    /// lifetimes; every expired one (the oldest sit first) is retired on the way.
+    fn take_kept(&self, plans: Plans) -> Option<Kept> {
         let now = std::time::Instant::now();
         let (expired, newest) = {
             let mut idle = self.kept();
             let expired: Vec<Kept> = idle
                 .extract_if(.., |k| k.expired(&self.lifetimes, now))
                 .collect();
-            (expired, idle.pop())
+            let newest = idle
+                .iter()
+                .rposition(|k| k.plans == plans)
+                .map(|i| idle.remove(i));
+            (expired, newest)
         };
         for k in expired {
             self.retire(k.conn);
@@ -329,19 +357,21 @@ impl Reads {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A connection: a kept one unless `fresh`, else a new one. The flag
-    /// says whether it was kept.
-    async fn lease(&self, fresh: bool) -> Result<(Lease<'_>, bool), DbErr> {
-        let kept = if fresh { None } else { self.take_kept() };
+    /// A connection planning as `plans`: a kept one unless `fresh`, else
+    /// a new one. The flag says whether it was kept.
+    async fn lease(&self, plans: Plans, fresh: bool) -> Result<(Lease<'_>, bool), DbErr> {
+        let kept = if fresh { None } else { self.take_kept(plans) };
         if let Some(Kept {
             conn,
             opened,
             since,
+            ..
         }) = kept
         {
             let mut lease = Lease {
                 reads: self,
                 conn: Some(conn),
+                plans,
                 opened,
             };
             let conn = lease.conn.as_mut().expect("a lease holds its connection");
@@ -352,9 +382,13 @@ impl Reads {
             }
             // dropped: closed and counted so
         }
+        let options = match plans {
+            Plans::Chosen => &self.options,
+            Plans::Generic => &self.generic,
+        };
         let conn = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            sea_orm::sqlx::ConnectOptions::connect(&self.options),
+            sea_orm::sqlx::ConnectOptions::connect(options),
         )
         .await
         .map_err(|_| DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout))?
@@ -363,6 +397,7 @@ impl Reads {
         let lease = Lease {
             reads: self,
             conn: Some(conn),
+            plans,
             opened: std::time::Instant::now(),
         };
         Ok((lease, false))
@@ -372,7 +407,11 @@ impl Reads {
     /// A kept connection the server has closed meanwhile (a restart, an
     /// administrator's terminate) fails the statement before it ran: it is
     /// closed and the read runs once more on a new connection.
-    pub async fn all(&self, stmt: &sea_orm::Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+    pub async fn all(
+        &self,
+        stmt: &sea_orm::Statement,
+        plans: Plans,
+    ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
         let _slot = tokio::time::timeout(ACQUIRE_TIMEOUT, self.slots.acquire())
             .await
             .map_err(|_| DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout))?
@@ -381,7 +420,7 @@ impl Reads {
             })?;
         let mut fresh = false;
         loop {
-            let (mut lease, kept) = self.lease(fresh).await?;
+            let (mut lease, kept) = self.lease(plans, fresh).await?;
             self.statements
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let values = stmt.values.clone().unwrap_or(sea_orm::Values(Vec::new()));
@@ -428,9 +467,10 @@ pub async fn read_all(
     db: &DatabaseConnection,
     reads: Option<&Reads>,
     stmt: sea_orm::Statement,
+    plans: Plans,
 ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
     match reads {
-        Some(reads) => reads.all(&stmt).await,
+        Some(reads) => reads.all(&stmt, plans).await,
         None => db.query_all_raw(stmt).await,
     }
 }

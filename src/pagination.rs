@@ -177,9 +177,14 @@ impl Plan {
 ///   estimate is dearer than a custom one and PostgreSQL planned every
 ///   execution again (0.1 ms of its CPU per page, most of what a first page
 ///   cost it). Page sizes are few, so the statements are few.
+///
+/// `plans`: [`crate::db::Plans::Generic`] where nothing but the owner's
+/// index decides the plan (no filter): the page is then planned once per
+/// connection whatever its cursor.
 pub struct Owner<C> {
     pub column: C,
     pub id: i64,
+    pub plans: crate::db::Plans,
 }
 
 /// Reads one page of `select` (the owner's rows) in `sort` order, forwards
@@ -194,8 +199,9 @@ pub async fn keyset<E: PageRow>(
     args: &PageArgs,
 ) -> Result<Page<E::Model>, AppError> {
     let plan = Plan::of(sort, args)?;
+    let plans = owner.plans;
     let statement = keyset_statement(d.db.get_database_backend(), select, id, owner, sort, &plan)?;
-    let (mut rows, more) = fetch::<E>(d, statement, plan.size).await?;
+    let (mut rows, more) = fetch::<E>(d, statement, plans, plan.size).await?;
     if plan.backwards {
         rows.reverse();
     }
@@ -279,9 +285,10 @@ pub async fn newest_first<E: PageRow>(
     after: Option<i64>,
     size: u64,
 ) -> Result<(Vec<E::Model>, bool), AppError> {
+    let plans = owner.plans;
     let statement =
         newest_first_statement(d.db.get_database_backend(), select, id, owner, after, size)?;
-    fetch::<E>(d, statement, size).await
+    fetch::<E>(d, statement, plans, size).await
 }
 
 /// An entity whose rows are read a page at a time: how the rows of its
@@ -305,10 +312,11 @@ impl PageRow for entity::audit_entry::Entity {}
 async fn fetch<E: PageRow>(
     d: &crate::deps::Deps,
     statement: sea_orm::Statement,
+    plans: crate::db::Plans,
     size: u64,
 ) -> Result<(Vec<E::Model>, bool), AppError> {
     let mut rows =
-        E::decode_page(&crate::db::read_all(&d.db, d.reads.as_deref(), statement).await?)?;
+        E::decode_page(&crate::db::read_all(&d.db, d.reads.as_deref(), statement, plans).await?)?;
     let more = rows.len() as u64 > size;
     rows.truncate(size as usize);
     Ok((rows, more))
@@ -368,6 +376,7 @@ mod tests {
         let owner = || Owner {
             column: A::MerchantId,
             id: 7,
+            plans: crate::db::Plans::Chosen,
         };
         let pg = newest_first_statement(
             DbBackend::Postgres,

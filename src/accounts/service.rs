@@ -347,6 +347,7 @@ pub async fn audit_log(
         pagination::Owner {
             column: A::MerchantId,
             id: me.merchant_id,
+            plans: crate::db::Plans::Chosen,
         },
         after,
         size,

@@ -579,6 +579,7 @@ pub async fn stockpilings(
         crate::pagination::Owner {
             column: stockpiling::Column::MerchantId,
             id: tenant.merchant_id,
+            plans: crate::db::Plans::Chosen,
         },
         after,
         size,

@@ -243,7 +243,7 @@ pub fn stream(
                             transaction::Entity::find()
                                 .filter(crate::transactions::service::matching(f)),
                             transaction::Column::Id,
-                            crate::transactions::service::owner(tenant),
+                            crate::transactions::service::owner(tenant, f),
                             at.before,
                             CHUNK,
                         )

@@ -63,6 +63,7 @@ pub async fn list(
         pagination::Owner {
             column: postback::Column::MerchantId,
             id: tenant.merchant_id,
+            plans: crate::db::Plans::Chosen,
         },
         after,
         size,

@@ -707,7 +707,7 @@ pub async fn list(
         d,
         transaction::Entity::find().filter(matching(filter)),
         transaction::Column::Id,
-        owner(tenant),
+        owner(tenant, filter),
         &sort,
         args,
     )
@@ -830,11 +830,18 @@ fn in_entity_order(columns: &[sea_orm::sqlx::postgres::PgColumn]) -> bool {
             .all(|(c, e)| c.name() == e.as_str())
 }
 
-/// The merchant of a page of transactions.
-pub fn owner(tenant: Tenant) -> pagination::Owner<transaction::Column> {
+/// The merchant of a page of transactions matching `filter`: planned once
+/// per connection when nothing filters it (the merchant's index alone
+/// decides the plan, in every order: each has its index).
+pub fn owner(tenant: Tenant, filter: &Filter) -> pagination::Owner<transaction::Column> {
     pagination::Owner {
         column: transaction::Column::MerchantId,
         id: tenant.merchant_id,
+        plans: if matches!(filter.systems_only(), Some(None)) {
+            crate::db::Plans::Generic
+        } else {
+            crate::db::Plans::Chosen
+        },
     }
 }
 
@@ -852,7 +859,7 @@ pub fn page_statement(
         backend,
         transaction::Entity::find().filter(matching(filter)),
         transaction::Column::Id,
-        owner(tenant),
+        owner(tenant, filter),
         &sort,
         &plan,
     )

@@ -582,6 +582,7 @@ pub fn owner(tenant: Tenant) -> pagination::Owner<withdrawal::Column> {
     pagination::Owner {
         column: withdrawal::Column::MerchantId,
         id: tenant.merchant_id,
+        plans: crate::db::Plans::Chosen,
     }
 }
 

@@ -213,14 +213,17 @@ async fn cancelled_work_never_poisons_a_pooled_connection() {
 /// transaction an earlier statement left open.
 async fn probe(reads: &kassa::db::Reads) -> Result<(i32, bool), DbErr> {
     let rows = reads
-        .all(&sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            // a transaction-local setting outlives the statement only if
-            // its transaction does
-            "SELECT pg_backend_pid() AS pid, \
+        .all(
+            &sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                // a transaction-local setting outlives the statement only if
+                // its transaction does
+                "SELECT pg_backend_pid() AS pid, \
              coalesce(current_setting('kassa.probe', true), '') = '' AS fresh, \
              set_config('kassa.probe', 'set', true) AS probe",
-        ))
+            ),
+            kassa::db::Plans::Chosen,
+        )
         .await?;
     let row = rows.first().expect("one row");
     Ok((row.try_get("", "pid")?, row.try_get("", "fresh")?))
@@ -256,10 +259,10 @@ async fn page_reads_reuse_only_connections_that_finished_their_statement() {
 
     // a statement that fails: its connection is closed, the next read gets another
     let failed = reads
-        .all(&sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT 1 / 0 AS boom",
-        ))
+        .all(
+            &sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, "SELECT 1 / 0 AS boom"),
+            kassa::db::Plans::Chosen,
+        )
         .await;
     assert!(failed.is_err());
     assert_eq!(
@@ -285,11 +288,15 @@ async fn page_reads_reuse_only_connections_that_finished_their_statement() {
     );
     for i in 0..400 {
         let out = if i % 2 == 0 {
-            cancel_after(rng.gen_range(1..=4), reads.all(&slow)).await
+            cancel_after(
+                rng.gen_range(1..=4),
+                reads.all(&slow, kassa::db::Plans::Chosen),
+            )
+            .await
         } else {
             tokio::time::timeout(
                 Duration::from_micros(rng.gen_range(0..3000)),
-                reads.all(&slow),
+                reads.all(&slow, kassa::db::Plans::Chosen),
             )
             .await
             .ok()
@@ -428,10 +435,13 @@ async fn page_read_connections_are_retired_after_their_lifetime_and_when_idle() 
     );
     // a read that outlasts its connection's lifetime: not kept afterwards
     let slow = reads
-        .all(&sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT pg_backend_pid() AS pid, pg_sleep(0.35) AS slept",
-        ))
+        .all(
+            &sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_backend_pid() AS pid, pg_sleep(0.35) AS slept",
+            ),
+            kassa::db::Plans::Chosen,
+        )
         .await
         .unwrap();
     let outlived: i32 = slow[0].try_get("", "pid").unwrap();
@@ -449,7 +459,10 @@ async fn page_read_connections_are_retired_after_their_lifetime_and_when_idle() 
         });
     let pair = "SELECT pg_backend_pid() AS pid, pg_sleep(0.1) AS slept";
     let stmt = sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, pair);
-    let (a, b) = tokio::join!(reads.all(&stmt), reads.all(&stmt));
+    let (a, b) = tokio::join!(
+        reads.all(&stmt, kassa::db::Plans::Chosen),
+        reads.all(&stmt, kassa::db::Plans::Chosen)
+    );
     let burst: Vec<i32> = [a, b]
         .into_iter()
         .map(|r| r.unwrap()[0].try_get("", "pid").unwrap())

@@ -1041,3 +1041,99 @@ async fn a_page_row_decodes_the_same_by_position_and_by_name() {
     assert!(transaction::Entity::decode_page(&rows).is_err());
     assert!(transaction::Model::from_query_result(&rows[0], "").is_err());
 }
+
+/// On PostgreSQL an unfiltered Transactions page — the next one by cursor
+/// included — is planned once per connection (a generic plan, on page-read
+/// connections with `plan_cache_mode = force_generic_plan`: PostgreSQL's
+/// own choice planned every next page anew on the benchmark's million
+/// rows, since a generic estimate of `id < $n` costs more than a custom one
+/// near the head of the list), while a filtered page stays PostgreSQL's
+/// choice (custom plans where its values matter).
+#[tokio::test]
+async fn an_unfiltered_page_is_planned_once_and_a_filtered_one_as_postgresql_chooses() {
+    use kassa::db::Plans;
+    use sea_orm::Statement;
+    let app = spawn_app().await;
+    let Some(reads) = app.deps.reads.clone() else {
+        assert_eq!(
+            app.deps.db.get_database_backend(),
+            sea_orm::DbBackend::Sqlite
+        );
+        return;
+    };
+    let items = (0..60)
+        .map(|i| paytm(&format!("PLAN-{i:03}"), "10.00"))
+        .collect();
+    ingest(&app, items).await;
+    let owner = app.login(OWNER).await;
+    let page = |args: String| {
+        let (app, owner) = (&app, owner.clone());
+        async move {
+            let q =
+                format!("{{ transactions({args}) {{ nodes {{ id }} pageInfo {{ endCursor }} }} }}");
+            let body = app.gql(Some(&owner), &q, json!({})).await;
+            assert!(body["errors"].is_null(), "{body}");
+            body["data"]["transactions"]["pageInfo"]["endCursor"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let filter = "filter: { paymentSystems: [\"paytm\"] }";
+    let (mut plain, mut filtered) = (
+        page("first: 3".into()).await,
+        page(format!("first: 3, {filter}")).await,
+    );
+    for _ in 0..8 {
+        plain = page(format!("first: 3, after: \"{plain}\"")).await;
+        filtered = page(format!("first: 3, after: \"{filtered}\", {filter}")).await;
+    }
+    // what each kind of page-read connection prepared, asked on that connection
+    let prepared = |plans: Plans| {
+        let reads = reads.clone();
+        async move {
+            reads
+                .all(
+                    &Statement::from_string(
+                        sea_orm::DbBackend::Postgres,
+                        "SELECT statement, generic_plans, custom_plans, \
+                         current_setting('plan_cache_mode') AS mode \
+                         FROM pg_prepared_statements WHERE statement LIKE '%FROM \"transactions\"%'",
+                    ),
+                    plans,
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r.try_get::<String>("", "statement").unwrap(),
+                        r.try_get::<i64>("", "generic_plans").unwrap(),
+                        r.try_get::<i64>("", "custom_plans").unwrap(),
+                        r.try_get::<String>("", "mode").unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let generic = prepared(Plans::Generic).await;
+    let next = generic
+        .iter()
+        .find(|(sql, ..)| sql.contains("\"id\" < $"))
+        .unwrap_or_else(|| panic!("no next page planned generically: {generic:?}"));
+    assert_eq!(next.3, "force_generic_plan");
+    assert!(next.1 >= 8 && next.2 == 0, "{next:?}");
+    assert!(
+        generic
+            .iter()
+            .all(|(sql, ..)| !sql.contains("payment_system\" IN")),
+        "a filtered page ran with a forced generic plan: {generic:?}"
+    );
+    let chosen = prepared(Plans::Chosen).await;
+    assert!(
+        chosen
+            .iter()
+            .any(|(sql, _, _, mode)| sql.contains("payment_system\" IN") && mode == "auto"),
+        "{chosen:?}"
+    );
+}
