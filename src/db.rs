@@ -382,6 +382,18 @@ impl Reads {
             }
             // dropped: closed and counted so
         }
+        // Never more open than `max`: this lease holds one of `max` slots,
+        // so at the limit some connection is idle, one planning the other
+        // way (or one this read gave up on): the oldest idle one makes room.
+        if self.open.load(std::sync::atomic::Ordering::Relaxed) >= self.max {
+            let oldest = {
+                let mut idle = self.kept();
+                (!idle.is_empty()).then(|| idle.remove(0))
+            };
+            if let Some(k) = oldest {
+                self.retire(k.conn);
+            }
+        }
         let options = match plans {
             Plans::Chosen => &self.options,
             Plans::Generic => &self.generic,

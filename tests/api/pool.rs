@@ -486,4 +486,26 @@ async fn page_read_connections_are_retired_after_their_lifetime_and_when_idle() 
     for pid in burst {
         assert!(backend_gone(db, pid).await, "backend {pid} lives on");
     }
+
+    // connections planning one way make room for the other: never more
+    // open than the share, the oldest idle one closed for the new one
+    let reads = Reads::new(&app.database_url, 2, Default::default()).unwrap();
+    let (a, b) = tokio::join!(
+        reads.all(&stmt, kassa::db::Plans::Chosen),
+        reads.all(&stmt, kassa::db::Plans::Chosen)
+    );
+    let chosen: Vec<i32> = [a, b]
+        .into_iter()
+        .map(|r| r.unwrap()[0].try_get("", "pid").unwrap())
+        .collect();
+    assert_eq!(reads.state(), (2, 2, 2));
+    let generic: i32 = reads.all(&stmt, kassa::db::Plans::Generic).await.unwrap()[0]
+        .try_get("", "pid")
+        .unwrap();
+    assert!(!chosen.contains(&generic));
+    assert_eq!(reads.state(), (2, 2, 2), "more open than the share");
+    assert!(
+        backend_gone(db, chosen[0]).await || backend_gone(db, chosen[1]).await,
+        "no connection made room"
+    );
 }
