@@ -239,6 +239,16 @@ impl Kept {
     }
 }
 
+/// A connection [`Reads`] is opening, counted in `open` meanwhile: counted
+/// out on drop (opening failed or was cancelled) unless forgotten.
+struct Opening<'a>(&'a std::sync::atomic::AtomicU32);
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// A connection taken from [`Reads`]: closed on drop unless given back.
 struct Lease<'a> {
     reads: &'a Reads,
@@ -382,10 +392,13 @@ impl Reads {
             }
             // dropped: closed and counted so
         }
-        // Never more open than `max`: this lease holds one of `max` slots,
-        // so at the limit some connection is idle, one planning the other
-        // way (or one this read gave up on): the oldest idle one makes room.
-        if self.open.load(std::sync::atomic::Ordering::Relaxed) >= self.max {
+        // Never more open than `max`: the new connection is counted before
+        // it is opened (and counted out if opening fails or is cancelled);
+        // past the limit some connection is idle, since every lease holds
+        // one of `max` slots — one planning the other way, or one this read
+        // gave up on — and the oldest idle one makes room.
+        let opening = Opening(&self.open);
+        if self.open.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= self.max {
             let oldest = {
                 let mut idle = self.kept();
                 (!idle.is_empty()).then(|| idle.remove(0))
@@ -405,7 +418,8 @@ impl Reads {
         .await
         .map_err(|_| DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout))?
         .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
-        self.open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // opened: from now on the lease counts it out
+        std::mem::forget(opening);
         let lease = Lease {
             reads: self,
             conn: Some(conn),

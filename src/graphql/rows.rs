@@ -131,10 +131,12 @@ impl RowCache {
     }
 
     fn keep_template(&self, set: &Positioned<SelectionSet>, out: &IndexMap<Name, Value>) {
+        let at = set as *const _ as usize;
         let mut kept = self.kept();
-        if kept.templates.len() < KEPT {
+        // (rows resolve concurrently: another may have kept it meanwhile)
+        if kept.templates.len() < KEPT && !kept.templates.iter().any(|(a, _)| *a == at) {
             let keys = out.keys().map(|k| (k.clone(), Value::Null)).collect();
-            kept.templates.push((set as *const _ as usize, keys));
+            kept.templates.push((at, keys));
         }
     }
 
@@ -149,11 +151,12 @@ impl RowCache {
     }
 
     fn keep_shared(&self, f: &Positioned<Field>, key: &str, value: Value) {
+        let at = f as *const _ as usize;
         let mut kept = self.kept();
-        if kept.shared.len() < KEPT {
+        if kept.shared.len() < KEPT && !kept.shared.iter().any(|(a, _, k, _)| *a == at && k == key)
+        {
             let name = f.node.response_key().node.clone();
-            kept.shared
-                .push((f as *const _ as usize, name, key.to_owned(), value));
+            kept.shared.push((at, name, key.to_owned(), value));
         }
     }
 }

@@ -508,4 +508,25 @@ async fn page_read_connections_are_retired_after_their_lifetime_and_when_idle() 
         backend_gone(db, chosen[0]).await || backend_gone(db, chosen[1]).await,
         "no connection made room"
     );
+
+    // two reads the other way at once, with one kept this way: each new
+    // connection is counted before it opens, so together they still make
+    // room instead of both opening past the share
+    let reads = Reads::new(&app.database_url, 2, Default::default()).unwrap();
+    reads.all(&stmt, kassa::db::Plans::Chosen).await.unwrap();
+    assert_eq!(reads.state(), (1, 1, 2));
+    let (a, b) = tokio::join!(
+        reads.all(&stmt, kassa::db::Plans::Generic),
+        reads.all(&stmt, kassa::db::Plans::Generic)
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(reads.state(), (2, 2, 2), "more open than the share");
+    // a read cancelled while its connection opens is not counted as open
+    let reads = Reads::new(&app.database_url, 2, Default::default()).unwrap();
+    for polls in 1..=2 {
+        let cut = cancel_after(polls, reads.all(&stmt, kassa::db::Plans::Generic)).await;
+        assert!(cut.is_none(), "the read ended within {polls} polls");
+        assert_eq!(reads.state(), (0, 0, 2), "after {polls} polls");
+    }
 }
