@@ -259,7 +259,7 @@ pub fn stream(
                             withdrawal::Entity::find()
                                 .filter(crate::withdrawals::service::matching(f)),
                             withdrawal::Column::Id,
-                            crate::withdrawals::service::owner(tenant),
+                            crate::withdrawals::service::owner(tenant, f),
                             at.before,
                             CHUNK,
                         )

@@ -624,3 +624,84 @@ async fn every_filter_and_order_of_the_withdrawals_page() {
         .await;
     assert_eq!(error_code(&body), Some("INVALID"));
 }
+
+/// On PostgreSQL an unfiltered Withdrawals page, the next one by cursor
+/// included, is planned once per connection (as the Transactions page: each
+/// order has its merchant index); a filtered one stays PostgreSQL's choice.
+#[tokio::test]
+async fn an_unfiltered_withdrawals_page_is_planned_once() {
+    use kassa::db::Plans;
+    let app = spawn_app().await;
+    let Some(reads) = app.deps.reads.clone() else {
+        return;
+    };
+    fund(&app, "5000.00", "0").await;
+    let owner = app.login(OWNER).await;
+    for _ in 0..12 {
+        let body = app.gql(Some(&owner), CREATE, paytm_out("10.00")).await;
+        assert!(
+            body["data"]["createWithdrawal"]["errors"]
+                .as_array()
+                .is_some_and(|e| e.is_empty()),
+            "{body}"
+        );
+    }
+    let page = |args: String| {
+        let (app, owner) = (&app, owner.clone());
+        async move {
+            let q =
+                format!("{{ withdrawals({args}) {{ nodes {{ id }} pageInfo {{ endCursor }} }} }}");
+            let body = app.gql(Some(&owner), &q, json!({})).await;
+            assert!(body["errors"].is_null(), "{body}");
+            body["data"]["withdrawals"]["pageInfo"]["endCursor"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let filter = "filter: { status: NEW }";
+    let mut plain = page("first: 1".into()).await;
+    let mut filtered = page(format!("first: 1, {filter}")).await;
+    for _ in 0..8 {
+        plain = page(format!("first: 1, after: \"{plain}\"")).await;
+        filtered = page(format!("first: 1, after: \"{filtered}\", {filter}")).await;
+    }
+    let prepared = |plans: Plans| {
+        let reads = reads.clone();
+        async move {
+            reads
+                .all(
+                    &sea_orm::Statement::from_string(
+                        sea_orm::DbBackend::Postgres,
+                        "SELECT statement, generic_plans, custom_plans \
+                         FROM pg_prepared_statements \
+                         WHERE statement LIKE '%FROM \"withdrawals\"%' AND statement LIKE '%\"id\" < $%' \
+                         AND statement NOT LIKE '%pg_prepared_statements%'",
+                    ),
+                    plans,
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r.try_get::<String>("", "statement").unwrap(),
+                        r.try_get::<i64>("", "generic_plans").unwrap(),
+                        r.try_get::<i64>("", "custom_plans").unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let generic = prepared(Plans::Generic).await;
+    assert_eq!(generic.len(), 1, "{generic:?}");
+    assert!(generic[0].1 >= 8 && generic[0].2 == 0, "{generic:?}");
+    assert!(!generic[0].0.contains("\"status\" = $"), "{generic:?}");
+    let chosen = prepared(Plans::Chosen).await;
+    assert!(
+        chosen
+            .iter()
+            .any(|(sql, ..)| sql.contains("\"status\" = $")),
+        "{chosen:?}"
+    );
+}
