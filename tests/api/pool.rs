@@ -337,25 +337,7 @@ async fn page_reads_reuse_only_connections_that_finished_their_statement() {
         .execute_unprepared(&format!("SELECT pg_terminate_backend({doomed})"))
         .await
         .unwrap();
-    for _ in 0..100 {
-        let gone = app
-            .deps
-            .db
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                format!("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = {doomed}"),
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get::<i64>("", "n")
-            .unwrap()
-            == 0;
-        if gone {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    assert!(backend_gone(&app.deps.db, doomed).await);
     let (pid, fresh) = probe(&reads)
         .await
         .expect("a read after the server closed the kept connection");

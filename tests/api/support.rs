@@ -438,3 +438,61 @@ impl Receiver {
         eventually(&what, Duration::from_secs(20), async || self.count() >= n).await;
     }
 }
+
+/// Walks `list` (a connection field) as `token`: its first page and 8 more
+/// by cursor, `size` rows each, once unfiltered and once with `filter`.
+pub async fn walk_pages(app: &TestApp, token: &str, list: &str, size: u32, filter: &str) {
+    let page = |args: String| async move {
+        let q = format!("{{ {list}({args}) {{ nodes {{ id }} pageInfo {{ endCursor }} }} }}");
+        let body = app.gql(Some(token), &q, json!({})).await;
+        assert!(body["errors"].is_null(), "{body}");
+        body["data"][list]["pageInfo"]["endCursor"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut plain = page(format!("first: {size}")).await;
+    let mut filtered = page(format!("first: {size}, {filter}")).await;
+    for _ in 0..8 {
+        plain = page(format!("first: {size}, after: \"{plain}\"")).await;
+        filtered = page(format!("first: {size}, after: \"{filtered}\", {filter}")).await;
+    }
+}
+
+/// A statement a page-read connection prepared: its text, how many times
+/// it ran on a generic plan and on a custom one, and the connection's
+/// `plan_cache_mode`.
+pub type Prepared = (String, i64, i64, String);
+
+/// What the page-read connection planning as `plans` prepared over `table`,
+/// asked on that connection (this question itself left out).
+pub async fn prepared_over(
+    reads: &kassa::db::Reads,
+    plans: kassa::db::Plans,
+    table: &str,
+) -> Vec<Prepared> {
+    let sql = format!(
+        "SELECT statement, generic_plans, custom_plans, \
+         current_setting('plan_cache_mode') AS mode \
+         FROM pg_prepared_statements \
+         WHERE statement LIKE '%FROM \"{table}\"%' \
+         AND statement NOT LIKE '%pg_prepared_statements%'"
+    );
+    reads
+        .all(
+            &sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql),
+            plans,
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.try_get::<String>("", "statement").unwrap(),
+                r.try_get::<i64>("", "generic_plans").unwrap(),
+                r.try_get::<i64>("", "custom_plans").unwrap(),
+                r.try_get::<String>("", "mode").unwrap(),
+            )
+        })
+        .collect()
+}

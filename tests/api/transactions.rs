@@ -1052,7 +1052,6 @@ async fn a_page_row_decodes_the_same_by_position_and_by_name() {
 #[tokio::test]
 async fn an_unfiltered_page_is_planned_once_and_a_filtered_one_as_postgresql_chooses() {
     use kassa::db::Plans;
-    use sea_orm::Statement;
     let app = spawn_app().await;
     let Some(reads) = app.deps.reads.clone() else {
         assert_eq!(
@@ -1066,57 +1065,10 @@ async fn an_unfiltered_page_is_planned_once_and_a_filtered_one_as_postgresql_cho
         .collect();
     ingest(&app, items).await;
     let owner = app.login(OWNER).await;
-    let page = |args: String| {
-        let (app, owner) = (&app, owner.clone());
-        async move {
-            let q =
-                format!("{{ transactions({args}) {{ nodes {{ id }} pageInfo {{ endCursor }} }} }}");
-            let body = app.gql(Some(&owner), &q, json!({})).await;
-            assert!(body["errors"].is_null(), "{body}");
-            body["data"]["transactions"]["pageInfo"]["endCursor"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        }
-    };
     let filter = "filter: { paymentSystems: [\"paytm\"] }";
-    let (mut plain, mut filtered) = (
-        page("first: 3".into()).await,
-        page(format!("first: 3, {filter}")).await,
-    );
-    for _ in 0..8 {
-        plain = page(format!("first: 3, after: \"{plain}\"")).await;
-        filtered = page(format!("first: 3, after: \"{filtered}\", {filter}")).await;
-    }
+    walk_pages(&app, &owner, "transactions", 3, filter).await;
     // what each kind of page-read connection prepared, asked on that connection
-    let prepared = |plans: Plans| {
-        let reads = reads.clone();
-        async move {
-            reads
-                .all(
-                    &Statement::from_string(
-                        sea_orm::DbBackend::Postgres,
-                        "SELECT statement, generic_plans, custom_plans, \
-                         current_setting('plan_cache_mode') AS mode \
-                         FROM pg_prepared_statements WHERE statement LIKE '%FROM \"transactions\"%'",
-                    ),
-                    plans,
-                )
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| {
-                    (
-                        r.try_get::<String>("", "statement").unwrap(),
-                        r.try_get::<i64>("", "generic_plans").unwrap(),
-                        r.try_get::<i64>("", "custom_plans").unwrap(),
-                        r.try_get::<String>("", "mode").unwrap(),
-                    )
-                })
-                .collect::<Vec<_>>()
-        }
-    };
-    let generic = prepared(Plans::Generic).await;
+    let generic = prepared_over(&reads, Plans::Generic, "transactions").await;
     let next = generic
         .iter()
         .find(|(sql, ..)| sql.contains("\"id\" < $"))
@@ -1129,7 +1081,7 @@ async fn an_unfiltered_page_is_planned_once_and_a_filtered_one_as_postgresql_cho
             .all(|(sql, ..)| !sql.contains("payment_system\" IN")),
         "a filtered page ran with a forced generic plan: {generic:?}"
     );
-    let chosen = prepared(Plans::Chosen).await;
+    let chosen = prepared_over(&reads, Plans::Chosen, "transactions").await;
     assert!(
         chosen
             .iter()

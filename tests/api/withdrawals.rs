@@ -646,58 +646,19 @@ async fn an_unfiltered_withdrawals_page_is_planned_once() {
             "{body}"
         );
     }
-    let page = |args: String| {
-        let (app, owner) = (&app, owner.clone());
-        async move {
-            let q =
-                format!("{{ withdrawals({args}) {{ nodes {{ id }} pageInfo {{ endCursor }} }} }}");
-            let body = app.gql(Some(&owner), &q, json!({})).await;
-            assert!(body["errors"].is_null(), "{body}");
-            body["data"]["withdrawals"]["pageInfo"]["endCursor"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        }
+    walk_pages(&app, &owner, "withdrawals", 1, "filter: { status: NEW }").await;
+    // the next page's statements, on each kind of page-read connection
+    let next = |prepared: Vec<Prepared>| {
+        prepared
+            .into_iter()
+            .filter(|(sql, ..)| sql.contains("\"id\" < $"))
+            .collect::<Vec<_>>()
     };
-    let filter = "filter: { status: NEW }";
-    let mut plain = page("first: 1".into()).await;
-    let mut filtered = page(format!("first: 1, {filter}")).await;
-    for _ in 0..8 {
-        plain = page(format!("first: 1, after: \"{plain}\"")).await;
-        filtered = page(format!("first: 1, after: \"{filtered}\", {filter}")).await;
-    }
-    let prepared = |plans: Plans| {
-        let reads = reads.clone();
-        async move {
-            reads
-                .all(
-                    &sea_orm::Statement::from_string(
-                        sea_orm::DbBackend::Postgres,
-                        "SELECT statement, generic_plans, custom_plans \
-                         FROM pg_prepared_statements \
-                         WHERE statement LIKE '%FROM \"withdrawals\"%' AND statement LIKE '%\"id\" < $%' \
-                         AND statement NOT LIKE '%pg_prepared_statements%'",
-                    ),
-                    plans,
-                )
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| {
-                    (
-                        r.try_get::<String>("", "statement").unwrap(),
-                        r.try_get::<i64>("", "generic_plans").unwrap(),
-                        r.try_get::<i64>("", "custom_plans").unwrap(),
-                    )
-                })
-                .collect::<Vec<_>>()
-        }
-    };
-    let generic = prepared(Plans::Generic).await;
+    let generic = next(prepared_over(&reads, Plans::Generic, "withdrawals").await);
     assert_eq!(generic.len(), 1, "{generic:?}");
     assert!(generic[0].1 >= 8 && generic[0].2 == 0, "{generic:?}");
     assert!(!generic[0].0.contains("\"status\" = $"), "{generic:?}");
-    let chosen = prepared(Plans::Chosen).await;
+    let chosen = next(prepared_over(&reads, Plans::Chosen, "withdrawals").await);
     assert!(
         chosen
             .iter()
