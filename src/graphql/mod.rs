@@ -4,6 +4,7 @@
 
 pub mod common;
 pub mod context;
+pub mod json;
 pub mod limits;
 pub mod observe;
 pub mod rows;

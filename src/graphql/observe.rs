@@ -47,6 +47,8 @@ struct Admitted {
     /// The operation's name when the document names its only operation.
     name: Option<String>,
     schema_only: bool,
+    /// Its rows may answer as JSON ([`rows::json_safe`]).
+    rows_as_json: bool,
     /// The document holds one operation.
     single: bool,
     /// It once ran through async-graphql's full validation without an
@@ -294,6 +296,7 @@ impl Api {
             doc: doc.clone(),
             name: only_name,
             schema_only: schema_only(doc),
+            rows_as_json: super::rows::json_safe(doc),
             single,
             validated: Default::default(),
         });
@@ -304,13 +307,22 @@ impl Api {
 
 impl Api {
     /// A query or mutation over HTTP, and the operation's name (for the
-    /// access log).
-    pub async fn execute_named(&self, mut request: Request) -> (Response, Option<String>, String) {
+    /// access log). With `json_rows` its rows answer as JSON where the
+    /// document allows it ([`super::rows::RowCache`]): the response must
+    /// then be written by [`super::json::response`].
+    pub async fn execute_named(
+        &self,
+        mut request: Request,
+        json_rows: bool,
+    ) -> (Response, Option<String>, String) {
         let started = Instant::now();
         let (name, admitted) = self.admit(&mut request);
         let span = tracing::info_span!("graphql", operation = name.as_deref().unwrap_or("-"));
         let mut response = match admitted {
             Ok(admitted) => {
+                if json_rows && admitted.rows_as_json {
+                    request.data.insert(super::rows::RowCache::default());
+                }
                 use tracing::Instrument;
                 let response = self
                     .schema_for(&admitted)
@@ -340,7 +352,7 @@ impl Api {
 impl Executor for Api {
     /// A query or mutation.
     async fn execute(&self, request: Request) -> Response {
-        self.execute_named(request).await.0
+        self.execute_named(request, false).await.0
     }
 
     /// Any operation over a WebSocket, or a shared subscription: each
@@ -463,6 +475,7 @@ mod tests {
             doc: async_graphql::parser::parse_query(text).unwrap(),
             name: None,
             schema_only: false,
+            rows_as_json: false,
             single: true,
             validated: Default::default(),
         })

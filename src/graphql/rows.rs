@@ -21,7 +21,7 @@
 //! not see the columns answered here.
 
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{Field, Selection, SelectionSet};
+use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
 use async_graphql::{
     ContainerType, Context, ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value,
 };
@@ -37,7 +37,7 @@ pub trait Row: Send + Sync {
 
     /// The value of the plain field `name` (the schema's field name, not
     /// an alias), or `None` to let the derived object resolve it.
-    fn column(&self, name: &str, ctx: &Context<'_>) -> Option<Value>;
+    fn column(&self, name: &str, ctx: &Context<'_>) -> Option<Cell<'_>>;
 
     /// For a field the derived object resolves whose value, errors
     /// included, follows from its selection and a key of the row alone
@@ -48,6 +48,73 @@ pub trait Row: Send + Sync {
     }
 }
 
+/// A plain field's value as a row holds it: written straight into a JSON
+/// answer, or made the `Value` the derived object's field gives
+/// ([`Cell::into_value`]).
+pub enum Cell<'a> {
+    Null,
+    /// a String (or ID) the row holds
+    Text(&'a str),
+    /// an ID (a row's number, answered as a string)
+    Id(i64),
+    /// a DateTime scalar
+    Instant(chrono::DateTime<chrono::Utc>),
+    /// a Decimal scalar
+    Decimal(rust_decimal::Decimal),
+    /// an enum's GraphQL name ([`enum_name`])
+    Enum(&'static str),
+    Value(Value),
+}
+
+impl Cell<'_> {
+    /// The value as the derived object's field of the same name gives it.
+    pub fn into_value(self) -> Value {
+        use async_graphql::ScalarType;
+        match self {
+            Cell::Null => Value::Null,
+            Cell::Text(s) => Value::String(s.to_owned()),
+            Cell::Id(id) => Value::String(id.to_string()),
+            Cell::Instant(t) => super::scalars::DateTime(t).to_value(),
+            Cell::Decimal(d) => super::scalars::Decimal(d).to_value(),
+            Cell::Enum(name) => Value::Enum(Name::new(name)),
+            Cell::Value(v) => v,
+        }
+    }
+
+    /// Appends the value as JSON: the same text as [`Cell::into_value`]'s
+    /// value written by [`super::json`] (a test compares them).
+    fn write(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        match self {
+            Cell::Null => out.extend_from_slice(b"null"),
+            Cell::Text(s) => {
+                let _ = super::json::string(out, s);
+            }
+            Cell::Id(id) => {
+                out.push(b'"');
+                out.extend_from_slice(itoa::Buffer::new().format(*id).as_bytes());
+                out.push(b'"');
+            }
+            Cell::Instant(t) => super::scalars::write_instant(out, t),
+            Cell::Decimal(d) => {
+                let _ = write!(out, "\"{d}\"");
+            }
+            Cell::Enum(name) => {
+                let _ = super::json::string(out, name);
+            }
+            Cell::Value(v) => json(out, v),
+        }
+    }
+}
+
+/// The GraphQL name of an enum's value (what `Value::Enum` holds).
+pub fn enum_name<T: async_graphql::resolver_utils::EnumType>(value: T) -> &'static str {
+    T::items()
+        .iter()
+        .find(|item| item.value == value)
+        .map_or("", |item| item.name)
+}
+
 /// `OutputType::resolve` for a [`Row`].
 pub async fn resolve<R: Row>(
     row: &R,
@@ -56,48 +123,109 @@ pub async fn resolve<R: Row>(
 ) -> ServerResult<Value> {
     let object = row.object();
     let cache = ctx.data_opt::<RowCache>();
-    let Some((fields, mut out)) = Answer::start(cache, ctx.item) else {
+    let Some(mut out) = Answer::start(cache, ctx.item) else {
         return object.resolve(ctx, field).await;
     };
-    for (i, f) in fields.into_iter().enumerate() {
+    for f in fields(ctx.item) {
         let name = f.node.name.node.as_str();
         let ctx_field = ctx.with_field(f);
-        let value = if name == "__typename" {
-            Ok(Some(Value::String(
-                object.introspection_type_name().into_owned(),
-            )))
-        } else if let Some(v) = row.column(name, &ctx_field) {
-            Ok(Some(v))
+        if name == "__typename" {
+            out.text(f, &object.introspection_type_name());
+        } else if let Some(cell) = row.column(name, &ctx_field) {
+            out.cell(f, cell);
         } else if let (Some(cache), Some(key)) = (cache, row.shared(name)) {
             match cache.shared(f, key) {
-                Some(v) => Ok(Some(v)),
-                None => {
-                    let v = object.resolve_field(&ctx_field).await;
-                    if let Ok(Some(v)) = &v {
-                        cache.keep_shared(f, key, v.clone());
+                Some(raw) => out.raw(f, &raw),
+                None => match object.resolve_field(&ctx_field).await {
+                    Ok(Some(v)) => {
+                        let raw = cache.keep_shared(f, key, &v);
+                        out.raw(f, &raw);
                     }
-                    v
-                }
+                    other => out.set(ctx, f, other),
+                },
             }
         } else {
-            object.resolve_field(&ctx_field).await
-        };
-        out.set(ctx, f, i, value);
+            out.set(ctx, f, object.resolve_field(&ctx_field).await);
+        }
     }
     Ok(out.finish(cache, ctx.item))
 }
 
-/// What one HTTP request's rows share (request data): the keys of each
-/// selection they answer, and the values of [`Row::shared`] fields.
+/// Whether the rows of `doc` may answer as JSON ([`RowCache`]): no
+/// selection set of it gives a response key twice, counting the fields its
+/// fragments bring (whatever their type conditions). async-graphql merges
+/// the values of such a key as objects, which a row's JSON is not. Walks
+/// at most 10,000 selections 64 deep (a document's fragments can multiply
+/// and cycle before validation refuses them), else says no.
+pub fn json_safe(doc: &ExecutableDocument) -> bool {
+    fn once<'a>(
+        set: &'a SelectionSet,
+        doc: &'a ExecutableDocument,
+        seen: &mut Vec<&'a str>,
+        budget: &mut usize,
+        depth: usize,
+    ) -> bool {
+        if depth > 64 {
+            return false;
+        }
+        for item in &set.items {
+            *budget = match budget.checked_sub(1) {
+                Some(left) => left,
+                None => return false,
+            };
+            let ok = match &item.node {
+                Selection::Field(f) => {
+                    let key = f.node.response_key().node.as_str();
+                    let repeated = seen.contains(&key);
+                    seen.push(key);
+                    !repeated
+                        && once(
+                            &f.node.selection_set.node,
+                            doc,
+                            &mut Vec::new(),
+                            budget,
+                            depth + 1,
+                        )
+                }
+                Selection::InlineFragment(i) => {
+                    once(&i.node.selection_set.node, doc, seen, budget, depth + 1)
+                }
+                Selection::FragmentSpread(s) => doc
+                    .fragments
+                    .get(&s.node.fragment_name.node)
+                    .is_some_and(|f| {
+                        once(&f.node.selection_set.node, doc, seen, budget, depth + 1)
+                    }),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+    let mut budget = 10_000;
+    doc.operations.iter().all(|(_, op)| {
+        once(
+            &op.node.selection_set.node,
+            doc,
+            &mut Vec::new(),
+            &mut budget,
+            0,
+        )
+    })
+}
+
+/// What one HTTP request's rows share (request data), and the sign that
+/// they answer as JSON: a request that carries it is written by
+/// [`super::json::response`], which copies each row's JSON into place.
 ///
-/// Inserting a key into a response object hashes it (SipHash, a third of
-/// the cost of a row's plain columns on a Transactions page); cloning an
-/// object of the same keys does not, so after the first row of a selection
-/// the others start from a copy of its keys. A selection is recognised by
-/// its address in the document and checked by its response keys' own
-/// allocations, which the kept copy holds alive (no other selection can
-/// have them), so nothing kept is ever used for another document's
-/// selection. Bounded: at most [`KEPT`] selections and shared values.
+/// Kept: which selections are plain fields (checked once, not per row),
+/// how long a row of each was (its next row's buffer), and the JSON of
+/// [`Row::shared`] fields. A selection is recognised by its address in the
+/// document and checked by its response keys' own allocations, which the
+/// kept copy holds alive (no other selection can have them), so nothing
+/// kept is ever used for another document's selection. Bounded: at most
+/// [`KEPT`] selections and shared values.
 #[derive(Default)]
 pub struct RowCache(std::sync::Mutex<Kept>);
 
@@ -105,10 +233,10 @@ const KEPT: usize = 64;
 
 #[derive(Default)]
 struct Kept {
-    /// (selection set's address, its keys in order, each with a null)
-    templates: Vec<(usize, IndexMap<Name, Value>)>,
-    /// (field's address, its response key, the row's key, the value)
-    shared: Vec<(usize, Name, String, Value)>,
+    /// (selection set's address, its response keys in order, a row's length)
+    plain: Vec<(usize, Vec<Name>, usize)>,
+    /// (field's address, its response key, the row's key, the value's JSON)
+    shared: Vec<(usize, Name, String, bytes::Bytes)>,
 }
 
 impl RowCache {
@@ -116,31 +244,33 @@ impl RowCache {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A copy of the keys of `set` when a row of it was answered before.
-    fn template(&self, set: &Positioned<SelectionSet>) -> Option<IndexMap<Name, Value>> {
+    /// The length of a row of `set` when it was found plain before.
+    fn plain(&self, set: &Positioned<SelectionSet>) -> Option<usize> {
         let at = set as *const _ as usize;
         let items = &set.node.items;
         let kept = self.kept();
-        let (_, keys) = kept.templates.iter().find(|(a, _)| *a == at)?;
+        let (_, keys, len) = kept.plain.iter().find(|(a, ..)| *a == at)?;
         let same = keys.len() == items.len()
-            && items.iter().zip(keys.keys()).all(|(item, key)| {
+            && items.iter().zip(keys).all(|(item, key)| {
                 matches!(&item.node, Selection::Field(f)
                     if std::ptr::eq(f.node.response_key().node.as_str(), key.as_str()))
             });
-        same.then(|| keys.clone())
+        same.then_some(*len)
     }
 
-    fn keep_template(&self, set: &Positioned<SelectionSet>, out: &IndexMap<Name, Value>) {
+    fn keep_plain(&self, set: &Positioned<SelectionSet>, len: usize) {
         let at = set as *const _ as usize;
         let mut kept = self.kept();
         // (rows resolve concurrently: another may have kept it meanwhile)
-        if kept.templates.len() < KEPT && !kept.templates.iter().any(|(a, _)| *a == at) {
-            let keys = out.keys().map(|k| (k.clone(), Value::Null)).collect();
-            kept.templates.push((at, keys));
+        if kept.plain.len() < KEPT && !kept.plain.iter().any(|(a, ..)| *a == at) {
+            let keys = fields(set)
+                .map(|f| f.node.response_key().node.clone())
+                .collect();
+            kept.plain.push((at, keys, len));
         }
     }
 
-    fn shared(&self, f: &Positioned<Field>, key: &str) -> Option<Value> {
+    fn shared(&self, f: &Positioned<Field>, key: &str) -> Option<bytes::Bytes> {
         let at = f as *const _ as usize;
         let name = f.node.response_key().node.as_str();
         self.kept()
@@ -150,117 +280,176 @@ impl RowCache {
             .map(|(.., v)| v.clone())
     }
 
-    fn keep_shared(&self, f: &Positioned<Field>, key: &str, value: Value) {
+    /// `value` as JSON, kept for the other rows of `key`.
+    fn keep_shared(&self, f: &Positioned<Field>, key: &str, value: &Value) -> bytes::Bytes {
+        let mut raw = Vec::new();
+        json(&mut raw, value);
+        let raw = bytes::Bytes::from(raw);
         let at = f as *const _ as usize;
         let mut kept = self.kept();
         if kept.shared.len() < KEPT && !kept.shared.iter().any(|(a, _, k, _)| *a == at && k == key)
         {
             let name = f.node.response_key().node.clone();
-            kept.shared.push((at, name, key.to_owned(), value));
+            kept.shared.push((at, name, key.to_owned(), raw.clone()));
         }
+        raw
     }
 }
 
-/// One response object answered in one pass over a plain selection.
-struct Answer {
-    out: IndexMap<Name, Value>,
-    /// `out` holds every key already (a copy of the selection's template)
-    templated: bool,
-    /// fields that failed, left out at the end (as async-graphql's container)
-    failed: Vec<usize>,
+/// Appends `v` as JSON. Writing into a `Vec` cannot fail, and a response
+/// value is always valid JSON (its numbers are finite: async-graphql
+/// refuses the others before they become values).
+fn json(out: &mut Vec<u8>, v: &Value) {
+    let _ = super::json::value(out, v);
+}
+
+/// One response object answered in one pass over a plain selection: as
+/// JSON text when the request is written by [`super::json`] (it carries a
+/// [`RowCache`]), else as an object of values.
+enum Answer {
+    Json {
+        out: Vec<u8>,
+        /// members written so far
+        members: usize,
+        /// the selection was known plain (kept in the [`RowCache`])
+        known: bool,
+    },
+    Object(IndexMap<Name, Value>),
 }
 
 impl Answer {
-    /// The selection's fields and their answer to fill; `None` when the
-    /// selection is not plain fields (the derived object answers it).
-    fn start<'a>(
-        cache: Option<&RowCache>,
-        set: &'a Positioned<SelectionSet>,
-    ) -> Option<(Vec<&'a Positioned<Field>>, Self)> {
+    /// The answer to fill for the fields of `set` ([`fields`]); `None`
+    /// when the selection is not plain fields (the derived object answers
+    /// it).
+    fn start(cache: Option<&RowCache>, set: &Positioned<SelectionSet>) -> Option<Self> {
         let items = &set.node.items;
-        if let Some(out) = cache.and_then(|c| c.template(set)) {
-            let fields = items
-                .iter()
-                .filter_map(|item| match &item.node {
-                    Selection::Field(f) => Some(f),
-                    _ => None,
-                })
-                .collect();
-            let answer = Answer {
-                out,
-                templated: true,
-                failed: Vec::new(),
-            };
-            return Some((fields, answer));
-        }
-        let fields = plain_fields(items)?;
-        let answer = Answer {
-            out: IndexMap::with_capacity(fields.len()),
-            templated: false,
-            failed: Vec::new(),
+        let Some(cache) = cache else {
+            let out = IndexMap::with_capacity(plain(items)?);
+            return Some(Answer::Object(out));
         };
-        Some((fields, answer))
+        let (len, known) = match cache.plain(set) {
+            Some(len) => (len, true),
+            None => (plain(items).map(|_| 64)?, false),
+        };
+        let mut out = Vec::with_capacity(len);
+        out.push(b'{');
+        Some(Answer::Json {
+            out,
+            members: 0,
+            known,
+        })
     }
 
-    /// The value of field `f`, the `i`th of the selection.
+    /// The value of field `f`.
+    fn cell(&mut self, f: &Positioned<Field>, cell: Cell<'_>) {
+        match self {
+            Answer::Json { out, members, .. } => {
+                Self::member(out, members, f);
+                cell.write(out);
+            }
+            Answer::Object(out) => {
+                out.insert(f.node.response_key().node.clone(), cell.into_value());
+            }
+        }
+    }
+
+    /// The value of field `f` as JSON (only ever given to a JSON answer).
+    fn raw(&mut self, f: &Positioned<Field>, raw: &[u8]) {
+        if let Answer::Json { out, members, .. } = self {
+            Self::member(out, members, f);
+            out.extend_from_slice(raw);
+        }
+    }
+
+    /// The text value of field `f`.
+    fn text(&mut self, f: &Positioned<Field>, text: &str) {
+        match self {
+            Answer::Json { out, members, .. } => {
+                Self::member(out, members, f);
+                let _ = super::json::string(out, text);
+            }
+            Answer::Object(out) => {
+                out.insert(
+                    f.node.response_key().node.clone(),
+                    Value::String(text.into()),
+                );
+            }
+        }
+    }
+
+    fn member(out: &mut Vec<u8>, members: &mut usize, f: &Positioned<Field>) {
+        if *members > 0 {
+            out.push(b',');
+        }
+        *members += 1;
+        let _ = super::json::key(out, f.node.response_key().node.as_str());
+    }
+
+    /// A field's outcome: a failed field is reported and left out (as
+    /// async-graphql's container does).
     fn set(
         &mut self,
         ctx: &ContextSelectionSet<'_>,
         f: &Positioned<Field>,
-        i: usize,
         value: ServerResult<Option<Value>>,
     ) {
         match value {
-            Ok(v) => {
-                let v = v.unwrap_or_default();
-                if self.templated {
-                    if let Some((_, slot)) = self.out.get_index_mut(i) {
-                        *slot = v;
-                    }
-                } else {
-                    self.out.insert(f.node.response_key().node.clone(), v);
-                }
-            }
-            Err(e) => {
-                ctx.add_error(e);
-                self.failed.push(i);
-            }
+            Ok(v) => self.cell(f, Cell::Value(v.unwrap_or_default())),
+            Err(e) => ctx.add_error(e),
         }
     }
 
-    fn finish(mut self, cache: Option<&RowCache>, set: &Positioned<SelectionSet>) -> Value {
-        if self.templated {
-            for i in self.failed.iter().rev() {
-                self.out.shift_remove_index(*i);
-            }
-        } else if let (Some(cache), true) = (cache, self.failed.is_empty()) {
-            cache.keep_template(set, &self.out);
+    fn finish(self, cache: Option<&RowCache>, set: &Positioned<SelectionSet>) -> Value {
+        if self.is_empty() {
+            return Value::Null;
         }
-        if self.out.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(self.out)
+        match self {
+            Answer::Json { mut out, known, .. } => {
+                out.push(b'}');
+                if let (Some(cache), false) = (cache, known) {
+                    cache.keep_plain(set, out.len());
+                }
+                Value::Binary(out.into())
+            }
+            Answer::Object(out) => Value::Object(out),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Answer::Json { members, .. } => *members == 0,
+            Answer::Object(out) => out.is_empty(),
         }
     }
 }
-
-/// The selection's fields when it is only fields, without directives, each
-/// response key once; `None` sends the selection to the derived resolver.
-fn plain_fields(items: &[Positioned<Selection>]) -> Option<Vec<&Positioned<Field>>> {
-    let mut fields: Vec<&Positioned<Field>> = Vec::with_capacity(items.len());
-    for item in items {
+/// How many fields the selection has when it is only fields, without
+/// directives, each response key once; `None` sends the selection to the
+/// derived resolver.
+fn plain(items: &[Positioned<Selection>]) -> Option<usize> {
+    for (i, item) in items.iter().enumerate() {
         let Selection::Field(f) = &item.node else {
             return None;
         };
         let key = &f.node.response_key().node;
         if !f.node.directives.is_empty()
-            || fields.iter().any(|g| &g.node.response_key().node == key)
+            || fields_of(&items[..i]).any(|g| &g.node.response_key().node == key)
         {
             return None;
         }
-        fields.push(f);
     }
-    Some(fields)
+    Some(items.len())
+}
+
+/// The fields of a plain selection ([`plain`]).
+fn fields(set: &Positioned<SelectionSet>) -> impl Iterator<Item = &Positioned<Field>> {
+    fields_of(&set.node.items)
+}
+
+fn fields_of(items: &[Positioned<Selection>]) -> impl Iterator<Item = &Positioned<Field>> {
+    items.iter().filter_map(|item| match &item.node {
+        Selection::Field(f) => Some(f),
+        _ => None,
+    })
 }
 
 /// `OutputType::resolve` for a connection's edge whose node is a [`Row`]:
@@ -276,22 +465,21 @@ pub async fn edge<N: OutputType, O: OutputType + ContainerType>(
     field: &Positioned<Field>,
 ) -> ServerResult<Value> {
     let cache = ctx.data_opt::<RowCache>();
-    let Some((fields, mut out)) = Answer::start(cache, ctx.item) else {
+    let Some(mut out) = Answer::start(cache, ctx.item) else {
         return object().resolve(ctx, field).await;
     };
-    for (i, f) in fields.into_iter().enumerate() {
+    for f in fields(ctx.item) {
         let ctx_field = ctx.with_field(f);
-        let value = match f.node.name.node.as_str() {
-            "__typename" => Ok(Some(Value::String(O::type_name().into_owned()))),
-            "cursor" => Ok(Some(Value::String(cursor.to_owned()))),
+        match f.node.name.node.as_str() {
+            "__typename" => out.text(f, &O::type_name()),
+            "cursor" => out.text(f, cursor),
             // as the derived object resolves an object-typed field
             "node" => {
                 let ctx_node = ctx_field.with_selection_set(&f.node.selection_set);
-                node.resolve(&ctx_node, f).await.map(Some)
+                out.set(ctx, f, node.resolve(&ctx_node, f).await.map(Some));
             }
-            _ => object().resolve_field(&ctx_field).await,
-        };
-        out.set(ctx, f, i, value);
+            _ => out.set(ctx, f, object().resolve_field(&ctx_field).await),
+        }
     }
     Ok(out.finish(cache, ctx.item))
 }
@@ -354,8 +542,8 @@ mod tests {
         fn object(&self) -> ProbeObject {
             ProbeObject(self.0)
         }
-        fn column(&self, name: &str, _: &Context<'_>) -> Option<Value> {
-            (name == "n").then(|| Value::from(self.0))
+        fn column(&self, name: &str, _: &Context<'_>) -> Option<Cell<'_>> {
+            (name == "n").then(|| Cell::Value(Value::from(self.0)))
         }
         fn shared(&self, name: &str) -> Option<&str> {
             (name == "group").then_some(if self.0 % 2 == 0 { "even" } else { "odd" })
@@ -380,12 +568,13 @@ mod tests {
         schema.execute(request).await
     }
 
-    /// Rows after the first start from a copy of the selection's keys and
-    /// take shared fields from the first row of their key: the answer,
-    /// failed fields (left out, each reported) and aliases included, is
-    /// the derived object's, and the one-pass path's without the cache.
+    /// Over HTTP (a [`RowCache`]) rows are written as JSON, plain
+    /// selections are checked once and shared fields resolved once per
+    /// key: the response's text, failed fields (left out, each reported)
+    /// and aliases included, is the derived object's, and the value path's
+    /// without the cache, serialized by serde_json.
     #[tokio::test]
-    async fn rows_answer_the_same_from_kept_keys_and_shared_values() {
+    async fn rows_answer_the_same_as_json_and_as_values() {
         let selection = "n half a: n group { parity } g: group { n __typename } __typename";
         let direct = run(&format!("{{ probes {{ {selection} }} }}"), true).await;
         let derived = run(
@@ -394,19 +583,25 @@ mod tests {
         )
         .await;
         let uncached = run(&format!("{{ probes {{ {selection} }} }}"), false).await;
-        for other in [&derived, &uncached] {
-            assert_eq!(direct.data, other.data);
-            let paths = |r: &async_graphql::Response| {
-                r.errors
-                    .iter()
-                    .map(|e| format!("{:?} {}", e.path, e.message))
-                    .collect::<Vec<_>>()
-            };
-            assert_eq!(paths(&direct), paths(other));
-        }
+        let text = String::from_utf8(super::super::json::response(&direct).unwrap()).unwrap();
+        assert_eq!(text, serde_json::to_string(&uncached).unwrap());
+        // (the derived query's fields sit elsewhere in its document)
+        let mut data = Vec::new();
+        super::super::json::value(&mut data, &direct.data).unwrap();
+        assert_eq!(data, serde_json::to_vec(&derived.data).unwrap());
+        let paths = |r: &async_graphql::Response| {
+            r.errors
+                .iter()
+                .map(|e| format!("{:?} {}", e.path, e.message))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(paths(&direct), paths(&derived));
+        assert!(matches!(&direct.data, Value::Object(o)
+            if matches!(&o["probes"], Value::List(rows) if matches!(rows[0], Value::Binary(_)))));
+        assert!(!text.contains("Binary"));
         assert_eq!(direct.errors.len(), 3, "{:?}", direct.errors);
-        let json = direct.data.into_json().unwrap();
-        let probes = json["probes"].as_array().unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let probes = json["data"]["probes"].as_array().unwrap();
         assert_eq!(probes.len(), 6);
         assert_eq!(probes[4]["half"], 2);
         assert_eq!(probes[4]["a"], 4);
@@ -415,5 +610,80 @@ mod tests {
         assert_eq!(probes[5]["group"]["parity"], 1);
         assert_eq!(probes[5]["g"]["__typename"], "Group");
         assert_eq!(probes[3]["g"]["n"], 1);
+    }
+
+    /// A document whose selections repeat a response key, directly or
+    /// through fragments, answers its rows as values (async-graphql merges
+    /// them as objects); a cycle or a missing fragment says no too.
+    #[test]
+    fn only_documents_that_repeat_no_key_answer_rows_as_json() {
+        let safe = |q: &str| json_safe(&async_graphql::parser::parse_query(q).unwrap());
+        assert!(safe("{ a { b c } b: a { b } }"));
+        assert!(safe("{ a { ...F } } fragment F on T { b c { d } }"));
+        assert!(safe(
+            "query Q { a { ... on T { b } c } } query R { a { b } }"
+        ));
+        assert!(!safe("{ a { b b } }"));
+        assert!(!safe("{ a a }"));
+        assert!(!safe("{ a { b c { d x: d d } } }"));
+        assert!(!safe("{ a { b ...F } } fragment F on T { b }"));
+        assert!(!safe("{ a { ... on T { b } ... on U { b } } }"));
+        assert!(!safe("{ a { ...F } } fragment F on T { a { ...F } }"));
+        assert!(!safe("{ a { ...Missing } }"));
+    }
+
+    /// Each kind of cell writes the JSON of the value it stands for
+    /// (instants over the years, every fraction width, leap seconds and
+    /// years past 9999 included).
+    #[test]
+    fn a_cell_writes_what_its_value_serializes_to() {
+        use chrono::{TimeZone, Utc};
+        let mut cells = vec![
+            Cell::Null,
+            Cell::Text("plain"),
+            Cell::Text("quote \" backslash \\ newline \n é"),
+            Cell::Id(0),
+            Cell::Id(i64::MAX),
+            Cell::Id(-7),
+            Cell::Decimal("1500.00".parse().unwrap()),
+            Cell::Decimal("-0.001".parse().unwrap()),
+            Cell::Enum("SOME_VALUE"),
+            Cell::Value(Value::from(3)),
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let secs = (seed % 400_000_000_000) as i64 - 62_000_000_000;
+            let nanos = match seed % 4 {
+                0 => 0,
+                1 => (seed >> 20) as u32 % 1000 * 1_000_000,
+                2 => (seed >> 20) as u32 % 1_000_000 * 1000,
+                _ => (seed >> 20) as u32 % 1_000_000_000,
+            };
+            cells.push(Cell::Instant(Utc.timestamp_opt(secs, nanos).unwrap()));
+        }
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+            .unwrap()
+            .and_utc();
+        cells.push(Cell::Instant(leap));
+        cells.push(Cell::Instant(
+            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+        ));
+        cells.push(Cell::Instant(
+            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+        ));
+        for cell in cells {
+            let mut written = Vec::new();
+            cell.write(&mut written);
+            let value = cell.into_value();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                serde_json::to_string(&value).unwrap()
+            );
+        }
     }
 }

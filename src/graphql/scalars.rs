@@ -24,6 +24,44 @@ impl ScalarType for DateTime {
     }
 }
 
+/// Appends `t` as the JSON string of its [`DateTime`] value, without the
+/// formatting machinery (a page writes two per row); what chrono writes
+/// for years outside 0–9999 and leap seconds.
+pub fn write_instant(out: &mut Vec<u8>, t: &chrono::DateTime<Utc>) {
+    use chrono::{Datelike, Timelike};
+    let (year, nano) = (t.year(), t.nanosecond());
+    if !(0..=9999).contains(&year) || nano >= 1_000_000_000 {
+        let _ = super::json::string(out, &t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        return;
+    }
+    fn digits(out: &mut Vec<u8>, n: u32, width: u32) {
+        for i in (0..width).rev() {
+            out.push(b'0' + (n / 10u32.pow(i) % 10) as u8);
+        }
+    }
+    out.push(b'"');
+    digits(out, year as u32, 4);
+    for (sep, n) in b"--T".iter().zip([t.month(), t.day(), t.hour()]) {
+        out.push(*sep);
+        digits(out, n, 2);
+    }
+    for n in [t.minute(), t.second()] {
+        out.push(b':');
+        digits(out, n, 2);
+    }
+    if nano != 0 {
+        out.push(b'.');
+        if nano % 1_000_000 == 0 {
+            digits(out, nano / 1_000_000, 3);
+        } else if nano % 1_000 == 0 {
+            digits(out, nano / 1_000, 6);
+        } else {
+            digits(out, nano, 9);
+        }
+    }
+    out.extend_from_slice(b"Z\"");
+}
+
 impl From<chrono::DateTime<Utc>> for DateTime {
     fn from(t: chrono::DateTime<Utc>) -> Self {
         DateTime(t)

@@ -419,14 +419,11 @@ async fn execute(
     let caller = actor.kind();
     let client = client_addr(state, peer, headers);
     crate::graphql::context::request_context(&mut request.data, &state.deps.db, actor, client);
-    request
-        .data
-        .insert(crate::graphql::rows::RowCache::default());
     // The operation runs to its end on a task of its own: a client that goes
     // away mid-request cancels nothing half-way (a write and its audit, a
     // transaction being opened), it only misses the answer.
     let schema = state.schema.clone();
-    let run = access::carry(async move { schema.execute_named(request).await });
+    let run = access::carry(async move { schema.execute_named(request, true).await });
     let (mut response, name, outcome) = match tokio::spawn(run).await {
         Ok(r) => r,
         Err(e) => {
@@ -448,7 +445,7 @@ async fn execute(
     };
     // A response is bounded in bytes too: past the limit the client gets an
     // error asking for a smaller page instead of megabytes.
-    let body = match serde_json::to_vec(&response) {
+    let body = match crate::graphql::json::response(&response) {
         Ok(b) if b.len() <= state.deps.config.response_limit => b,
         Ok(b) => {
             tracing::warn!(bytes = b.len(), "response over its limit refused");

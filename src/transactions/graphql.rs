@@ -12,15 +12,14 @@ use crate::catalog::model::PaymentSystem;
 use crate::error::{AppError, UserError};
 use crate::graphql::common::{amount, clamp_count, internal, CurrencyTotal, PageInfo, TimeRange};
 use crate::graphql::context::{actor, deps};
-use crate::graphql::rows::{self, Row};
+use crate::graphql::rows::{self, enum_name, Cell, Row};
 use crate::graphql::scalars::{DateTime, Decimal};
 use crate::pagination::PageArgs;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::Field;
-use async_graphql::resolver_utils::enum_value;
 use async_graphql::{
     ComplexObject, Context, ContextSelectionSet, Enum, ErrorExtensions, InputObject, Object,
-    OutputType, Positioned, Result, ResultExt, ScalarType, ServerResult, SimpleObject, Value, ID,
+    OutputType, Positioned, Result, ResultExt, ServerResult, SimpleObject, Value, ID,
 };
 use entity::transaction;
 
@@ -63,29 +62,30 @@ impl Row for Transaction {
 
     // The same values as TransactionObject's fields of the same names (a
     // test compares every field both ways).
-    fn column(&self, name: &str, ctx: &Context<'_>) -> Option<Value> {
+    fn column(&self, name: &str, ctx: &Context<'_>) -> Option<Cell<'_>> {
         let t = &*self.0;
-        let text = |s: &str| Value::String(s.to_owned());
-        let or_null = |v: Option<&String>| v.map_or(Value::Null, |s| text(s));
-        let instant = |v: chrono::DateTime<chrono::Utc>| DateTime::from(v).to_value();
+        fn or_null(v: &Option<String>) -> Cell<'_> {
+            v.as_deref().map_or(Cell::Null, Cell::Text)
+        }
+        let amount = |m| Some(Cell::Decimal(amount(deps(ctx).ok()?, &m).0));
         Some(match name {
-            "id" => Value::String(t.id.to_string()),
-            "walletIdentifier" => text(&t.wallet_identifier),
-            "direction" => enum_value(t.direction),
-            "amount" => amount(deps(ctx).ok()?, &t.amount()).to_value(),
-            "currency" => text(&t.currency),
-            "commission" => amount(deps(ctx).ok()?, &t.commission()).to_value(),
-            "transactionNumber" => text(&t.transaction_number),
-            "counterparty" => or_null(t.counterparty.as_ref()),
-            "createdAt" => instant(t.created_at),
-            "label" => or_null(t.label.as_ref()),
-            "orderId" => or_null(t.order_id.as_ref()),
-            "activatedAt" => t.activated_at.map_or(Value::Null, instant),
-            "status" => enum_value(t.status()),
-            "postbackStatus" => enum_value(t.postback_status),
-            "type" => enum_value(t.kind),
-            "originality" => enum_value(t.originality),
-            "country" => text(&t.country),
+            "id" => Cell::Id(t.id),
+            "walletIdentifier" => Cell::Text(&t.wallet_identifier),
+            "direction" => Cell::Enum(enum_name(t.direction)),
+            "amount" => amount(t.amount())?,
+            "currency" => Cell::Text(&t.currency),
+            "commission" => amount(t.commission())?,
+            "transactionNumber" => Cell::Text(&t.transaction_number),
+            "counterparty" => or_null(&t.counterparty),
+            "createdAt" => Cell::Instant(t.created_at),
+            "label" => or_null(&t.label),
+            "orderId" => or_null(&t.order_id),
+            "activatedAt" => t.activated_at.map_or(Cell::Null, Cell::Instant),
+            "status" => Cell::Enum(enum_name(t.status())),
+            "postbackStatus" => Cell::Enum(enum_name(t.postback_status)),
+            "type" => Cell::Enum(enum_name(t.kind)),
+            "originality" => Cell::Enum(enum_name(t.originality)),
+            "country" => Cell::Text(&t.country),
             _ => return None,
         })
     }

@@ -727,6 +727,24 @@ async fn a_transaction_answers_the_same_by_the_row_path_and_the_object_path() {
     let twice = edges("node { id } node { amount }".into()).await;
     assert_eq!(twice[0]["node"]["amount"], direct[0]["node"]["amount"]);
     assert_eq!(twice[0]["node"]["id"], direct[0]["node"]["id"]);
+    // lists of rows given twice merge row by row, directly and by fragment
+    for q in [
+        "{ transactions(first: 50) { nodes { id } nodes { amount label } } }",
+        "{ transactions(first: 50) { nodes { id ...A } } } fragment A on Transaction { id amount label }",
+        "{ transactions(first: 50) { ...N nodes { amount label } } } fragment N on TransactionConnection { nodes { id } }",
+    ] {
+        let body = app.gql(Some(&owner), q, json!({})).await;
+        assert!(body["errors"].is_null(), "{body}");
+        let merged = body["data"]["transactions"]["nodes"].as_array().unwrap();
+        assert_eq!(merged.len(), nodes.len(), "{q}");
+        for (m, n) in merged.iter().zip(nodes) {
+            assert_eq!(
+                (&m["id"], &m["amount"], &m["label"]),
+                (&n["id"], &n["amount"], &n["label"]),
+                "{q}"
+            );
+        }
+    }
 }
 
 /// A page is read along its merchant's own index whatever plan PostgreSQL

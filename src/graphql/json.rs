@@ -1,0 +1,151 @@
+//! A response written as JSON, with rows already written.
+//!
+//! Over HTTP a [`Row`](super::rows::Row) answers its selection as the JSON
+//! text of its object, carried up the response tree as a
+//! `Value::Binary` (see [`super::rows`]): a row's values are written once,
+//! where they are read, instead of becoming an object of `Name` keys that
+//! is serialized and freed afterwards (on a 20-row Transactions page the
+//! objects' keys, copies, serialization and freeing were the largest part
+//! of a request's instructions). Kassa's schema has no binary output, so
+//! `Binary` in a response is always such a row; this writer copies it as
+//! it is, and writes everything else as `serde_json` writes a
+//! `async_graphql::Response` (the same bytes: a test compares them).
+
+use async_graphql::{Response, Value};
+
+/// `response` as JSON: `data`, then `extensions` and `errors` when there
+/// are any (async-graphql's order).
+pub fn response(response: &Response) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(b"{\"data\":");
+    value(&mut out, &response.data)?;
+    if !response.extensions.is_empty() {
+        out.extend_from_slice(b",\"extensions\":{");
+        for (i, (k, v)) in response.extensions.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            string(&mut out, k)?;
+            out.push(b':');
+            value(&mut out, v)?;
+        }
+        out.push(b'}');
+    }
+    if !response.errors.is_empty() {
+        out.extend_from_slice(b",\"errors\":");
+        serde_json::to_writer(&mut out, &response.errors)?;
+    }
+    out.push(b'}');
+    Ok(out)
+}
+
+/// Appends `v` as JSON; a `Binary` is a row's JSON, copied as it is.
+pub fn value(out: &mut Vec<u8>, v: &Value) -> serde_json::Result<()> {
+    match v {
+        Value::Binary(raw) => out.extend_from_slice(raw),
+        Value::String(s) => string(out, s)?,
+        Value::Enum(name) => string(out, name)?,
+        Value::List(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                value(out, item)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(out, k)?;
+                out.push(b':');
+                value(out, item)?;
+            }
+            out.push(b'}');
+        }
+        Value::Null | Value::Boolean(_) | Value::Number(_) => serde_json::to_writer(out, v)?,
+    }
+    Ok(())
+}
+
+/// Appends `s` as a JSON string. Most strings of a response need no
+/// escape: those are copied whole after one pass that finds none.
+pub fn string(out: &mut Vec<u8>, s: &str) -> serde_json::Result<()> {
+    // (no early exit: the pass compiles to vector compares)
+    let escapes = s.bytes().fold(false, |any, b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !escapes {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        Ok(())
+    } else {
+        serde_json::to_writer(out, s)
+    }
+}
+
+/// Appends the key of an object's member: `"key":`.
+pub fn key(out: &mut Vec<u8>, key: &str) -> serde_json::Result<()> {
+    string(out, key)?;
+    out.push(b':');
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::{Name, ServerError};
+
+    /// Every kind of value, strings that need escapes, extensions and
+    /// errors: the same bytes as serde_json's serialization of the response.
+    #[test]
+    fn writes_a_response_as_serde_json_does() {
+        let mut object = async_graphql::indexmap::IndexMap::new();
+        object.insert(Name::new("plain"), Value::String("abc".into()));
+        object.insert(
+            Name::new("escaped"),
+            Value::String("q\"b\\s\n\t\u{1}é€😀</".into()),
+        );
+        object.insert(Name::new("null"), Value::Null);
+        object.insert(Name::new("t"), Value::Boolean(true));
+        object.insert(Name::new("int"), Value::from(-42));
+        object.insert(Name::new("float"), Value::from(1.5f64));
+        object.insert(Name::new("e"), Value::Enum(Name::new("SOME_VALUE")));
+        object.insert(
+            Name::new("list"),
+            Value::List(vec![Value::from(1), Value::List(vec![]), Value::Null]),
+        );
+        object.insert(Name::new("empty"), Value::Object(Default::default()));
+        let mut response = Response::new(Value::Object(object));
+        response
+            .errors
+            .push(ServerError::new("bad \"thing\"", None));
+        response.extensions.insert("k\"ey".into(), Value::from(3));
+        assert_eq!(
+            String::from_utf8(super::response(&response).unwrap()).unwrap(),
+            serde_json::to_string(&response).unwrap()
+        );
+        let bare = Response::new(Value::Null);
+        assert_eq!(
+            super::response(&bare).unwrap(),
+            serde_json::to_vec(&bare).unwrap()
+        );
+    }
+
+    /// A row's JSON (a `Binary`) is copied into its place as it is.
+    #[test]
+    fn copies_a_rows_json_into_its_place() {
+        let row = Value::Binary(bytes::Bytes::from_static(b"{\"id\":\"7\"}"));
+        let response = Response::new(Value::List(vec![row.clone(), row]));
+        assert_eq!(
+            super::response(&response).unwrap(),
+            b"{\"data\":[{\"id\":\"7\"},{\"id\":\"7\"}]}"
+        );
+    }
+}
