@@ -16,7 +16,7 @@ use async_graphql::{Response, Value};
 /// `response` as JSON: `data`, then `extensions` and `errors` when there
 /// are any (async-graphql's order).
 pub fn response(response: &Response) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(1024);
+    let mut out = Vec::with_capacity(size(&response.data) + 1024);
     out.extend_from_slice(b"{\"data\":");
     value(&mut out, &response.data)?;
     if !response.extensions.is_empty() {
@@ -37,6 +37,25 @@ pub fn response(response: &Response) -> serde_json::Result<Vec<u8>> {
     }
     out.push(b'}');
     Ok(out)
+}
+
+/// About how long `v` is as JSON (exact but for escapes and scalars), so
+/// that a page's response is written into one allocation instead of being
+/// copied as it grows.
+fn size(v: &Value) -> usize {
+    match v {
+        Value::Binary(raw) => raw.len(),
+        Value::String(s) => s.len() + 2,
+        Value::Enum(name) => name.len() + 2,
+        Value::List(items) => items.iter().map(size).sum::<usize>() + items.len() + 1,
+        Value::Object(map) => {
+            map.iter()
+                .map(|(k, v)| k.len() + 4 + size(v))
+                .sum::<usize>()
+                + 1
+        }
+        Value::Null | Value::Boolean(_) | Value::Number(_) => 8,
+    }
 }
 
 /// Appends `v` as JSON; a `Binary` is a row's JSON, copied as it is.

@@ -84,7 +84,6 @@ impl Cell<'_> {
     /// Appends the value as JSON: the same text as [`Cell::into_value`]'s
     /// value written by [`super::json`] (a test compares them).
     fn write(&self, out: &mut Vec<u8>) {
-        use std::io::Write;
         match self {
             Cell::Null => out.extend_from_slice(b"null"),
             Cell::Text(s) => {
@@ -96,9 +95,7 @@ impl Cell<'_> {
                 out.push(b'"');
             }
             Cell::Instant(t) => super::scalars::write_instant(out, t),
-            Cell::Decimal(d) => {
-                let _ = write!(out, "\"{d}\"");
-            }
+            Cell::Decimal(d) => super::scalars::write_decimal(out, d),
             Cell::Enum(name) => {
                 let _ = super::json::string(out, name);
             }
@@ -124,7 +121,7 @@ pub async fn resolve<R: Row>(
     let object = row.object();
     let cache = ctx.data_opt::<RowCache>();
     let Some(mut out) = Answer::start(cache, ctx.item) else {
-        return object.resolve(ctx, field).await;
+        return Box::pin(object.resolve(ctx, field)).await;
     };
     for f in fields(ctx.item) {
         let name = f.node.name.node.as_str();
@@ -136,7 +133,7 @@ pub async fn resolve<R: Row>(
         } else if let (Some(cache), Some(key)) = (cache, row.shared(name)) {
             match cache.shared(f, key) {
                 Some(raw) => out.raw(f, &raw),
-                None => match object.resolve_field(&ctx_field).await {
+                None => match Box::pin(object.resolve_field(&ctx_field)).await {
                     Ok(Some(v)) => {
                         let raw = cache.keep_shared(f, key, &v);
                         out.raw(f, &raw);
@@ -145,7 +142,7 @@ pub async fn resolve<R: Row>(
                 },
             }
         } else {
-            out.set(ctx, f, object.resolve_field(&ctx_field).await);
+            out.set(ctx, f, Box::pin(object.resolve_field(&ctx_field)).await);
         }
     }
     Ok(out.finish(cache, ctx.item))
@@ -466,7 +463,7 @@ pub async fn edge<N: OutputType, O: OutputType + ContainerType>(
 ) -> ServerResult<Value> {
     let cache = ctx.data_opt::<RowCache>();
     let Some(mut out) = Answer::start(cache, ctx.item) else {
-        return object().resolve(ctx, field).await;
+        return Box::pin(object().resolve(ctx, field)).await;
     };
     for f in fields(ctx.item) {
         let ctx_field = ctx.with_field(f);
@@ -478,7 +475,7 @@ pub async fn edge<N: OutputType, O: OutputType + ContainerType>(
                 let ctx_node = ctx_field.with_selection_set(&f.node.selection_set);
                 out.set(ctx, f, node.resolve(&ctx_node, f).await.map(Some));
             }
-            _ => out.set(ctx, f, object().resolve_field(&ctx_field).await),
+            _ => out.set(ctx, f, Box::pin(object().resolve_field(&ctx_field)).await),
         }
     }
     Ok(out.finish(cache, ctx.item))
@@ -647,6 +644,12 @@ mod tests {
             Cell::Id(-7),
             Cell::Decimal("1500.00".parse().unwrap()),
             Cell::Decimal("-0.001".parse().unwrap()),
+            Cell::Decimal("0.00".parse().unwrap()),
+            Cell::Decimal(-rust_decimal::Decimal::new(0, 2)),
+            Cell::Decimal(rust_decimal::Decimal::MAX),
+            Cell::Decimal(rust_decimal::Decimal::MIN),
+            Cell::Decimal(rust_decimal::Decimal::new(12345, 28)),
+            Cell::Decimal(rust_decimal::Decimal::new(-7, 0)),
             Cell::Enum("SOME_VALUE"),
             Cell::Value(Value::from(3)),
         ];

@@ -62,6 +62,32 @@ pub fn write_instant(out: &mut Vec<u8>, t: &chrono::DateTime<Utc>) {
     out.extend_from_slice(b"Z\"");
 }
 
+/// Appends `d` as the JSON string of its [`Decimal`] value (every digit of
+/// its scale, a minus sign when negative, zero included: rust_decimal's
+/// `Display`), without the formatting machinery.
+pub fn write_decimal(out: &mut Vec<u8>, d: &rust_decimal::Decimal) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(d.mantissa().unsigned_abs()).as_bytes();
+    let scale = d.scale() as usize;
+    out.push(b'"');
+    if d.is_sign_negative() {
+        out.push(b'-');
+    }
+    if scale == 0 {
+        out.extend_from_slice(digits);
+    } else if digits.len() > scale {
+        let (whole, fraction) = digits.split_at(digits.len() - scale);
+        out.extend_from_slice(whole);
+        out.push(b'.');
+        out.extend_from_slice(fraction);
+    } else {
+        out.extend_from_slice(b"0.");
+        out.resize(out.len() + scale - digits.len(), b'0');
+        out.extend_from_slice(digits);
+    }
+    out.push(b'"');
+}
+
 impl From<chrono::DateTime<Utc>> for DateTime {
     fn from(t: chrono::DateTime<Utc>) -> Self {
         DateTime(t)

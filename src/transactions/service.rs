@@ -784,6 +784,45 @@ impl Cells {
     }
 }
 
+/// A `timestamptz` cell read as sqlx reads it, without chrono's calendar
+/// arithmetic (sqlx adds the microseconds to 2000-01-01 as a duration: a
+/// page row's three instants cost more than its ten strings).
+struct Instant(chrono::DateTime<chrono::Utc>);
+
+impl sea_orm::sqlx::Type<sea_orm::sqlx::Postgres> for Instant {
+    fn type_info() -> sea_orm::sqlx::postgres::PgTypeInfo {
+        <chrono::DateTime<chrono::Utc> as sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sea_orm::sqlx::postgres::PgTypeInfo) -> bool {
+        <chrono::DateTime<chrono::Utc> as sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>>::compatible(
+            ty,
+        )
+    }
+}
+
+impl<'r> sea_orm::sqlx::Decode<'r, sea_orm::sqlx::Postgres> for Instant {
+    fn decode(
+        value: sea_orm::sqlx::postgres::PgValueRef<'r>,
+    ) -> Result<Self, sea_orm::sqlx::error::BoxDynError> {
+        use sea_orm::sqlx::postgres::PgValueFormat;
+        if value.format() != PgValueFormat::Binary {
+            return <chrono::DateTime<chrono::Utc> as sea_orm::sqlx::Decode<
+                sea_orm::sqlx::Postgres,
+            >>::decode(value)
+            .map(Instant);
+        }
+        // microseconds since 2000-01-01 00:00:00 UTC, big-endian
+        const FROM_UNIX_EPOCH: i64 = 946_684_800_000_000;
+        let micros = i64::from_be_bytes(value.as_bytes()?.try_into()?);
+        micros
+            .checked_add(FROM_UNIX_EPOCH)
+            .and_then(chrono::DateTime::from_timestamp_micros)
+            .map(Instant)
+            .ok_or_else(|| format!("timestamp {micros} µs from 2000 is out of range").into())
+    }
+}
+
 /// One row of the Transactions page's statement, its columns in the
 /// entity's order.
 fn by_position(
@@ -806,11 +845,11 @@ fn by_position(
         commission_minor: c.get(r, 8)?,
         transaction_number: c.get(r, 9)?,
         counterparty: c.get(r, 10)?,
-        created_at: c.get(r, 11)?,
-        ingested_at: c.get(r, 12)?,
+        created_at: c.get::<Instant>(r, 11)?.0,
+        ingested_at: c.get::<Instant>(r, 12)?.0,
         label: c.get(r, 13)?,
         order_id: c.get(r, 14)?,
-        activated_at: c.get(r, 15)?,
+        activated_at: c.get::<Option<Instant>>(r, 15)?.map(|t| t.0),
         kind: stored(c.get(r, 16)?)?,
         originality: stored(c.get(r, 17)?)?,
         country: c.get(r, 18)?,
