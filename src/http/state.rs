@@ -8,9 +8,23 @@ use anyhow::Context;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// A running server's state, shared by every request.
+/// A running server's state, shared by every request: one reference
+/// counted handle ([`Shared`]). axum clones the state for every request and
+/// middleware; as a struct of two dozen `Arc`s that was two dozen atomic
+/// counts bounced between the cores per clone and per drop.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     pub deps: Deps,
     pub schema: Api,
     pub metrics: Arc<Metrics>,
@@ -30,7 +44,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(deps: Deps) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::new().context("registering metrics")?);
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             schema: build_schema(deps.clone(), metrics.clone()),
             metrics,
             sessions: Default::default(),
@@ -39,6 +53,6 @@ impl AppState {
             sockets: tokio_util::task::TaskTracker::new(),
             closing: watch::channel(false).0,
             deps,
-        })
+        })))
     }
 }
