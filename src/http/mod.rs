@@ -422,8 +422,8 @@ async fn execute(
     // The operation runs to its end on a task of its own: a client that goes
     // away mid-request cancels nothing half-way (a write and its audit, a
     // transaction being opened), it only misses the answer.
-    let schema = state.schema.clone();
-    let run = access::carry(async move { schema.execute_named(request, true).await });
+    let shared = state.clone();
+    let run = access::carry(async move { shared.schema.execute_named(request, true).await });
     let (mut response, name, outcome) = match tokio::spawn(run).await {
         Ok(r) => r,
         Err(e) => {
