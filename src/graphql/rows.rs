@@ -153,12 +153,14 @@ pub async fn resolve<R: Row>(
 /// fragments bring (whatever their type conditions). async-graphql merges
 /// the values of such a key as objects, which a row's JSON is not. Walks
 /// at most 10,000 selections 64 deep (a document's fragments can multiply
-/// and cycle before validation refuses them), else says no.
+/// and cycle before validation refuses them), else says no; each key is
+/// looked up in a set, so a selection of thousands of fields costs a walk
+/// over them, not their square.
 pub fn json_safe(doc: &ExecutableDocument) -> bool {
     fn once<'a>(
         set: &'a SelectionSet,
         doc: &'a ExecutableDocument,
-        seen: &mut Vec<&'a str>,
+        seen: &mut std::collections::HashSet<&'a str>,
         budget: &mut usize,
         depth: usize,
     ) -> bool {
@@ -173,13 +175,11 @@ pub fn json_safe(doc: &ExecutableDocument) -> bool {
             let ok = match &item.node {
                 Selection::Field(f) => {
                     let key = f.node.response_key().node.as_str();
-                    let repeated = seen.contains(&key);
-                    seen.push(key);
-                    !repeated
+                    seen.insert(key)
                         && once(
                             &f.node.selection_set.node,
                             doc,
-                            &mut Vec::new(),
+                            &mut Default::default(),
                             budget,
                             depth + 1,
                         )
@@ -205,7 +205,7 @@ pub fn json_safe(doc: &ExecutableDocument) -> bool {
         once(
             &op.node.selection_set.node,
             doc,
-            &mut Vec::new(),
+            &mut Default::default(),
             &mut budget,
             0,
         )
