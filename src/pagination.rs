@@ -23,7 +23,20 @@ pub fn page_size(requested: Option<i32>, arg: &str) -> Result<u64, AppError> {
 
 /// Encodes a position in a list of `kind`.
 pub fn encode(kind: &str, position: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{position}"))
+    encode_parts(kind, &[position])
+}
+
+/// [`encode`] of the position the `parts` spell one after another, without
+/// the formatting machinery (a page makes a cursor per row).
+fn encode_parts(kind: &str, parts: &[&str]) -> String {
+    let len = kind.len() + 1 + parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut plain = String::with_capacity(len);
+    plain.push_str(kind);
+    plain.push(':');
+    for part in parts {
+        plain.push_str(part);
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain)
 }
 
 /// Decodes a cursor of `kind` back into its position.
@@ -98,13 +111,8 @@ impl Sort {
 
     /// The cursor of a row whose sort value is `value`.
     pub fn cursor(&self, value: i64, id: i64) -> String {
-        // `encode(kind, "field|dir|value|id")` without the formatting
-        // machinery: a page makes one per row.
         let (mut value_digits, mut id_digits) = (itoa::Buffer::new(), itoa::Buffer::new());
-        let mut plain = String::with_capacity(self.kind.len() + self.field.len() + 48);
-        for part in [
-            self.kind,
-            ":",
+        let position = [
             self.field,
             "|",
             self.dir(),
@@ -112,10 +120,8 @@ impl Sort {
             value_digits.format(value),
             "|",
             id_digits.format(id),
-        ] {
-            plain.push_str(part);
-        }
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain)
+        ];
+        encode_parts(self.kind, &position)
     }
 
     fn decode(&self, cursor: &str, arg: &str) -> Result<(i64, i64), AppError> {

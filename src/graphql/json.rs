@@ -20,16 +20,11 @@ pub fn response(response: &Response) -> serde_json::Result<Vec<u8>> {
     out.extend_from_slice(b"{\"data\":");
     value(&mut out, &response.data)?;
     if !response.extensions.is_empty() {
-        out.extend_from_slice(b",\"extensions\":{");
-        for (i, (k, v)) in response.extensions.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            string(&mut out, k)?;
-            out.push(b':');
-            value(&mut out, v)?;
-        }
-        out.push(b'}');
+        out.extend_from_slice(b",\"extensions\":");
+        object(
+            &mut out,
+            response.extensions.iter().map(|(k, v)| (k.as_str(), v)),
+        )?;
     }
     if !response.errors.is_empty() {
         out.extend_from_slice(b",\"errors\":");
@@ -74,20 +69,26 @@ pub fn value(out: &mut Vec<u8>, v: &Value) -> serde_json::Result<()> {
             }
             out.push(b']');
         }
-        Value::Object(map) => {
-            out.push(b'{');
-            for (i, (k, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                string(out, k)?;
-                out.push(b':');
-                value(out, item)?;
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => object(out, map.iter().map(|(k, v)| (k.as_str(), v)))?,
         Value::Null | Value::Boolean(_) | Value::Number(_) => serde_json::to_writer(out, v)?,
     }
+    Ok(())
+}
+
+/// Appends an object of `members`.
+fn object<'a>(
+    out: &mut Vec<u8>,
+    members: impl Iterator<Item = (&'a str, &'a Value)>,
+) -> serde_json::Result<()> {
+    out.push(b'{');
+    for (i, (k, v)) in members.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        key(out, k)?;
+        value(out, v)?;
+    }
+    out.push(b'}');
     Ok(())
 }
 

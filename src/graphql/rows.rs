@@ -86,7 +86,7 @@ impl Cell<'_> {
     fn write(&self, out: &mut Vec<u8>) {
         match self {
             Cell::Null => out.extend_from_slice(b"null"),
-            Cell::Text(s) => {
+            Cell::Text(s) | Cell::Enum(s) => {
                 let _ = super::json::string(out, s);
             }
             Cell::Id(id) => {
@@ -96,9 +96,6 @@ impl Cell<'_> {
             }
             Cell::Instant(t) => super::scalars::write_instant(out, t),
             Cell::Decimal(d) => super::scalars::write_decimal(out, d),
-            Cell::Enum(name) => {
-                let _ = super::json::string(out, name);
-            }
             Cell::Value(v) => json(out, v),
         }
     }
@@ -127,7 +124,7 @@ pub async fn resolve<R: Row>(
         let name = f.node.name.node.as_str();
         let ctx_field = ctx.with_field(f);
         if name == "__typename" {
-            out.text(f, &object.introspection_type_name());
+            out.cell(f, Cell::Text(&object.introspection_type_name()));
         } else if let Some(cell) = row.column(name, &ctx_field) {
             out.cell(f, cell);
         } else if let (Some(cache), Some(key)) = (cache, row.shared(name)) {
@@ -358,22 +355,6 @@ impl Answer {
         }
     }
 
-    /// The text value of field `f`.
-    fn text(&mut self, f: &Positioned<Field>, text: &str) {
-        match self {
-            Answer::Json { out, members, .. } => {
-                Self::member(out, members, f);
-                let _ = super::json::string(out, text);
-            }
-            Answer::Object(out) => {
-                out.insert(
-                    f.node.response_key().node.clone(),
-                    Value::String(text.into()),
-                );
-            }
-        }
-    }
-
     fn member(out: &mut Vec<u8>, members: &mut usize, f: &Positioned<Field>) {
         if *members > 0 {
             out.push(b',');
@@ -468,8 +449,8 @@ pub async fn edge<N: OutputType, O: OutputType + ContainerType>(
     for f in fields(ctx.item) {
         let ctx_field = ctx.with_field(f);
         match f.node.name.node.as_str() {
-            "__typename" => out.text(f, &O::type_name()),
-            "cursor" => out.text(f, cursor),
+            "__typename" => out.cell(f, Cell::Text(&O::type_name())),
+            "cursor" => out.cell(f, Cell::Text(cursor)),
             // as the derived object resolves an object-typed field
             "node" => {
                 let ctx_node = ctx_field.with_selection_set(&f.node.selection_set);
