@@ -342,7 +342,10 @@ pub async fn audit_log(
         .transpose()?;
     let (entries, has_next) = pagination::newest_first(
         d,
-        audit_entry::Entity::find().filter(cond),
+        pagination::find_all::<audit_entry::Entity>(
+            sea_orm::ConnectionTrait::get_database_backend(&d.db),
+        )
+        .filter(cond),
         A::Id,
         pagination::Owner {
             column: A::MerchantId,

@@ -574,7 +574,10 @@ pub async fn stockpilings(
         .transpose()?;
     crate::pagination::newest_first(
         d,
-        stockpiling::Entity::find().filter(stockpiling_matching(filter)),
+        crate::pagination::find_all::<stockpiling::Entity>(
+            sea_orm::ConnectionTrait::get_database_backend(&d.db),
+        )
+        .filter(stockpiling_matching(filter)),
         stockpiling::Column::Id,
         crate::pagination::Owner {
             column: stockpiling::Column::MerchantId,

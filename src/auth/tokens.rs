@@ -21,7 +21,12 @@ pub fn generate(prefix: &str) -> String {
     )
 }
 
-/// What is stored instead of the token.
+/// What is stored instead of the token (lowercase hex of its SHA-256):
+/// written into one buffer (every request with a token digests it to find
+/// its session; `hex::encode` builds the text a char at a time).
 pub fn digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    let mut out = [0u8; 64];
+    hex::encode_to_slice(Sha256::digest(token.as_bytes()), &mut out)
+        .expect("32 bytes are 64 hex digits");
+    String::from_utf8_lossy(&out).into_owned()
 }

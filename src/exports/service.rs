@@ -240,8 +240,10 @@ pub fn stream(
                     Filter::Transactions(f) => {
                         let (rows, more) = crate::pagination::newest_first(
                             &d,
-                            transaction::Entity::find()
-                                .filter(crate::transactions::service::matching(f)),
+                            crate::pagination::find_all::<transaction::Entity>(
+                                sea_orm::ConnectionTrait::get_database_backend(&d.db),
+                            )
+                            .filter(crate::transactions::service::matching(f)),
                             transaction::Column::Id,
                             crate::transactions::service::owner(tenant, f),
                             at.before,
@@ -256,8 +258,10 @@ pub fn stream(
                     Filter::Withdrawals(f) => {
                         let (rows, more) = crate::pagination::newest_first(
                             &d,
-                            withdrawal::Entity::find()
-                                .filter(crate::withdrawals::service::matching(f)),
+                            crate::pagination::find_all::<withdrawal::Entity>(
+                                sea_orm::ConnectionTrait::get_database_backend(&d.db),
+                            )
+                            .filter(crate::withdrawals::service::matching(f)),
                             withdrawal::Column::Id,
                             crate::withdrawals::service::owner(tenant, f),
                             at.before,

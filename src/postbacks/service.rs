@@ -58,7 +58,10 @@ pub async fn list(
         .transpose()?;
     pagination::newest_first(
         d,
-        postback::Entity::find().filter(matching(f)),
+        pagination::find_all::<postback::Entity>(sea_orm::ConnectionTrait::get_database_backend(
+            &d.db,
+        ))
+        .filter(matching(f)),
         postback::Column::Id,
         pagination::Owner {
             column: postback::Column::MerchantId,

@@ -705,7 +705,8 @@ pub async fn list(
     }
     pagination::keyset(
         d,
-        transaction::Entity::find().filter(matching(filter)),
+        pagination::find_all::<transaction::Entity>(d.db.get_database_backend())
+            .filter(matching(filter)),
         transaction::Column::Id,
         owner(tenant, filter),
         &sort,
@@ -896,7 +897,7 @@ pub fn page_statement(
     let plan = pagination::Plan::of(&sort, args)?;
     pagination::keyset_statement(
         backend,
-        transaction::Entity::find().filter(matching(filter)),
+        pagination::find_all::<transaction::Entity>(backend).filter(matching(filter)),
         transaction::Column::Id,
         owner(tenant, filter),
         &sort,

@@ -591,7 +591,10 @@ pub async fn list(
 ) -> AppResult<Page<withdrawal::Model>> {
     pagination::keyset(
         d,
-        withdrawal::Entity::find().filter(matching(f)),
+        pagination::find_all::<withdrawal::Entity>(sea_orm::ConnectionTrait::get_database_backend(
+            &d.db,
+        ))
+        .filter(matching(f)),
         withdrawal::Column::Id,
         owner(tenant, f),
         &sort(field, ascending),
