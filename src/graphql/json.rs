@@ -124,20 +124,44 @@ fn needs_escapes(bytes: &[u8]) -> bool {
     fn word(w: u64) -> bool {
         below(w, 0x20) | below(w ^ (ONES * b'"' as u64), 1) | below(w ^ (ONES * b'\\' as u64), 1)
     }
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        if word(u64::from_le_bytes([
-            w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7],
-        ])) {
+    let load = |at: usize, len: usize| {
+        let mut w = [b'a'; 8];
+        w[..len].copy_from_slice(&bytes[at..at + len]);
+        u64::from_le_bytes(w)
+    };
+    let n = bytes.len();
+    if n >= 8 {
+        // every whole word, then the last eight bytes (overlapping)
+        let mut words = bytes.chunks_exact(8);
+        if words.any(|w| word(load_word(w))) {
             return true;
         }
+        return word(load(n - 8, 8));
     }
-    // the last bytes, the rest of the word a letter
-    let mut last = ONES * b'a' as u64;
-    for (i, &b) in words.remainder().iter().enumerate() {
-        last = (last & !(0xff << (8 * i))) | (b as u64) << (8 * i);
-    }
-    word(last)
+    // four bytes from each end (overlapping), or for fewer than four the
+    // first, middle and last (all of them), the rest letters
+    let w = if n >= 4 {
+        load(0, 4) & 0xffff_ffff | load(n - 4, 4) << 32
+    } else if n > 0 {
+        u64::from_le_bytes([
+            bytes[0],
+            bytes[n / 2],
+            bytes[n - 1],
+            b'a',
+            b'a',
+            b'a',
+            b'a',
+            b'a',
+        ])
+    } else {
+        return false;
+    };
+    word(w)
+}
+
+#[inline(always)]
+fn load_word(w: &[u8]) -> u64 {
+    u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])
 }
 
 /// Appends the key of an object's member: `"key":`.

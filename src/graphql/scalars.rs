@@ -29,37 +29,46 @@ impl ScalarType for DateTime {
 /// for years outside 0–9999 and leap seconds.
 pub fn write_instant(out: &mut Vec<u8>, t: &chrono::DateTime<Utc>) {
     use chrono::{Datelike, Timelike};
-    let (year, nano) = (t.year(), t.nanosecond());
+    // (UTC: the stored date and time, read without offset arithmetic)
+    let naive = t.naive_utc();
+    let (year, nano) = (naive.year(), naive.nanosecond());
     if !(0..=9999).contains(&year) || nano >= 1_000_000_000 {
         let _ = super::json::string(out, &t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
         return;
     }
-    fn digits(out: &mut Vec<u8>, n: u32, width: u32) {
-        for i in (0..width).rev() {
-            out.push(b'0' + (n / 10u32.pow(i) % 10) as u8);
+    /// `n`'s last `width` digits at `at`
+    #[inline(always)]
+    fn put(text: &mut [u8; 32], at: usize, mut n: u32, width: usize) {
+        for i in (at..at + width).rev() {
+            text[i] = b'0' + (n % 10) as u8;
+            n /= 10;
         }
     }
-    out.push(b'"');
-    digits(out, year as u32, 4);
-    for (sep, n) in b"--T".iter().zip([t.month(), t.day(), t.hour()]) {
-        out.push(*sep);
-        digits(out, n, 2);
-    }
-    for n in [t.minute(), t.second()] {
-        out.push(b':');
-        digits(out, n, 2);
-    }
-    if nano != 0 {
-        out.push(b'.');
-        if nano % 1_000_000 == 0 {
-            digits(out, nano / 1_000_000, 3);
-        } else if nano % 1_000 == 0 {
-            digits(out, nano / 1_000, 6);
-        } else {
-            digits(out, nano, 9);
-        }
-    }
-    out.extend_from_slice(b"Z\"");
+    // spelled in place, then copied once
+    let mut text = *b"\"0000-00-00T00:00:00.000000000Z\"";
+    let date = naive.date();
+    put(&mut text, 1, year as u32, 4);
+    put(&mut text, 6, date.month(), 2);
+    put(&mut text, 9, date.day(), 2);
+    let seconds = naive.num_seconds_from_midnight();
+    put(&mut text, 12, seconds / 3600, 2);
+    put(&mut text, 15, seconds / 60 % 60, 2);
+    put(&mut text, 18, seconds % 60, 2);
+    let end = if nano == 0 {
+        20
+    } else if nano % 1_000_000 == 0 {
+        put(&mut text, 21, nano / 1_000_000, 3);
+        24
+    } else if nano % 1_000 == 0 {
+        put(&mut text, 21, nano / 1_000, 6);
+        27
+    } else {
+        put(&mut text, 21, nano, 9);
+        30
+    };
+    text[end] = b'Z';
+    text[end + 1] = b'"';
+    out.extend_from_slice(&text[..end + 2]);
 }
 
 /// Appends `d` as the JSON string of its [`Decimal`] value (every digit of
