@@ -306,11 +306,56 @@ impl OutputType for TransactionEdge {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        let object = || TransactionEdgeObject {
+        rows::edge(self, ctx, field).await
+    }
+}
+
+impl rows::Edge for TransactionEdge {
+    type Node = Transaction;
+
+    fn cursor(&self) -> &str {
+        &self.cursor
+    }
+
+    fn node(&self) -> &Transaction {
+        &self.node
+    }
+
+    fn object(&self) -> impl OutputType + async_graphql::ContainerType {
+        TransactionEdgeObject {
             cursor: self.cursor.clone(),
             node: self.node.clone(),
-        };
-        rows::edge(&self.cursor, &self.node, object, ctx, field).await
+        }
+    }
+}
+
+impl rows::Item for TransactionEdge {
+    fn writable(&self, ctx: &ContextSelectionSet<'_>) -> bool {
+        rows::edge_writable(self, ctx)
+    }
+
+    fn write<'a>(
+        &'a self,
+        ctx: &'a ContextSelectionSet<'a>,
+        cache: &'a rows::RowCache,
+        out: Vec<u8>,
+    ) -> impl std::future::Future<Output = Vec<u8>> + Send + 'a {
+        rows::write_edge(self, ctx, cache, out)
+    }
+}
+
+impl rows::Item for Transaction {
+    fn writable(&self, ctx: &ContextSelectionSet<'_>) -> bool {
+        rows::writable(self, ctx)
+    }
+
+    fn write<'a>(
+        &'a self,
+        ctx: &'a ContextSelectionSet<'a>,
+        cache: &'a rows::RowCache,
+        out: Vec<u8>,
+    ) -> impl std::future::Future<Output = Vec<u8>> + Send + 'a {
+        rows::write_row(self, ctx, cache, out)
     }
 }
 
@@ -329,9 +374,9 @@ pub struct TransactionEdgeObject {
 #[graphql(complex)]
 pub struct TransactionConnection {
     /// The transactions with their cursors.
-    pub edges: Vec<TransactionEdge>,
+    pub edges: rows::Rows<TransactionEdge>,
     /// The transactions (the same as edges' nodes).
-    pub nodes: Vec<Transaction>,
+    pub nodes: rows::Rows<Transaction>,
     /// Where this page stands.
     pub page_info: PageInfo,
     #[graphql(skip)]
@@ -511,8 +556,8 @@ impl TransactionsQuery {
                 page.has_next,
                 page.has_previous,
             ),
-            nodes: edges.iter().map(|e| e.node.clone()).collect(),
-            edges,
+            nodes: rows::Rows(edges.iter().map(|e| e.node.clone()).collect()),
+            edges: rows::Rows(edges),
             tenant,
             filter,
         })

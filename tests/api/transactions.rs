@@ -723,6 +723,51 @@ async fn a_transaction_answers_the_same_by_the_row_path_and_the_object_path() {
             .collect::<Vec<_>>()
     };
     assert_eq!(nodes_of(&direct), *nodes);
+    // every field a column or shared: both lists are written in one pass
+    // (rows::Rows), the same as through the derived objects row by row
+    let columns = "__typename kind: __typename id number: id paymentSystem { code name } walletIdentifier direction amount currency commission transactionNumber counterparty createdAt label orderId activatedAt status postbackStatus type originality country";
+    let listed = page(columns.to_string()).await;
+    assert_eq!(
+        listed,
+        page(format!("... on Transaction {{ {columns} }}")).await
+    );
+    let edge = format!("__typename cursor c: cursor node {{ {columns} }} n: node {{ id }}");
+    let listed_edges = edges(edge.clone()).await;
+    assert_eq!(
+        listed_edges,
+        edges(format!("... on TransactionEdge {{ {edge} }}")).await
+    );
+    assert_eq!(
+        nodes_of(&listed_edges),
+        *listed["nodes"].as_array().unwrap()
+    );
+    for (l, n) in nodes_of(&listed_edges).iter().zip(nodes) {
+        for key in [
+            "id",
+            "paymentSystem",
+            "amount",
+            "createdAt",
+            "activatedAt",
+            "status",
+            "counterparty",
+        ] {
+            assert_eq!(l[key], n[key], "{key}");
+        }
+    }
+    assert_eq!(
+        listed_edges
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["cursor"])
+            .collect::<Vec<_>>(),
+        direct
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["cursor"])
+            .collect::<Vec<_>>()
+    );
     // a key given twice: the node's sub-selections merge
     let twice = edges("node { id } node { amount }".into()).await;
     assert_eq!(twice[0]["node"]["amount"], direct[0]["node"]["amount"]);
