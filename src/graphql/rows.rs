@@ -188,7 +188,7 @@ pub trait Edge: OutputType {
     fn cursor(&self) -> &str;
     fn node(&self) -> &Self::Node;
     /// The derived edge object, for a selection [`edge`] does not take.
-    fn object(&self) -> impl OutputType + ContainerType;
+    fn object(&self) -> impl ContainerType;
 }
 
 /// An item of [`Rows`]: a row, or an edge of one.

@@ -321,7 +321,7 @@ impl rows::Edge for TransactionEdge {
         &self.node
     }
 
-    fn object(&self) -> impl OutputType + async_graphql::ContainerType {
+    fn object(&self) -> impl async_graphql::ContainerType {
         TransactionEdgeObject {
             cursor: self.cursor.clone(),
             node: self.node.clone(),
