@@ -43,6 +43,9 @@ pub trait Row: Send + Sync {
     /// included, follows from its selection and a key of the row alone
     /// (e.g. a catalogue entry by its code): that key. Within one request
     /// such a field is resolved once per key and selection ([`RowCache`]).
+    /// In a list written in one pass ([`Rows`]) the keys are resolved one
+    /// after another: such a field must not wait on other rows (a
+    /// DataLoader's batch); declare those as neither column nor shared.
     fn shared(&self, _name: &str) -> Option<&str> {
         None
     }
