@@ -166,7 +166,7 @@ async fn fill<R: Row>(
 /// Whether every field of `row`'s plain selection `ctx.item` is a column,
 /// a shared field or `__typename`: answered without waiting on anything
 /// another row would be part of (a DataLoader's batch).
-pub fn writable<R: Row>(row: &R, ctx: &ContextSelectionSet<'_>) -> bool {
+fn writable<R: Row>(row: &R, ctx: &ContextSelectionSet<'_>) -> bool {
     plain(&ctx.item.node.items).is_some()
         && fields(ctx.item).all(|f| {
             let name = f.node.name.node.as_str();
@@ -207,16 +207,22 @@ pub trait Item: OutputType {
     ) -> impl std::future::Future<Output = Vec<u8>> + Send + 'a;
 }
 
-/// [`Item::write`] for a row.
-pub async fn write_row<R: Row>(
-    row: &R,
-    ctx: &ContextSelectionSet<'_>,
-    cache: &RowCache,
-    out: Vec<u8>,
-) -> Vec<u8> {
-    let mut answer = Answer::within(out);
-    fill(row, ctx, Some(cache), &mut answer).await;
-    answer.into_json()
+/// Every row is an item: its selection written by [`fill`].
+impl<R: Row + OutputType> Item for R {
+    fn writable(&self, ctx: &ContextSelectionSet<'_>) -> bool {
+        writable(self, ctx)
+    }
+
+    async fn write<'a>(
+        &'a self,
+        ctx: &'a ContextSelectionSet<'a>,
+        cache: &'a RowCache,
+        out: Vec<u8>,
+    ) -> Vec<u8> {
+        let mut answer = Answer::within(out);
+        fill(self, ctx, Some(cache), &mut answer).await;
+        answer.into_json()
+    }
 }
 
 /// [`Item::writable`] for an edge: its selection is plain, of `cursor`,
@@ -768,20 +774,6 @@ mod tests {
         }
         fn shared(&self, name: &str) -> Option<&str> {
             matches!(name, "group" | "oops").then_some(if self.0 % 2 == 0 { "even" } else { "odd" })
-        }
-    }
-
-    impl Item for Probe {
-        fn writable(&self, ctx: &ContextSelectionSet<'_>) -> bool {
-            writable(self, ctx)
-        }
-        fn write<'a>(
-            &'a self,
-            ctx: &'a ContextSelectionSet<'a>,
-            cache: &'a RowCache,
-            out: Vec<u8>,
-        ) -> impl std::future::Future<Output = Vec<u8>> + Send + 'a {
-            write_row(self, ctx, cache, out)
         }
     }
 

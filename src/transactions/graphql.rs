@@ -344,21 +344,6 @@ impl rows::Item for TransactionEdge {
     }
 }
 
-impl rows::Item for Transaction {
-    fn writable(&self, ctx: &ContextSelectionSet<'_>) -> bool {
-        rows::writable(self, ctx)
-    }
-
-    fn write<'a>(
-        &'a self,
-        ctx: &'a ContextSelectionSet<'a>,
-        cache: &'a rows::RowCache,
-        out: Vec<u8>,
-    ) -> impl std::future::Future<Output = Vec<u8>> + Send + 'a {
-        rows::write_row(self, ctx, cache, out)
-    }
-}
-
 /// A transaction with its cursor.
 #[derive(SimpleObject)]
 #[graphql(name = "TransactionEdge", serial)]
