@@ -280,6 +280,8 @@ async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
         .with_context(|| format!("KASSA_BIND: cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
+    // before saying so: a signal sent once it has is handled
+    let shutdown = app::shutdown_signal();
     emit(json!({
         "listening": url,
         "playground": format!("{url}/graphql"),
@@ -309,7 +311,7 @@ async fn serve(config: Config, clock: SharedClock) -> anyhow::Result<()> {
         let _ = writeln!(std::io::stderr(), "{banner}");
     }
     let state = AppState::new(d)?;
-    app::run(listener, state, app::shutdown_signal()).await
+    app::run(listener, state, shutdown).await
 }
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

@@ -150,6 +150,34 @@ async fn json_logs_carry_the_request_id_and_one_access_line_without_secrets() {
     assert!(!text.contains(OWNER.1), "a password in the log");
 }
 
+/// A TERM sent the moment the server says it is listening shuts it down
+/// cleanly (exit 0), every time: the handler is in place before it says so
+/// (installed lazily, such a TERM killed the process or went unseen).
+#[tokio::test]
+async fn a_term_right_after_listening_shuts_down_cleanly() {
+    let app = spawn_app().await;
+    for _ in 0..5 {
+        let (mut child, _url) =
+            serve_process_to(&app.database_url, &[], std::process::Stdio::null());
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("still running 30 s after TERM");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert!(status.success(), "{status}");
+    }
+}
+
 #[tokio::test]
 async fn text_logs_have_no_colour_codes_when_not_on_a_terminal() {
     let app = spawn_app().await;
