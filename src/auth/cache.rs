@@ -9,10 +9,18 @@
 //! one; without the bus, another instance trusts an ended session for at
 //! most those 5 seconds. Unknown credentials are never cached, so a flood of
 //! made-up tokens cannot fill it.
+//!
+//! A credential looked up before an ending and cached after it would outlive
+//! the ending by those 5 seconds (a request that read the session just before
+//! logout committed, then cached it): every ending counts one, a lookup takes
+//! a [`Ticket`] before it reads, and its answer is cached only if nothing
+//! ended meanwhile (an ending that has nothing to do with it costs it only
+//! one more lookup next time).
 
 use super::model::Actor;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// How long a verified credential is trusted without the database.
@@ -33,7 +41,16 @@ pub struct AuthCache {
     entries: Mutex<HashMap<String, Entry>>,
     /// When each API key's last use was written.
     key_used: Mutex<HashMap<i64, DateTime<Utc>>>,
+    /// Endings so far (sessions, keys, everything): counted while `entries`
+    /// is locked, read by [`AuthCache::put`] under the same lock.
+    endings: AtomicU64,
 }
+
+/// Taken before a credential is looked up in the database; its answer is
+/// cached only if no ending came between ([`AuthCache::put`]).
+#[derive(Clone, Copy, Debug)]
+#[must_use]
+pub struct Ticket(u64);
 
 /// How often an API key's `last_used_at` is written, at most.
 pub const KEY_USE_EVERY: TimeDelta = TimeDelta::seconds(60);
@@ -54,9 +71,18 @@ impl AuthCache {
         }
     }
 
-    /// Remembers that the database confirmed `actor` for `digest` at `now`.
+    /// What to show [`AuthCache::put`] after looking a credential up: take
+    /// it before the lookup reads anything.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.endings.load(Ordering::SeqCst))
+    }
+
+    /// Remembers that the database confirmed `actor` for `digest` at `now`,
+    /// unless some session or key ended since `ticket` was taken (the
+    /// lookup may have read it before it ended).
     pub fn put(
         &self,
+        ticket: Ticket,
         digest: String,
         actor: Actor,
         now: DateTime<Utc>,
@@ -66,6 +92,9 @@ impl AuthCache {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if self.endings.load(Ordering::SeqCst) != ticket.0 {
+            return;
+        }
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
@@ -82,6 +111,7 @@ impl AuthCache {
     /// Forgets the entries of ended sessions.
     pub fn end_sessions(&self, session_ids: &[i64]) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        self.endings.fetch_add(1, Ordering::SeqCst);
         entries.retain(|_, e| match &e.actor {
             Actor::User(u) => !session_ids.contains(&u.session_id),
             _ => true,
@@ -91,6 +121,7 @@ impl AuthCache {
     /// Forgets the entries of revoked API keys.
     pub fn end_keys(&self, key_ids: &[i64]) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        self.endings.fetch_add(1, Ordering::SeqCst);
         entries.retain(|_, e| match &e.actor {
             Actor::Key(k) => !key_ids.contains(&k.key_id),
             _ => true,
@@ -115,9 +146,86 @@ impl AuthCache {
 
     /// Forgets everything (events may have been missed).
     pub fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        self.endings.fetch_add(1, Ordering::SeqCst);
+        entries.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::model::{KeyActor, Role, Scope, UserActor};
+
+    fn user(session_id: i64) -> Actor {
+        Actor::User(UserActor {
+            user_id: 7,
+            merchant_id: 3,
+            role: Role::Owner,
+            session_id,
+        })
+    }
+
+    fn key(key_id: i64) -> Actor {
+        Actor::Key(KeyActor {
+            key_id,
+            scope: Scope::Merchant,
+            merchant_id: Some(3),
+        })
+    }
+
+    #[test]
+    fn a_lookup_is_cached_when_nothing_ended_meanwhile() {
+        let cache = AuthCache::default();
+        let now = Utc::now();
+        let ticket = cache.ticket();
+        cache.put(ticket, "s".into(), user(1), now, None);
+        assert!(matches!(cache.get("s", now), Some(Actor::User(u)) if u.session_id == 1));
+        assert!(cache.get("s", now + FRESH).is_none(), "trusted past FRESH");
+    }
+
+    /// The lookup read the session before logout committed and caches it
+    /// after logout dropped the entries: the ended session must not be
+    /// trusted from the cache (for the next 5 seconds) all the same.
+    #[test]
+    fn a_lookup_overtaken_by_an_ending_is_not_cached() {
+        let now = Utc::now();
+        let endings: [(&str, Actor, fn(&AuthCache)); 3] = [
+            ("logout", user(1), |c| c.end_sessions(&[1])),
+            ("revoke", key(9), |c| c.end_keys(&[9])),
+            ("missed events", user(1), AuthCache::clear),
+        ];
+        for (what, actor, end) in endings {
+            let cache = AuthCache::default();
+            let ticket = cache.ticket();
+            end(&cache);
+            cache.put(ticket, "t".into(), actor.clone(), now, None);
+            assert!(
+                cache.get("t", now).is_none(),
+                "{what}: cached after the ending"
+            );
+            // a lookup begun after the ending is cached again
+            let ticket = cache.ticket();
+            cache.put(ticket, "t".into(), actor, now, None);
+            assert!(
+                cache.get("t", now).is_some(),
+                "{what}: a later lookup not cached"
+            );
+        }
+    }
+
+    #[test]
+    fn an_ending_drops_its_entries_and_keeps_the_others() {
+        let cache = AuthCache::default();
+        let now = Utc::now();
+        for (digest, actor) in [("a", user(1)), ("b", user(2)), ("k", key(9))] {
+            let ticket = cache.ticket();
+            cache.put(ticket, digest.into(), actor, now, None);
+        }
+        cache.end_sessions(&[1]);
+        cache.end_keys(&[9]);
+        assert!(cache.get("a", now).is_none());
+        assert!(cache.get("k", now).is_none());
+        assert!(cache.get("b", now).is_some());
     }
 }

@@ -294,8 +294,10 @@ pub async fn authenticate(d: &Deps, bearer: Option<&str>) -> AppResult<Actor> {
     let actor = match d.auth_cache.get(&digest, now) {
         Some(actor) => actor,
         None => {
+            let ticket = d.auth_cache.ticket();
             let (actor, expires_at) = verify(d, token).await?;
-            d.auth_cache.put(digest, actor.clone(), now, expires_at);
+            d.auth_cache
+                .put(ticket, digest, actor.clone(), now, expires_at);
             actor
         }
     };
