@@ -190,7 +190,8 @@ mod tests {
     #[test]
     fn a_lookup_overtaken_by_an_ending_is_not_cached() {
         let now = Utc::now();
-        let endings: [(&str, Actor, fn(&AuthCache)); 3] = [
+        type Ending = fn(&AuthCache);
+        let endings: [(&str, Actor, Ending); 3] = [
             ("logout", user(1), |c| c.end_sessions(&[1])),
             ("revoke", key(9), |c| c.end_keys(&[9])),
             ("missed events", user(1), AuthCache::clear),
