@@ -977,8 +977,9 @@ async fn a_page_row_decodes_the_same_by_position_and_by_name() {
     };
     db.execute_unprepared(&format!(
         "UPDATE transactions SET {}, {}, {}, {}, \
-         counterparty = CASE WHEN id % 2 = 0 THEN NULL ELSE counterparty END, \
-         label = CASE WHEN id % 3 = 0 THEN NULL ELSE 'user-' || id END, \
+         counterparty = CASE WHEN id % 2 = 0 THEN NULL ELSE 'é' || counterparty END, \
+         label = CASE WHEN id % 3 = 0 THEN NULL WHEN id % 3 = 1 THEN 'user-' || id || ' ঢাকা' \
+         ELSE 'user-' || id END, \
          order_id = CASE WHEN id % 4 = 0 THEN NULL ELSE 'order-' || id END, \
          activated_at = CASE WHEN id % 5 = 0 THEN NULL ELSE created_at END \
          WHERE merchant_id = {}",
@@ -1020,6 +1021,14 @@ async fn a_page_row_decodes_the_same_by_position_and_by_name() {
         .map(|row| transaction::Model::from_query_result(row, "").unwrap())
         .collect::<Vec<_>>();
     assert_eq!(transaction::Entity::decode_page(&rows).unwrap(), models);
+    // text past ASCII, at a string's start and past its first eight bytes
+    assert!(models
+        .iter()
+        .any(|m| m.label.as_deref().is_some_and(|l| l.ends_with(" ঢাকা"))));
+    assert!(models.iter().any(|m| m
+        .counterparty
+        .as_deref()
+        .is_some_and(|c| c.starts_with('é'))));
     // the page held every value of every enum, and nulls beside values
     for status in PostbackStatus::iter() {
         assert!(
