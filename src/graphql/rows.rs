@@ -479,6 +479,14 @@ enum Answer {
     Object(IndexMap<Name, Value>),
 }
 
+/// Whether `key` is a GraphQL name: what the parser allows as a field's
+/// name or alias.
+fn is_name(key: &[u8]) -> bool {
+    key.first()
+        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        && key.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
 impl Answer {
     /// The answer to fill for the fields of `set` ([`fields`]); `None`
     /// when the selection is not plain fields (the derived object answers
@@ -579,12 +587,20 @@ impl Answer {
         }
     }
 
+    /// Appends `f`'s key (after a comma past the first member). A response
+    /// key is a GraphQL name as the parser took it (`[_A-Za-z][_0-9A-Za-z]*`):
+    /// nothing in it is escaped, so it is copied as it is.
     fn member(out: &mut Vec<u8>, members: &mut usize, f: &Positioned<Field>) {
+        let key = f.node.response_key().node.as_bytes();
+        debug_assert!(is_name(key), "a response key that is no name: {key:?}");
+        out.reserve(key.len() + 4);
         if *members > 0 {
             out.push(b',');
         }
         *members += 1;
-        let _ = super::json::key(out, f.node.response_key().node.as_str());
+        out.push(b'"');
+        out.extend_from_slice(key);
+        out.extend_from_slice(b"\":");
     }
 
     /// A field's outcome: a failed field is reported and left out (as
@@ -896,6 +912,32 @@ mod tests {
             text(&run("{ none { n } }", true).await),
             r#"{"data":{"none":[]}}"#
         );
+    }
+
+    /// Keys are written unescaped ([`Answer::member`]): the parser takes
+    /// nothing but names as fields and aliases.
+    #[test]
+    fn response_keys_are_names() {
+        for bad in [
+            r#"{ "a\"b": n }"#,
+            "{ é: n }",
+            "{ a-b: n }",
+            "{ 1a: n }",
+            "{ a\\u0022: n }",
+        ] {
+            assert!(async_graphql::parser::parse_query(bad).is_err(), "{bad}");
+        }
+        let doc = async_graphql::parser::parse_query("{ _a1: n B_: m }").unwrap();
+        let async_graphql::parser::types::DocumentOperations::Single(op) = &doc.operations else {
+            panic!("one operation")
+        };
+        for item in &op.node.selection_set.node.items {
+            let Selection::Field(f) = &item.node else {
+                panic!("fields only")
+            };
+            assert!(is_name(f.node.response_key().node.as_bytes()));
+        }
+        assert!(!is_name(b"") && !is_name(b"1a") && !is_name(b"a\"") && is_name(b"_"));
     }
 
     /// A document whose selections repeat a response key, directly or
