@@ -272,7 +272,9 @@ def main():
     print(f"bare SQL (pgbench, the first page's SELECT, prepared, in the first page's rounds): "
           f"{floor:.0f} tx/s (runs: {', '.join(f'{f:.0f}' for f in floors)}); "
           f"Kassa's first page at {100 * first / floor:.0f} % of it "
-          f"(runs: {', '.join(f'{k[0]:.0f}' for k in first_runs)} req/s)")
+          f"(runs: {', '.join(f'{k[0]:.0f}' for k in first_runs)} req/s); "
+          f"round by round (each run against the floor measured right after it): "
+          f"{', '.join(f'{100 * k[0] / f:.0f}' for k, f in zip(first_runs, floors))} %")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
