@@ -29,13 +29,17 @@ pub struct Api {
     /// documents that read nothing but the schema run on it. None when
     /// introspection is off.
     introspection: Option<KassaSchema>,
-    /// The same schema validating in async-graphql's fast mode: only what
-    /// depends on the request — the complexity and depth (they follow the
-    /// variables: `first: $n`), fragment cycles, uploads. A document runs on
-    /// it once it has passed the full rules on `schema`: those read nothing
-    /// but the document and the schema (no field here is visible to some
-    /// callers only), so they cannot fail the second time. Variables are
-    /// still coerced and checked when the operation runs.
+    /// The same schema validating in async-graphql's fast mode: only the
+    /// complexity and depth (they follow the variables: `first: $n`),
+    /// fragment cycles, uploads. A document runs on it once it has passed
+    /// the full rules on `schema`, and only where those cannot fail the
+    /// second time: they read the document, the schema (no field here is
+    /// visible to some callers only) and the variables' values, which fast
+    /// mode checks only as each field reads them. A query's bad variable
+    /// then fails its field instead of the whole request before any ran; a
+    /// mutation's would fail only after the fields before it had written
+    /// (a first `createWithdrawal` done, the second refused), so a mutation
+    /// given variables is always checked whole first.
     validated: Option<KassaSchema>,
     metrics: Option<Arc<Metrics>>,
     documents: Arc<Documents>,
@@ -51,6 +55,8 @@ struct Admitted {
     rows_as_json: bool,
     /// The document holds one operation.
     single: bool,
+    /// Some operation of the document is a mutation.
+    mutation: bool,
     /// It once ran through async-graphql's full validation without an
     /// error: from then on it runs on the schema that checks only what can
     /// change between requests (see [`Api::validated`]).
@@ -251,10 +257,15 @@ impl Api {
     /// The schema a document runs on: the introspection one for a document
     /// that reads only the schema, the fast-validating one for a document
     /// that passed the full rules before, the limited one for everything else.
-    fn schema_for(&self, admitted: &Admitted) -> &KassaSchema {
+    fn schema_for(&self, admitted: &Admitted, request: &Request) -> &KassaSchema {
         match (&self.introspection, &self.validated) {
             (Some(relaxed), _) if admitted.schema_only => relaxed,
-            (_, Some(fast)) if admitted.is_validated() => fast,
+            (_, Some(fast))
+                if admitted.is_validated()
+                    && (!admitted.mutation || request.variables.is_empty()) =>
+            {
+                fast
+            }
             _ => &self.schema,
         }
     }
@@ -298,6 +309,10 @@ impl Api {
             schema_only: schema_only(doc),
             rows_as_json: super::rows::json_safe(doc),
             single,
+            mutation: doc
+                .operations
+                .iter()
+                .any(|(_, op)| op.node.ty == async_graphql::parser::types::OperationType::Mutation),
             validated: Default::default(),
         });
         self.documents.keep(&request.query, admitted.clone());
@@ -325,7 +340,7 @@ impl Api {
                 }
                 use tracing::Instrument;
                 let response = self
-                    .schema_for(&admitted)
+                    .schema_for(&admitted, &request)
                     .execute(request)
                     .instrument(span)
                     .await;
@@ -367,7 +382,7 @@ impl Executor for Api {
         let (name, admitted) = self.admit(&mut request);
         let stream = match admitted {
             Ok(admitted) => {
-                let schema = self.schema_for(&admitted).clone();
+                let schema = self.schema_for(&admitted, &request).clone();
                 match session_data {
                     Some(data) => schema
                         .execute_stream_with_session_data(request, data)
@@ -477,6 +492,7 @@ mod tests {
             schema_only: false,
             rows_as_json: false,
             single: true,
+            mutation: false,
             validated: Default::default(),
         })
     }

@@ -905,3 +905,67 @@ async fn a_document_seen_before_is_still_judged_by_this_requests_variables() {
         assert_eq!(error_code(&body), Some("BAD_REQUEST"), "{body}");
     }
 }
+
+/// Once a document has run clean, later requests of it skip async-graphql's
+/// full validation; a mutation given variables never does: with a bad
+/// variable for its second field, the whole request is refused before the
+/// first field writes anything (no half-done request a client would retry
+/// whole), every time. A query's bad variable is refused as clearly.
+#[tokio::test]
+async fn a_mutation_with_a_bad_variable_writes_nothing_however_often_it_ran() {
+    let app = spawn_app().await;
+    let owner = app.login(OWNER).await;
+    const TWO: &str = "mutation($a: String!, $b: String!) { \
+        one: createApiKey(input: { name: $a }) { apiKey { id } } \
+        two: createApiKey(input: { name: $b }) { apiKey { id } } }";
+    let keys = || async {
+        entity::api_key::Entity::find()
+            .filter(entity::api_key::Column::MerchantId.eq(app.demo_merchant_id))
+            .count(&app.deps.db)
+            .await
+            .unwrap()
+    };
+    let before = keys().await;
+    for round in 0..3 {
+        let bad = app
+            .gql(
+                Some(&owner),
+                TWO,
+                json!({ "a": format!("k{round}"), "b": 5 }),
+            )
+            .await;
+        assert!(bad["data"].is_null(), "round {round}: {bad}");
+        assert_eq!(
+            bad["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+            "{bad}"
+        );
+        assert_eq!(
+            keys().await,
+            before + 2 * round,
+            "round {round}: a key was written: {bad}"
+        );
+        let good = app
+            .gql(
+                Some(&owner),
+                TWO,
+                json!({ "a": format!("g{round}"), "b": format!("h{round}") }),
+            )
+            .await;
+        assert!(good["errors"].is_null(), "{good}");
+        assert!(good["data"]["two"]["apiKey"]["id"].is_string(), "{good}");
+        assert_eq!(keys().await, before + 2 * (round + 1));
+    }
+    const PAGE: &str = "query($n: Int) { transactions(first: $n) { totalCount } }";
+    for n in [json!(2), json!("x"), json!(2), json!("x")] {
+        let got = app.gql(Some(&owner), PAGE, json!({ "n": n })).await;
+        if n.is_string() {
+            assert!(got["data"].is_null(), "{got}");
+            assert_eq!(
+                got["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+                "{got}"
+            );
+        } else {
+            assert!(got["errors"].is_null(), "{got}");
+        }
+    }
+}
