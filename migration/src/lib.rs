@@ -19,6 +19,7 @@ mod m20261201_000012_exports;
 mod m20261201_000013_transactions_by_system;
 mod m20261201_000014_transaction_counts;
 mod m20261201_000015_activated_pages;
+pub mod m20261202_000016_transaction_owner_fixed;
 mod sql;
 
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_transactions_by_system::Migration),
             Box::new(m20261201_000014_transaction_counts::Migration),
             Box::new(m20261201_000015_activated_pages::Migration),
+            Box::new(m20261202_000016_transaction_owner_fixed::Migration),
         ]
     }
 }

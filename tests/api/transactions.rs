@@ -1161,3 +1161,81 @@ async fn an_unfiltered_page_is_planned_once_and_a_filtered_one_as_postgresql_cho
         "{chosen:?}"
     );
 }
+
+/// A transaction never moves to another merchant or payment system, whoever
+/// writes the update (the maintained counts and every tenant boundary rest
+/// on it): the database refuses it on either backend, an update that keeps
+/// them passes, and the counts still match the rows.
+#[tokio::test]
+async fn the_database_refuses_to_move_a_transaction_to_another_merchant_or_system() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    ingest(
+        &app,
+        vec![paytm("MOVE-1", "10.00"), paytm("MOVE-2", "20.00")],
+    )
+    .await;
+    let db = &app.deps.db;
+    let id: i64 = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id FROM transactions WHERE transaction_number = 'MOVE-1'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "id")
+        .unwrap();
+    let refusal = migration::m20261202_000016_transaction_owner_fixed::REFUSAL;
+    for set in [
+        format!("merchant_id = {}", app.other_merchant_id),
+        "payment_system = 'upi'".to_string(),
+        format!(
+            "merchant_id = {}, payment_system = 'upi'",
+            app.other_merchant_id
+        ),
+    ] {
+        let err = db
+            .execute_unprepared(&format!("UPDATE transactions SET {set} WHERE id = {id}"))
+            .await
+            .expect_err(&set);
+        assert!(err.to_string().contains(refusal), "{set}: {err}");
+    }
+    // the same values, and other columns, still update
+    db.execute_unprepared(&format!(
+        "UPDATE transactions SET merchant_id = merchant_id, payment_system = payment_system, \
+         label = 'kept' WHERE id = {id}"
+    ))
+    .await
+    .unwrap();
+    let count = |sql: String| async move {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    };
+    for merchant in [app.demo_merchant_id, app.other_merchant_id] {
+        let rows = count(format!(
+            "SELECT COUNT(*) FROM transactions WHERE merchant_id = {merchant}"
+        ))
+        .await;
+        let kept = count(format!(
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM transaction_counts \
+             WHERE merchant_id = {merchant}"
+        ))
+        .await;
+        assert_eq!(rows, kept, "merchant {merchant}");
+    }
+    let label = count(format!(
+        "SELECT COUNT(*) FROM transactions WHERE id = {id} AND label = 'kept' \
+         AND merchant_id = {}",
+        app.demo_merchant_id
+    ))
+    .await;
+    assert_eq!(label, 1);
+}
