@@ -17,42 +17,38 @@ impl MigrationName for Migration {
 /// What the refusal says (a test looks for it).
 pub const REFUSAL: &str = "a transaction keeps its merchant and payment system";
 
-fn postgres() -> [String; 2] {
-    [
-        format!(
-            "CREATE FUNCTION kassa_transaction_owner_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN
-               IF NEW.merchant_id IS DISTINCT FROM OLD.merchant_id
-                  OR NEW.payment_system IS DISTINCT FROM OLD.payment_system THEN
-                 RAISE EXCEPTION '{REFUSAL}' USING ERRCODE = 'integrity_constraint_violation';
-               END IF;
-               RETURN NEW;
-             END $$"
-        ),
-        "CREATE TRIGGER transactions_owner_fixed BEFORE UPDATE OF merchant_id, payment_system
-         ON transactions FOR EACH ROW EXECUTE FUNCTION kassa_transaction_owner_fixed()"
-            .to_string(),
-    ]
-}
-
-fn sqlite() -> [String; 1] {
-    [format!(
-        "CREATE TRIGGER transactions_owner_fixed BEFORE UPDATE OF merchant_id, payment_system
-         ON transactions
-         WHEN NEW.merchant_id IS NOT OLD.merchant_id OR NEW.payment_system IS NOT OLD.payment_system
-         BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"
-    )]
+/// The trigger (and its function) on `backend`.
+fn statements(backend: DbBackend) -> Vec<String> {
+    match backend {
+        DbBackend::Postgres => vec![
+            format!(
+                "CREATE FUNCTION kassa_transaction_owner_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN
+                   IF NEW.merchant_id IS DISTINCT FROM OLD.merchant_id
+                      OR NEW.payment_system IS DISTINCT FROM OLD.payment_system THEN
+                     RAISE EXCEPTION '{REFUSAL}' USING ERRCODE = 'integrity_constraint_violation';
+                   END IF;
+                   RETURN NEW;
+                 END $$"
+            ),
+            "CREATE TRIGGER transactions_owner_fixed BEFORE UPDATE OF merchant_id, payment_system
+             ON transactions FOR EACH ROW EXECUTE FUNCTION kassa_transaction_owner_fixed()"
+                .to_string(),
+        ],
+        _ => vec![format!(
+            "CREATE TRIGGER transactions_owner_fixed BEFORE UPDATE OF merchant_id, payment_system
+             ON transactions
+             WHEN NEW.merchant_id IS NOT OLD.merchant_id OR NEW.payment_system IS NOT OLD.payment_system
+             BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"
+        )],
+    }
 }
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        let statements: Vec<String> = match db.get_database_backend() {
-            DbBackend::Postgres => postgres().to_vec(),
-            _ => sqlite().to_vec(),
-        };
-        for sql in statements {
+        for sql in statements(db.get_database_backend()) {
             db.execute_unprepared(&sql).await?;
         }
         Ok(())

@@ -165,7 +165,7 @@ fn load_word(w: &[u8]) -> u64 {
 }
 
 /// Appends the key of an object's member: `"key":`.
-pub fn key(out: &mut Vec<u8>, key: &str) -> serde_json::Result<()> {
+fn key(out: &mut Vec<u8>, key: &str) -> serde_json::Result<()> {
     string(out, key)?;
     out.push(b':');
     Ok(())
