@@ -145,6 +145,11 @@ impl Catalog {
     }
 
     pub fn currency(&self, code: &str) -> Option<&Currency> {
+        // a few currencies: compared in turn, cheaper than hashing the code
+        // (every amount of a page looks its currency up)
+        if self.currencies.len() <= 16 {
+            return self.currencies.iter().find(|c| c.code == code);
+        }
         self.currencies_by_code
             .get(code)
             .map(|&i| &self.currencies[i])
