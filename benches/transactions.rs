@@ -224,10 +224,9 @@ async fn main() -> anyhow::Result<()> {
             true,
         )
         .await?;
-        after = page
-            .rows
-            .last()
-            .map(|t| service::cursor_of(t, order, &service::sort(order, DbBackend::Postgres)));
+        after = page.rows.last().map(|t| {
+            service::position_of(t, order, &service::sort(order, DbBackend::Postgres)).cursor()
+        });
     }
 
     for (label, cursor) in [("first page", None), ("page 200", after.clone())] {

@@ -27,22 +27,43 @@ pub fn encode(kind: &str, position: &str) -> String {
 }
 
 /// [`encode`] of the position the `parts` spell one after another, without
-/// the formatting machinery and into one allocation (a page makes a cursor
-/// per row): a position of up to [`SHORT`] bytes is spelled on the stack.
+/// the formatting machinery and into one allocation.
 fn encode_parts(kind: &str, parts: &[&str]) -> String {
+    let mut out = Vec::new();
+    encode_parts_into(kind, parts, &mut out);
+    // base64url is ASCII
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends [`encode_parts`]`(kind, parts)` to `out` (a page writes a
+/// cursor per row into its answer): a position of up to [`SHORT`] bytes
+/// is spelled on the stack, none is allocated.
+fn encode_parts_into(kind: &str, parts: &[&str], out: &mut Vec<u8>) {
     const SHORT: usize = 96;
     let len = kind.len() + 1 + parts.iter().map(|p| p.len()).sum::<usize>();
     let engine = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    if len > SHORT {
-        return engine.encode([kind, ":"].iter().chain(parts).copied().collect::<String>());
-    }
-    let mut plain = [0u8; SHORT];
-    let mut at = 0;
-    for part in [kind, ":"].iter().chain(parts) {
-        plain[at..at + part.len()].copy_from_slice(part.as_bytes());
-        at += part.len();
-    }
-    engine.encode(&plain[..len])
+    let mut short = [0u8; SHORT];
+    let long: Vec<u8>;
+    let plain = if len > SHORT {
+        long = [kind, ":"]
+            .iter()
+            .chain(parts)
+            .flat_map(|p| p.bytes())
+            .collect();
+        &long[..]
+    } else {
+        let mut at = 0;
+        for part in [kind, ":"].iter().chain(parts) {
+            short[at..at + part.len()].copy_from_slice(part.as_bytes());
+            at += part.len();
+        }
+        &short[..len]
+    };
+    let at = out.len();
+    let encoded = base64::encoded_len(len, false).unwrap_or(0);
+    out.resize(at + encoded, 0);
+    let written = engine.encode_slice(plain, &mut out[at..]).unwrap_or(0);
+    out.truncate(at + written);
 }
 
 /// Decodes a cursor of `kind` back into its position.
@@ -88,6 +109,47 @@ pub struct Sort {
     pub bound: fn(i64) -> Option<sea_orm::sea_query::Expr>,
 }
 
+/// A row's place in a sorted list ([`Sort::at`]): what its cursor says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    kind: &'static str,
+    field: &'static str,
+    dir: &'static str,
+    value: i64,
+    id: i64,
+}
+
+impl Position {
+    fn write(&self, out: &mut Vec<u8>) {
+        let (mut value_digits, mut id_digits) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let position = [
+            self.field,
+            "|",
+            self.dir,
+            "|",
+            value_digits.format(self.value),
+            "|",
+            id_digits.format(self.id),
+        ];
+        encode_parts_into(self.kind, &position, out);
+    }
+
+    /// The cursor.
+    pub fn cursor(&self) -> String {
+        let mut out = Vec::with_capacity(64);
+        self.write(&mut out);
+        // base64url is ASCII
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Appends the cursor as a JSON string (base64url needs no escape).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'"');
+        self.write(out);
+        out.push(b'"');
+    }
+}
+
 /// One page of rows, in list order.
 pub struct Page<M> {
     pub rows: Vec<M>,
@@ -117,17 +179,19 @@ impl Sort {
 
     /// The cursor of a row whose sort value is `value`.
     pub fn cursor(&self, value: i64, id: i64) -> String {
-        let (mut value_digits, mut id_digits) = (itoa::Buffer::new(), itoa::Buffer::new());
-        let position = [
-            self.field,
-            "|",
-            self.dir(),
-            "|",
-            value_digits.format(value),
-            "|",
-            id_digits.format(id),
-        ];
-        encode_parts(self.kind, &position)
+        self.at(value, id).cursor()
+    }
+
+    /// Where a row whose sort value is `value` stands in the list: its
+    /// cursor, spelled when asked for.
+    pub fn at(&self, value: i64, id: i64) -> Position {
+        Position {
+            kind: self.kind,
+            field: self.field,
+            dir: self.dir(),
+            value,
+            id,
+        }
     }
 
     fn decode(&self, cursor: &str, arg: &str) -> Result<(i64, i64), AppError> {
@@ -446,6 +510,14 @@ mod tests {
                 encode("tx", &format!("CREATED_AT|DESC|{value}|{id}"))
             );
             assert_eq!(sort.decode(&cursor, "after").unwrap(), (value, id));
+            // written into an answer: the same cursor as a JSON string,
+            // after what the buffer held
+            let mut out = b"[1,".to_vec();
+            sort.at(value, id).write_json(&mut out);
+            assert_eq!(
+                out,
+                format!("[1,{}", serde_json::json!(cursor)).into_bytes()
+            );
         }
     }
 

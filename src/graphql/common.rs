@@ -90,6 +90,16 @@ impl PageInfo {
         let mut cursors = cursors.into_iter();
         let start_cursor = cursors.next().cloned();
         let end_cursor = cursors.last().cloned().or_else(|| start_cursor.clone());
+        Self::between(start_cursor, end_cursor, has_next_page, has_previous_page)
+    }
+
+    /// The page info of a page from the first edge's cursor to the last's.
+    pub fn between(
+        start_cursor: Option<String>,
+        end_cursor: Option<String>,
+        has_next_page: bool,
+        has_previous_page: bool,
+    ) -> Self {
         PageInfo {
             has_next_page,
             has_previous_page,

@@ -23,7 +23,7 @@
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
 use async_graphql::{
-    ContainerType, Context, ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value,
+    ContainerType, ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value,
 };
 
 /// A row-backed GraphQL object.
@@ -35,9 +35,17 @@ pub trait Row: Send + Sync {
     /// The derived object over the same row.
     fn object(&self) -> Self::Object;
 
-    /// The value of the plain field `name` (the schema's field name, not
-    /// an alias), or `None` to let the derived object resolve it.
-    fn column(&self, name: &str, ctx: &Context<'_>) -> Option<Cell<'_>>;
+    /// The number of the plain field `name` (the schema's field name, not
+    /// an alias) for [`Row::cell`], or `None` when the derived object
+    /// resolves it. Asked once per selection, not per row ([`Plan`]).
+    fn column_of(name: &str) -> Option<u8>
+    where
+        Self: Sized;
+
+    /// The value of column `c` ([`Row::column_of`]), or `None` to let the
+    /// derived object resolve the field. (`ctx` is the row's selection's:
+    /// for the request's data.)
+    fn cell(&self, c: u8, ctx: &ContextSelectionSet<'_>) -> Option<Cell<'_>>;
 
     /// For a field the derived object resolves whose value, errors
     /// included, follows from its selection and a key of the row alone
@@ -119,76 +127,149 @@ pub async fn resolve<R: Row>(
     field: &Positioned<Field>,
 ) -> ServerResult<Value> {
     let cache = ctx.data_opt::<RowCache>();
-    let Some(mut out) = Answer::start(cache, ctx.item) else {
+    let Some(plan) = row_plan(row, ctx, false) else {
         return Box::pin(row.object().resolve(ctx, field)).await;
     };
-    fill(row, ctx, cache, &mut out).await;
+    let mut out = Answer::start(cache, ctx.item, plan.steps.len());
+    fill(row, ctx, cache, &plan, &mut out).await;
     Ok(out.finish(cache, ctx.item))
 }
 
-/// Answers the plain selection `ctx.item` of `row` into `out`: columns
-/// directly, shared fields once per key, anything else by the derived
-/// object.
-async fn fill<R: Row>(
-    row: &R,
-    ctx: &ContextSelectionSet<'_>,
-    cache: Option<&RowCache>,
-    out: &mut Answer,
-) {
-    for f in fields(ctx.item) {
-        let name = f.node.name.node.as_str();
-        let ctx_field = ctx.with_field(f);
-        if name == "__typename" {
-            out.cell(f, Cell::Text(&row.object().introspection_type_name()));
-        } else if let Some(cell) = row.column(name, &ctx_field) {
-            out.cell(f, cell);
-        } else if let (Some(cache), Some(key)) = (cache, row.shared(name)) {
-            match cache.shared(f, key) {
-                Some(raw) => out.raw(f, &raw),
-                None => match Box::pin(row.object().resolve_field(&ctx_field)).await {
-                    Ok(Some(v)) => {
-                        let raw = cache.keep_shared(f, key, &v);
-                        out.raw(f, &raw);
-                    }
-                    other => out.set(ctx, f, other),
-                },
-            }
-        } else {
-            out.set(
-                ctx,
-                f,
-                Box::pin(row.object().resolve_field(&ctx_field)).await,
-            );
+/// How a plain selection is answered: for each of its fields, in order,
+/// its response key as JSON (`"key":`) and what answers it. Worked out
+/// from the selection once — for a list, on its first row — and followed
+/// by every row (whose selection it is: a list's rows share theirs), so a
+/// row's fields are not looked up by name again.
+pub struct Plan {
+    steps: Vec<Step>,
+}
+
+struct Step {
+    key: Box<[u8]>,
+    what: What,
+}
+
+enum What {
+    Typename,
+    /// [`Row::cell`]
+    Column(u8),
+    /// [`Row::shared`]
+    Shared,
+    /// the derived object's resolver
+    Resolve,
+    /// an edge's cursor
+    Cursor,
+    /// an edge's node: written in place by its plan, or (`None`, its
+    /// selection not plain) resolved
+    Node(Option<Plan>),
+}
+
+impl Step {
+    fn of(f: &Positioned<Field>, what: What) -> Step {
+        let key = f.node.response_key().node.as_bytes();
+        debug_assert!(is_name(key), "a response key that is no name: {key:?}");
+        let mut json = Vec::with_capacity(key.len() + 3);
+        json.push(b'"');
+        json.extend_from_slice(key);
+        json.extend_from_slice(b"\":");
+        Step {
+            key: json.into(),
+            what,
         }
     }
 }
 
-/// Whether every field of `row`'s plain selection `ctx.item` is a column,
-/// a shared field or `__typename`: answered without waiting on anything
-/// another row would be part of (a DataLoader's batch).
-fn writable<R: Row>(row: &R, ctx: &ContextSelectionSet<'_>) -> bool {
-    plain(&ctx.item.node.items).is_some()
-        && fields(ctx.item).all(|f| {
+/// The [`Plan`] of `row`'s selection `ctx.item`, when it is plain fields
+/// ([`plain`]). In a list written in one pass (`listed`) every field must
+/// be a column, a shared field or `__typename` — answered without waiting
+/// on anything another row would be part of (a DataLoader's batch) — else
+/// `None`; a single row hands any other field to its derived object.
+fn row_plan<R: Row>(_row: &R, ctx: &ContextSelectionSet<'_>, listed: bool) -> Option<Plan> {
+    plain(&ctx.item.node.items)?;
+    let steps = fields(ctx.item)
+        .map(|f| {
             let name = f.node.name.node.as_str();
-            name == "__typename"
-                || row.shared(name).is_some()
-                || row.column(name, &ctx.with_field(f)).is_some()
+            let what = if name == "__typename" {
+                What::Typename
+            } else if let Some(c) = R::column_of(name) {
+                What::Column(c)
+            } else if _row.shared(name).is_some() {
+                What::Shared
+            } else if listed {
+                return None;
+            } else {
+                What::Resolve
+            };
+            Some(Step::of(f, what))
         })
+        .collect::<Option<_>>()?;
+    Some(Plan { steps })
 }
 
-/// A list of [`Row`]s (the schema's `[T!]!`). Over HTTP, when every field
-/// of the rows' selection is [`writable`] (judged on the first row), the
-/// list's JSON is written in one buffer, row after row, and travels up as
-/// one `Binary`: no future, allocation and value per row (on a 20-row
-/// page those were a tenth of a request's instructions). Any other list
-/// resolves as async-graphql resolves a `Vec`, the rows concurrently.
+/// Answers `row`'s plain selection `ctx.item` into `out` by its `plan`:
+/// columns directly, shared fields once per key, anything else (and a
+/// column the row leaves to it) by the derived object.
+async fn fill<R: Row>(
+    row: &R,
+    ctx: &ContextSelectionSet<'_>,
+    cache: Option<&RowCache>,
+    plan: &Plan,
+    out: &mut Answer,
+) {
+    for (f, step) in fields(ctx.item).zip(&plan.steps) {
+        let key = &step.key;
+        if let What::Column(c) = step.what {
+            if let Some(cell) = row.cell(c, ctx) {
+                out.put(f, key, cell);
+                continue;
+            }
+        }
+        let ctx_field = ctx.with_field(f);
+        match step.what {
+            What::Typename => out.put(f, key, Cell::Text(&R::Object::type_name())),
+            What::Shared => {
+                let Some(shared) = row.shared(f.node.name.node.as_str()) else {
+                    let value = Box::pin(row.object().resolve_field(&ctx_field)).await;
+                    out.set(ctx, f, key, value);
+                    continue;
+                };
+                match cache.and_then(|c| c.shared(f, shared)) {
+                    Some(raw) => out.put_raw(key, &raw),
+                    None => match Box::pin(row.object().resolve_field(&ctx_field)).await {
+                        Ok(Some(v)) => match cache {
+                            Some(cache) => out.put_raw(key, &cache.keep_shared(f, shared, &v)),
+                            None => out.put(f, key, Cell::Value(v)),
+                        },
+                        other => out.set(ctx, f, key, other),
+                    },
+                }
+            }
+            // (and a column the row leaves to its object)
+            What::Column(_) | What::Resolve | What::Cursor | What::Node(_) => {
+                let value = Box::pin(row.object().resolve_field(&ctx_field)).await;
+                out.set(ctx, f, key, value)
+            }
+        }
+    }
+}
+
+/// A list of [`Row`]s (the schema's `[T!]!`). Over HTTP, when the first
+/// row's selection has a [`Plan`] for a list (every field a column, a
+/// shared field or `__typename`), the list's JSON is written in one buffer,
+/// row after row by that plan, and travels up as one `Binary`: no future,
+/// allocation and value per row (on a 20-row page those were a tenth of a
+/// request's instructions). Any other list resolves as async-graphql
+/// resolves a `Vec`, the rows concurrently.
 pub struct Rows<T>(pub Vec<T>);
 
 /// An edge of a connection whose node is a [`Row`], for [`Rows`] of edges
 /// (answered by [`edge`] one at a time).
 pub trait Edge: OutputType {
     type Node: Row + OutputType;
-    fn cursor(&self) -> &str;
+    /// Appends the edge's cursor as a JSON string.
+    fn write_cursor(&self, out: &mut Vec<u8>);
+    /// The edge's cursor.
+    fn cursor(&self) -> String;
     fn node(&self) -> &Self::Node;
     /// The derived edge object, for a selection [`edge`] does not take.
     fn object(&self) -> impl ContainerType;
@@ -196,47 +277,70 @@ pub trait Edge: OutputType {
 
 /// An item of [`Rows`]: a row, or an edge of one.
 pub trait Item: OutputType {
-    /// Whether the item's selection `ctx.item` can be written in one pass.
-    fn writable(&self, ctx: &ContextSelectionSet<'_>) -> bool;
-    /// Appends the item's answer to `out` (given and given back).
+    /// The [`Plan`] of the item's selection `ctx.item` in a list written
+    /// in one pass, if it has one.
+    fn plan(&self, ctx: &ContextSelectionSet<'_>) -> Option<Plan>;
+    /// Appends the item's answer to `out` (given and given back), by the
+    /// plan [`Item::plan`] made for the list's first item.
     fn write<'a>(
         &'a self,
         ctx: &'a ContextSelectionSet<'a>,
         cache: &'a RowCache,
+        plan: &'a Plan,
         out: Vec<u8>,
     ) -> impl std::future::Future<Output = Vec<u8>> + Send + 'a;
 }
 
 /// Every row is an item: its selection written by [`fill`].
 impl<R: Row + OutputType> Item for R {
-    fn writable(&self, ctx: &ContextSelectionSet<'_>) -> bool {
-        writable(self, ctx)
+    fn plan(&self, ctx: &ContextSelectionSet<'_>) -> Option<Plan> {
+        row_plan(self, ctx, true)
     }
 
     async fn write<'a>(
         &'a self,
         ctx: &'a ContextSelectionSet<'a>,
         cache: &'a RowCache,
+        plan: &'a Plan,
         out: Vec<u8>,
     ) -> Vec<u8> {
         let mut answer = Answer::within(out);
-        fill(self, ctx, Some(cache), &mut answer).await;
+        fill(self, ctx, Some(cache), plan, &mut answer).await;
         answer.into_json()
     }
 }
 
-/// [`Item::writable`] for an edge: its selection is plain, of `cursor`,
-/// `node` and `__typename`, and the node's is [`writable`].
-pub fn edge_writable<E: Edge>(e: &E, ctx: &ContextSelectionSet<'_>) -> bool {
-    plain(&ctx.item.node.items).is_some()
-        && fields(ctx.item).all(|f| match f.node.name.node.as_str() {
-            "__typename" | "cursor" => true,
-            "node" => writable(
-                e.node(),
-                &ctx.with_field(f).with_selection_set(&f.node.selection_set),
-            ),
-            _ => false,
+/// The [`Plan`] of edge `e`'s selection `ctx.item`, when it is plain: of
+/// `cursor`, `node` (itself planned) and `__typename` only in a list
+/// (`listed`, as [`row_plan`]), anything else resolved by the derived edge
+/// object for a single edge.
+fn edge_plan<E: Edge>(e: &E, ctx: &ContextSelectionSet<'_>, listed: bool) -> Option<Plan> {
+    plain(&ctx.item.node.items)?;
+    let steps = fields(ctx.item)
+        .map(|f| {
+            let what = match f.node.name.node.as_str() {
+                "__typename" => What::Typename,
+                "cursor" => What::Cursor,
+                "node" => {
+                    let ctx_node = ctx.with_field(f).with_selection_set(&f.node.selection_set);
+                    match row_plan(e.node(), &ctx_node, listed) {
+                        Some(plan) => What::Node(Some(plan)),
+                        None if listed => return None,
+                        None => What::Node(None),
+                    }
+                }
+                _ if listed => return None,
+                _ => What::Resolve,
+            };
+            Some(Step::of(f, what))
         })
+        .collect::<Option<_>>()?;
+    Some(Plan { steps })
+}
+
+/// [`Item::plan`] for an edge.
+pub fn edge_list_plan<E: Edge>(e: &E, ctx: &ContextSelectionSet<'_>) -> Option<Plan> {
+    edge_plan(e, ctx, true)
 }
 
 /// [`Item::write`] for an edge.
@@ -244,10 +348,11 @@ pub async fn write_edge<E: Edge>(
     e: &E,
     ctx: &ContextSelectionSet<'_>,
     cache: &RowCache,
+    plan: &Plan,
     out: Vec<u8>,
 ) -> Vec<u8> {
     let mut answer = Answer::within(out);
-    fill_edge(e, ctx, Some(cache), &mut answer).await;
+    fill_edge(e, ctx, Some(cache), plan, &mut answer).await;
     answer.into_json()
 }
 
@@ -283,7 +388,7 @@ where
             )
             .await;
         };
-        if !first.writable(&ctx.with_index(0)) {
+        let Some(plan) = first.plan(&ctx.with_index(0)) else {
             return async_graphql::resolver_utils::resolve_list(
                 ctx,
                 field,
@@ -291,7 +396,7 @@ where
                 Some(items.len()),
             )
             .await;
-        }
+        };
         let mut out = Vec::new();
         out.push(b'[');
         for (i, item) in items.iter().enumerate() {
@@ -300,7 +405,7 @@ where
             }
             let ctx_item = ctx.with_index(i);
             let at = out.len();
-            out = item.write(&ctx_item, cache, out).await;
+            out = item.write(&ctx_item, cache, &plan, out).await;
             if i == 0 {
                 // the others are about as long as the first
                 out.reserve((out.len() - at + 1) * (items.len() - 1) + 1);
@@ -473,7 +578,7 @@ enum Answer {
         start: usize,
         /// members written so far
         members: usize,
-        /// the selection was known plain (kept in the [`RowCache`])
+        /// the selection's row length was known (kept in the [`RowCache`])
         known: bool,
     },
     Object(IndexMap<Name, Value>),
@@ -488,27 +593,23 @@ fn is_name(key: &[u8]) -> bool {
 }
 
 impl Answer {
-    /// The answer to fill for the fields of `set` ([`fields`]); `None`
-    /// when the selection is not plain fields (the derived object answers
-    /// it).
-    fn start(cache: Option<&RowCache>, set: &Positioned<SelectionSet>) -> Option<Self> {
-        let items = &set.node.items;
+    /// The answer to fill for the `fields` of the plain selection `set`.
+    fn start(cache: Option<&RowCache>, set: &Positioned<SelectionSet>, fields: usize) -> Self {
         let Some(cache) = cache else {
-            let out = IndexMap::with_capacity(plain(items)?);
-            return Some(Answer::Object(out));
+            return Answer::Object(IndexMap::with_capacity(fields));
         };
         let (len, known) = match cache.plain(set) {
             Some(len) => (len, true),
-            None => (plain(items).map(|_| 64)?, false),
+            None => (64, false),
         };
         let mut out = Vec::with_capacity(len);
         out.push(b'{');
-        Some(Answer::Json {
+        Answer::Json {
             out,
             start: 0,
             members: 0,
             known,
-        })
+        }
     }
 
     /// A JSON answer written at the end of `out` (a list's or an object's
@@ -547,16 +648,16 @@ impl Answer {
         }
     }
 
-    /// For a JSON answer and a plain selection `set` of field `f`: `f`'s
-    /// key written and the buffer lent to answer its object in place, to
-    /// be given back by [`Answer::close_nested`].
-    fn nested(&mut self, f: &Positioned<Field>, set: &Positioned<SelectionSet>) -> Option<Vec<u8>> {
+    /// For a JSON answer: field `f`'s key (`"key":`, its [`Step`]'s)
+    /// written and the buffer lent to answer its object in place, to be
+    /// given back by [`Answer::close_nested`].
+    fn nested(&mut self, key: &[u8]) -> Option<Vec<u8>> {
         match self {
-            Answer::Json { out, members, .. } if plain(&set.node.items).is_some() => {
-                Self::member(out, members, f);
+            Answer::Json { out, members, .. } => {
+                Self::member(out, members, key);
                 Some(std::mem::take(out))
             }
-            _ => None,
+            Answer::Object(_) => None,
         }
     }
 
@@ -566,11 +667,11 @@ impl Answer {
         }
     }
 
-    /// The value of field `f`.
-    fn cell(&mut self, f: &Positioned<Field>, cell: Cell<'_>) {
+    /// The value of field `f`, whose key as JSON is `key`.
+    fn put(&mut self, f: &Positioned<Field>, key: &[u8], cell: Cell<'_>) {
         match self {
             Answer::Json { out, members, .. } => {
-                Self::member(out, members, f);
+                Self::member(out, members, key);
                 cell.write(out);
             }
             Answer::Object(out) => {
@@ -579,28 +680,23 @@ impl Answer {
         }
     }
 
-    /// The value of field `f` as JSON (only ever given to a JSON answer).
-    fn raw(&mut self, f: &Positioned<Field>, raw: &[u8]) {
+    /// The value of a field as JSON (only ever given to a JSON answer).
+    fn put_raw(&mut self, key: &[u8], raw: &[u8]) {
         if let Answer::Json { out, members, .. } = self {
-            Self::member(out, members, f);
+            Self::member(out, members, key);
             out.extend_from_slice(raw);
         }
     }
 
-    /// Appends `f`'s key (after a comma past the first member). A response
-    /// key is a GraphQL name as the parser took it (`[_A-Za-z][_0-9A-Za-z]*`):
-    /// nothing in it is escaped, so it is copied as it is.
-    fn member(out: &mut Vec<u8>, members: &mut usize, f: &Positioned<Field>) {
-        let key = f.node.response_key().node.as_bytes();
-        debug_assert!(is_name(key), "a response key that is no name: {key:?}");
-        out.reserve(key.len() + 4);
+    /// Appends a member's key, `"key":` as its [`Step`] spells it (after a
+    /// comma past the first member).
+    fn member(out: &mut Vec<u8>, members: &mut usize, key: &[u8]) {
+        out.reserve(key.len() + 1);
         if *members > 0 {
             out.push(b',');
         }
         *members += 1;
-        out.push(b'"');
         out.extend_from_slice(key);
-        out.extend_from_slice(b"\":");
     }
 
     /// A field's outcome: a failed field is reported and left out (as
@@ -609,10 +705,11 @@ impl Answer {
         &mut self,
         ctx: &ContextSelectionSet<'_>,
         f: &Positioned<Field>,
+        key: &[u8],
         value: ServerResult<Option<Value>>,
     ) {
         match value {
-            Ok(v) => self.cell(f, Cell::Value(v.unwrap_or_default())),
+            Ok(v) => self.put(f, key, Cell::Value(v.unwrap_or_default())),
             Err(e) => ctx.add_error(e),
         }
     }
@@ -682,39 +779,52 @@ pub async fn edge<E: Edge>(
     field: &Positioned<Field>,
 ) -> ServerResult<Value> {
     let cache = ctx.data_opt::<RowCache>();
-    let Some(mut out) = Answer::start(cache, ctx.item) else {
+    let Some(plan) = edge_plan(e, ctx, false) else {
         return Box::pin(e.object().resolve(ctx, field)).await;
     };
-    fill_edge(e, ctx, cache, &mut out).await;
+    let mut out = Answer::start(cache, ctx.item, plan.steps.len());
+    fill_edge(e, ctx, cache, &plan, &mut out).await;
     Ok(out.finish(cache, ctx.item))
 }
 
-/// Answers the plain selection `ctx.item` of edge `e` into `out`.
+/// Answers the plain selection `ctx.item` of edge `e` into `out` by its `plan`.
 async fn fill_edge<E: Edge>(
     e: &E,
     ctx: &ContextSelectionSet<'_>,
     cache: Option<&RowCache>,
+    plan: &Plan,
     out: &mut Answer,
 ) {
-    for f in fields(ctx.item) {
-        let ctx_field = ctx.with_field(f);
-        match f.node.name.node.as_str() {
-            "__typename" => out.cell(f, Cell::Text(&E::type_name())),
-            "cursor" => out.cell(f, Cell::Text(e.cursor())),
+    for (f, step) in fields(ctx.item).zip(&plan.steps) {
+        let key = &step.key;
+        match &step.what {
+            What::Typename => out.put(f, key, Cell::Text(&E::type_name())),
+            What::Cursor => match out {
+                Answer::Json { out, members, .. } => {
+                    Answer::member(out, members, key);
+                    e.write_cursor(out);
+                }
+                Answer::Object(_) => out.put(f, key, Cell::Text(&e.cursor())),
+            },
             // as the derived object resolves an object-typed field
-            "node" => {
-                let set = &f.node.selection_set;
-                let ctx_node = ctx_field.with_selection_set(set);
-                match out.nested(f, set) {
-                    Some(inner) => {
+            What::Node(node_plan) => {
+                let ctx_node = ctx.with_field(f).with_selection_set(&f.node.selection_set);
+                match node_plan.as_ref().map(|p| (p, out.nested(key))) {
+                    Some((node_plan, Some(inner))) => {
                         let mut node = Answer::within(inner);
-                        fill(e.node(), &ctx_node, cache, &mut node).await;
+                        fill(e.node(), &ctx_node, cache, node_plan, &mut node).await;
                         out.close_nested(node.into_json());
                     }
-                    None => out.set(ctx, f, e.node().resolve(&ctx_node, f).await.map(Some)),
+                    _ => {
+                        let value = e.node().resolve(&ctx_node, f).await.map(Some);
+                        out.set(ctx, f, key, value)
+                    }
                 }
             }
-            _ => out.set(ctx, f, Box::pin(e.object().resolve_field(&ctx_field)).await),
+            What::Column(_) | What::Shared | What::Resolve => {
+                let value = Box::pin(e.object().resolve_field(&ctx.with_field(f))).await;
+                out.set(ctx, f, key, value)
+            }
         }
     }
 }
@@ -785,8 +895,11 @@ mod tests {
         fn object(&self) -> ProbeObject {
             ProbeObject(self.0)
         }
-        fn column(&self, name: &str, _: &Context<'_>) -> Option<Cell<'_>> {
-            (name == "n").then(|| Cell::Value(Value::from(self.0)))
+        fn column_of(name: &str) -> Option<u8> {
+            (name == "n").then_some(0)
+        }
+        fn cell(&self, c: u8, _: &ContextSelectionSet<'_>) -> Option<Cell<'_>> {
+            (c == 0).then(|| Cell::Value(Value::from(self.0)))
         }
         fn shared(&self, name: &str) -> Option<&str> {
             matches!(name, "group" | "oops").then_some(if self.0 % 2 == 0 { "even" } else { "odd" })

@@ -24,7 +24,7 @@ use async_graphql::{
 use entity::transaction;
 
 /// A payment-system transaction as the merchant sees it. Its plain columns
-/// are answered by [`Row::column`] in one pass over the selection; the schema
+/// are answered by [`Row::cell`] in one pass over the selection; the schema
 /// type and every other field are [`TransactionObject`]'s.
 #[derive(Clone)]
 pub struct Transaction(pub std::sync::Arc<transaction::Model>);
@@ -60,33 +60,42 @@ impl Row for Transaction {
         TransactionObject(self.0.clone())
     }
 
+    fn column_of(name: &str) -> Option<u8> {
+        PLAIN.iter().position(|(n, _)| *n == name).map(|c| c as u8)
+    }
+
     // The same values as TransactionObject's fields of the same names (a
     // test compares every field both ways).
-    fn column(&self, name: &str, ctx: &Context<'_>) -> Option<Cell<'_>> {
+    fn cell(&self, c: u8, ctx: &ContextSelectionSet<'_>) -> Option<Cell<'_>> {
         let t = &*self.0;
         fn or_null(v: &Option<String>) -> Cell<'_> {
             v.as_deref().map_or(Cell::Null, Cell::Text)
         }
-        let amount = |m| Some(Cell::Decimal(amount(deps(ctx).ok()?, &m).0));
-        Some(match name {
-            "id" => Cell::Id(t.id),
-            "walletIdentifier" => Cell::Text(&t.wallet_identifier),
-            "direction" => Cell::Enum(enum_name(t.direction)),
-            "amount" => amount(t.amount())?,
-            "currency" => Cell::Text(&t.currency),
-            "commission" => amount(t.commission())?,
-            "transactionNumber" => Cell::Text(&t.transaction_number),
-            "counterparty" => or_null(&t.counterparty),
-            "createdAt" => Cell::Instant(t.created_at),
-            "label" => or_null(&t.label),
-            "orderId" => or_null(&t.order_id),
-            "activatedAt" => t.activated_at.map_or(Cell::Null, Cell::Instant),
-            "status" => Cell::Enum(enum_name(t.status())),
-            "postbackStatus" => Cell::Enum(enum_name(t.postback_status)),
-            "type" => Cell::Enum(enum_name(t.kind)),
-            "originality" => Cell::Enum(enum_name(t.originality)),
-            "country" => Cell::Text(&t.country),
-            _ => return None,
+        let amount = |minor| {
+            let units = ctx
+                .data_opt::<crate::deps::Deps>()?
+                .catalog
+                .minor_units(&t.currency);
+            Some(Cell::Decimal(rust_decimal::Decimal::new(minor, units)))
+        };
+        Some(match PLAIN.get(c as usize)?.1 {
+            Plain::Id => Cell::Id(t.id),
+            Plain::WalletIdentifier => Cell::Text(&t.wallet_identifier),
+            Plain::Direction => Cell::Enum(enum_name(t.direction)),
+            Plain::Amount => amount(t.amount_minor)?,
+            Plain::Currency => Cell::Text(&t.currency),
+            Plain::Commission => amount(t.commission_minor)?,
+            Plain::TransactionNumber => Cell::Text(&t.transaction_number),
+            Plain::Counterparty => or_null(&t.counterparty),
+            Plain::CreatedAt => Cell::Instant(t.created_at),
+            Plain::Label => or_null(&t.label),
+            Plain::OrderId => or_null(&t.order_id),
+            Plain::ActivatedAt => t.activated_at.map_or(Cell::Null, Cell::Instant),
+            Plain::Status => Cell::Enum(enum_name(t.status())),
+            Plain::PostbackStatus => Cell::Enum(enum_name(t.postback_status)),
+            Plain::Type => Cell::Enum(enum_name(t.kind)),
+            Plain::Originality => Cell::Enum(enum_name(t.originality)),
+            Plain::Country => Cell::Text(&t.country),
         })
     }
 
@@ -95,6 +104,49 @@ impl Row for Transaction {
         (name == "paymentSystem").then_some(self.0.payment_system.as_str())
     }
 }
+
+/// The fields a [`Transaction`] answers from its row, by their schema
+/// names ([`Row::column_of`] numbers them by their place here).
+#[derive(Clone, Copy)]
+enum Plain {
+    Id,
+    WalletIdentifier,
+    Direction,
+    Amount,
+    Currency,
+    Commission,
+    TransactionNumber,
+    Counterparty,
+    CreatedAt,
+    Label,
+    OrderId,
+    ActivatedAt,
+    Status,
+    PostbackStatus,
+    Type,
+    Originality,
+    Country,
+}
+
+const PLAIN: [(&str, Plain); 17] = [
+    ("id", Plain::Id),
+    ("walletIdentifier", Plain::WalletIdentifier),
+    ("direction", Plain::Direction),
+    ("amount", Plain::Amount),
+    ("currency", Plain::Currency),
+    ("commission", Plain::Commission),
+    ("transactionNumber", Plain::TransactionNumber),
+    ("counterparty", Plain::Counterparty),
+    ("createdAt", Plain::CreatedAt),
+    ("label", Plain::Label),
+    ("orderId", Plain::OrderId),
+    ("activatedAt", Plain::ActivatedAt),
+    ("status", Plain::Status),
+    ("postbackStatus", Plain::PostbackStatus),
+    ("type", Plain::Type),
+    ("originality", Plain::Originality),
+    ("country", Plain::Country),
+];
 
 /// The GraphQL object of a [`Transaction`] (see [`crate::graphql::rows`]).
 pub struct TransactionObject(std::sync::Arc<transaction::Model>);
@@ -288,7 +340,8 @@ pub struct TransactionOrder {
 /// A transaction with its cursor, answered by [`rows::edge`]; the schema
 /// type is [`TransactionEdgeObject`]'s.
 pub struct TransactionEdge {
-    pub cursor: String,
+    /// its cursor, spelled where it is answered
+    pub position: crate::pagination::Position,
     pub node: Transaction,
 }
 
@@ -313,8 +366,12 @@ impl OutputType for TransactionEdge {
 impl rows::Edge for TransactionEdge {
     type Node = Transaction;
 
-    fn cursor(&self) -> &str {
-        &self.cursor
+    fn write_cursor(&self, out: &mut Vec<u8>) {
+        self.position.write_json(out)
+    }
+
+    fn cursor(&self) -> String {
+        self.position.cursor()
     }
 
     fn node(&self) -> &Transaction {
@@ -323,24 +380,25 @@ impl rows::Edge for TransactionEdge {
 
     fn object(&self) -> impl async_graphql::ContainerType {
         TransactionEdgeObject {
-            cursor: self.cursor.clone(),
+            cursor: self.position.cursor(),
             node: self.node.clone(),
         }
     }
 }
 
 impl rows::Item for TransactionEdge {
-    fn writable(&self, ctx: &ContextSelectionSet<'_>) -> bool {
-        rows::edge_writable(self, ctx)
+    fn plan(&self, ctx: &ContextSelectionSet<'_>) -> Option<rows::Plan> {
+        rows::edge_list_plan(self, ctx)
     }
 
     fn write<'a>(
         &'a self,
         ctx: &'a ContextSelectionSet<'a>,
         cache: &'a rows::RowCache,
+        plan: &'a rows::Plan,
         out: Vec<u8>,
     ) -> impl std::future::Future<Output = Vec<u8>> + Send + 'a {
-        rows::write_edge(self, ctx, cache, out)
+        rows::write_edge(self, ctx, cache, plan, out)
     }
 }
 
@@ -531,13 +589,14 @@ impl TransactionsQuery {
             .rows
             .into_iter()
             .map(|t| TransactionEdge {
-                cursor: service::cursor_of(&t, order, &sort),
+                position: service::position_of(&t, order, &sort),
                 node: Transaction(t.into()),
             })
             .collect();
         Ok(TransactionConnection {
-            page_info: PageInfo::of(
-                edges.iter().map(|e| &e.cursor),
+            page_info: PageInfo::between(
+                edges.first().map(|e| e.position.cursor()),
+                edges.last().map(|e| e.position.cursor()),
                 page.has_next,
                 page.has_previous,
             ),

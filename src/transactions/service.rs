@@ -617,9 +617,10 @@ fn sort_value(t: &transaction::Model, f: TransactionOrderField) -> i64 {
     }
 }
 
-/// The cursor of `t` in a list sorted by `order` (`sort` being [`sort`]`(order, …)`).
-pub fn cursor_of(t: &transaction::Model, order: Order, sort: &Sort) -> String {
-    sort.cursor(sort_value(t, order.field), t.id)
+/// Where `t` stands in a list sorted by `order` (`sort` being
+/// [`sort`]`(order, …)`): its cursor.
+pub fn position_of(t: &transaction::Model, order: Order, sort: &Sort) -> pagination::Position {
+    sort.at(sort_value(t, order.field), t.id)
 }
 
 /// The filter as SQL, always inside the caller's merchant.
@@ -716,179 +717,251 @@ pub async fn list(
 }
 
 /// The Transactions page's rows, by position on PostgreSQL: sea-orm reads
-/// a column by name (a hashed lookup per column per row) and checks every
-/// cell's type against the column's; here the columns' names and types are
-/// checked once, on the page's first row (all rows of one statement share
-/// them), every cell is taken where the statement puts it, and an enum is
-/// matched on the row's own bytes. A page whose columns are not the
-/// entity's, in its order, or any SQLite page, is read by name as before (a
-/// test compares both ways, nulls and every enum value included).
+/// a column by name (a hashed lookup per column per row) and decodes every
+/// cell through sqlx's typed path (a type check, an error built per cell);
+/// here the columns' names and types are checked once per page (all rows
+/// of one statement share them), and every cell is taken where the
+/// statement puts it, as the bytes PostgreSQL sent ([`Cells`]). A page
+/// whose columns are not the entity's, in its order, of the types read, in
+/// binary, or any SQLite page, is read by name as before (a test compares
+/// both ways, nulls, every enum value and text past ASCII included).
 impl crate::pagination::PageRow for transaction::Entity {
     fn decode_page(
         rows: &[sea_orm::QueryResult],
     ) -> Result<Vec<transaction::Model>, sea_orm::DbErr> {
-        use sea_orm::sqlx::Row as _;
         let pg: Option<Vec<_>> = rows.iter().map(|r| r.try_as_pg_row()).collect();
-        let Some(pg) = pg.filter(|pg| pg.first().is_none_or(|r| in_entity_order(r.columns())))
-        else {
-            return rows
-                .iter()
+        let by_name = || {
+            rows.iter()
                 .map(|r| <transaction::Model as sea_orm::FromQueryResult>::from_query_result(r, ""))
-                .collect();
+                .collect()
         };
-        pg.iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let cells = if i == 0 {
-                    Cells::Checked
-                } else {
-                    Cells::Trusted
-                };
-                by_position(r, cells)
-            })
-            .collect()
+        let Some(pg) = pg else {
+            return by_name();
+        };
+        let Some(first) = pg.first() else {
+            return Ok(Vec::new());
+        };
+        if !in_entity_order(sea_orm::sqlx::Row::columns(*first)) {
+            return by_name();
+        }
+        if !binary(first)? {
+            return by_name();
+        }
+        check_kinds(first)?;
+        pg.iter().map(|r| by_position(Cells(r))).collect()
     }
 }
 
-/// How a page row's cells are read: the first row's against the columns'
-/// types (whatever its values, nulls included), the others as those types.
+/// How each column of the page statement is read, in the entity's order.
 #[derive(Clone, Copy)]
-enum Cells {
-    Checked,
-    Trusted,
+enum Kind {
+    /// `int8`, eight bytes big-endian
+    Int8,
+    /// any text type: its bytes, UTF-8
+    Text,
+    /// `timestamptz` (or `timestamp`): microseconds from 2000-01-01, eight
+    /// bytes big-endian
+    Instant,
 }
 
-impl Cells {
-    fn get<'r, T>(
-        self,
-        r: &'r sea_orm::sqlx::postgres::PgRow,
-        i: usize,
-    ) -> Result<T, sea_orm::DbErr>
-    where
-        T: sea_orm::sqlx::Decode<'r, sea_orm::sqlx::Postgres>
-            + sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>,
-    {
-        use sea_orm::sqlx::{Column as _, Row as _, TypeInfo as _};
-        let bad = |e: sea_orm::sqlx::Error| sea_orm::DbErr::Type(e.to_string());
-        if let Cells::Checked = self {
-            let column = r.try_column(i).map_err(bad)?;
-            if !T::compatible(column.type_info()) {
-                return Err(sea_orm::DbErr::Type(format!(
-                    "column {} is {}, read as {}",
-                    column.name(),
-                    column.type_info().name(),
-                    T::type_info().name()
-                )));
+const KINDS: [Kind; 21] = {
+    use Kind::*;
+    [
+        Int8,    // id
+        Int8,    // merchant_id
+        Text,    // payment_system
+        Int8,    // wallet_id
+        Text,    // wallet_identifier
+        Text,    // direction
+        Int8,    // amount_minor
+        Text,    // currency
+        Int8,    // commission_minor
+        Text,    // transaction_number
+        Text,    // counterparty
+        Instant, // created_at
+        Instant, // ingested_at
+        Text,    // label
+        Text,    // order_id
+        Instant, // activated_at
+        Text,    // type
+        Text,    // originality
+        Text,    // country
+        Int8,    // stockpiling_id
+        Text,    // postback_status
+    ]
+};
+
+/// Whether the statement's values come in binary (as every prepared
+/// statement's do), which [`Cells`] reads.
+fn binary(r: &sea_orm::sqlx::postgres::PgRow) -> Result<bool, sea_orm::DbErr> {
+    use sea_orm::sqlx::Row as _;
+    let value = r
+        .try_get_raw(0)
+        .map_err(|e| sea_orm::DbErr::Type(e.to_string()))?;
+    Ok(value.format() == sea_orm::sqlx::postgres::PgValueFormat::Binary)
+}
+
+/// Every column's type is the one [`KINDS`] reads it as (whatever the
+/// rows' values, nulls included).
+fn check_kinds(r: &sea_orm::sqlx::postgres::PgRow) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::sqlx::postgres::Postgres;
+    use sea_orm::sqlx::{Column as _, Row as _, Type, TypeInfo as _};
+    for (column, kind) in r.columns().iter().zip(KINDS) {
+        let ty = column.type_info();
+        let (fits, expected) = match kind {
+            Kind::Int8 => (<i64 as Type<Postgres>>::compatible(ty), "INT8"),
+            Kind::Text => (<str as Type<Postgres>>::compatible(ty), "TEXT"),
+            Kind::Instant => (
+                <chrono::DateTime<chrono::Utc> as Type<Postgres>>::compatible(ty),
+                "TIMESTAMPTZ",
+            ),
+        };
+        if !fits {
+            return Err(sea_orm::DbErr::Type(format!(
+                "column {} is {}, read as {expected}",
+                column.name(),
+                ty.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The cells of a page row whose columns [`check_kinds`] accepted, read as
+/// the bytes of their binary values.
+#[derive(Clone, Copy)]
+struct Cells<'r>(&'r sea_orm::sqlx::postgres::PgRow);
+
+/// A cell [`Cells`] could not read: its column and why (a small error, so
+/// the readers pass their values in registers; made a [`sea_orm::DbErr`]
+/// once per row).
+struct Bad(usize, &'static str);
+
+impl From<Bad> for sea_orm::DbErr {
+    fn from(Bad(i, what): Bad) -> Self {
+        let name = <transaction::Column as sea_orm::Iterable>::iter()
+            .nth(i)
+            .map_or("?", |c| sea_orm::IdenStatic::as_str(&c));
+        sea_orm::DbErr::Type(format!("column {name}: {what}"))
+    }
+}
+
+impl<'r> Cells<'r> {
+    /// The value's bytes, `None` for null.
+    #[inline(always)]
+    fn bytes(self, i: usize) -> Result<Option<&'r [u8]>, Bad> {
+        use sea_orm::sqlx::{Row as _, ValueRef as _};
+        let Ok(value) = self.0.try_get_raw(i) else {
+            return Err(Bad(i, "no such column"));
+        };
+        if value.is_null() {
+            return Ok(None);
+        }
+        // (only a null has no bytes)
+        value.as_bytes().map(Some).map_err(|_| Bad(i, "no value"))
+    }
+
+    #[inline(always)]
+    fn int8_or_null(self, i: usize) -> Result<Option<i64>, Bad> {
+        match self.bytes(i)? {
+            None => Ok(None),
+            Some(&[a, b, c, d, e, f, g, h]) => {
+                Ok(Some(i64::from_be_bytes([a, b, c, d, e, f, g, h])))
             }
+            Some(_) => Err(Bad(i, "not eight bytes")),
         }
-        r.try_get_unchecked(i).map_err(bad)
-    }
-}
-
-/// A `timestamptz` cell read as sqlx reads it, without chrono's calendar
-/// arithmetic (sqlx adds the microseconds to 2000-01-01 as a duration: a
-/// page row's three instants cost more than its ten strings).
-struct Instant(chrono::DateTime<chrono::Utc>);
-
-impl sea_orm::sqlx::Type<sea_orm::sqlx::Postgres> for Instant {
-    fn type_info() -> sea_orm::sqlx::postgres::PgTypeInfo {
-        <chrono::DateTime<chrono::Utc> as sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>>::type_info()
     }
 
-    fn compatible(ty: &sea_orm::sqlx::postgres::PgTypeInfo) -> bool {
-        <chrono::DateTime<chrono::Utc> as sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>>::compatible(
-            ty,
-        )
+    #[inline(always)]
+    fn int8(self, i: usize) -> Result<i64, Bad> {
+        self.int8_or_null(i)?.ok_or(Bad(i, "null"))
     }
-}
 
-impl<'r> sea_orm::sqlx::Decode<'r, sea_orm::sqlx::Postgres> for Instant {
-    fn decode(
-        value: sea_orm::sqlx::postgres::PgValueRef<'r>,
-    ) -> Result<Self, sea_orm::sqlx::error::BoxDynError> {
-        use sea_orm::sqlx::postgres::PgValueFormat;
-        if value.format() != PgValueFormat::Binary {
-            return <chrono::DateTime<chrono::Utc> as sea_orm::sqlx::Decode<
-                sea_orm::sqlx::Postgres,
-            >>::decode(value)
-            .map(Instant);
+    /// A text cell, with ASCII — nearly every cell of a page: numbers,
+    /// codes, labels — recognised eight bytes at a time (the general UTF-8
+    /// check goes byte by byte through strings this short).
+    #[inline(always)]
+    fn text_or_null(self, i: usize) -> Result<Option<&'r str>, Bad> {
+        let Some(bytes) = self.bytes(i)? else {
+            return Ok(None);
+        };
+        if bytes.is_ascii() {
+            // SAFETY: ASCII bytes are valid UTF-8.
+            return Ok(Some(unsafe { std::str::from_utf8_unchecked(bytes) }));
         }
-        // microseconds since 2000-01-01 00:00:00 UTC, big-endian
+        std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| Bad(i, "not UTF-8"))
+    }
+
+    #[inline(always)]
+    fn text(self, i: usize) -> Result<&'r str, Bad> {
+        self.text_or_null(i)?.ok_or(Bad(i, "null"))
+    }
+
+    /// A stored enum value.
+    #[inline(always)]
+    fn stored<T: std::str::FromStr>(self, i: usize) -> Result<T, Bad> {
+        self.text(i)?
+            .parse()
+            .map_err(|_| Bad(i, "not a value of its enum"))
+    }
+
+    /// An instant, without chrono's calendar arithmetic (sqlx adds the
+    /// microseconds to 2000-01-01 as a duration: a page row's three
+    /// instants cost more than its ten strings).
+    #[inline(always)]
+    fn instant_or_null(self, i: usize) -> Result<Option<chrono::DateTime<chrono::Utc>>, Bad> {
+        // microseconds from 2000-01-01 00:00:00 UTC
         const FROM_UNIX_EPOCH: i64 = 946_684_800_000_000;
-        let micros = i64::from_be_bytes(value.as_bytes()?.try_into()?);
+        let Some(micros) = self.int8_or_null(i)? else {
+            return Ok(None);
+        };
         micros
             .checked_add(FROM_UNIX_EPOCH)
             .and_then(chrono::DateTime::from_timestamp_micros)
-            .map(Instant)
-            .ok_or_else(|| format!("timestamp {micros} µs from 2000 is out of range").into())
-    }
-}
-
-/// A text cell as sqlx reads it (its bytes as UTF-8), with ASCII — nearly
-/// every cell of a page: numbers, codes, labels — recognised eight bytes at
-/// a time: the general UTF-8 check goes byte by byte through strings this
-/// short and cost a page's decoding a fifth.
-struct Text<'r>(&'r str);
-
-impl sea_orm::sqlx::Type<sea_orm::sqlx::Postgres> for Text<'_> {
-    fn type_info() -> sea_orm::sqlx::postgres::PgTypeInfo {
-        <&str as sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>>::type_info()
+            .map(Some)
+            .ok_or(Bad(i, "out of range"))
     }
 
-    fn compatible(ty: &sea_orm::sqlx::postgres::PgTypeInfo) -> bool {
-        <&str as sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>>::compatible(ty)
-    }
-}
-
-impl<'r> sea_orm::sqlx::Decode<'r, sea_orm::sqlx::Postgres> for Text<'r> {
-    fn decode(
-        value: sea_orm::sqlx::postgres::PgValueRef<'r>,
-    ) -> Result<Self, sea_orm::sqlx::error::BoxDynError> {
-        let bytes = value.as_bytes()?;
-        if bytes.is_ascii() {
-            // SAFETY: ASCII bytes are valid UTF-8.
-            return Ok(Text(unsafe { std::str::from_utf8_unchecked(bytes) }));
-        }
-        Ok(Text(std::str::from_utf8(bytes)?))
+    #[inline(always)]
+    fn instant(self, i: usize) -> Result<chrono::DateTime<chrono::Utc>, Bad> {
+        self.instant_or_null(i)?.ok_or(Bad(i, "null"))
     }
 }
 
 /// One row of the Transactions page's statement, its columns in the
-/// entity's order.
-fn by_position(
-    r: &sea_orm::sqlx::postgres::PgRow,
-    c: Cells,
-) -> Result<transaction::Model, sea_orm::DbErr> {
-    use sea_orm::DbErr;
-    fn stored<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, DbErr> {
-        s.parse().map_err(DbErr::Type)
+/// entity's order, of [`KINDS`].
+fn by_position(c: Cells<'_>) -> Result<transaction::Model, sea_orm::DbErr> {
+    fn owned(s: Option<&str>) -> Option<String> {
+        s.map(str::to_owned)
     }
-    fn text(t: Text<'_>) -> String {
-        t.0.to_owned()
-    }
-    Ok(transaction::Model {
-        id: c.get(r, 0)?,
-        merchant_id: c.get(r, 1)?,
-        payment_system: text(c.get(r, 2)?),
-        wallet_id: c.get(r, 3)?,
-        wallet_identifier: text(c.get(r, 4)?),
-        direction: stored(c.get::<Text>(r, 5)?.0)?,
-        amount_minor: c.get(r, 6)?,
-        currency: text(c.get(r, 7)?),
-        commission_minor: c.get(r, 8)?,
-        transaction_number: text(c.get(r, 9)?),
-        counterparty: c.get::<Option<Text>>(r, 10)?.map(text),
-        created_at: c.get::<Instant>(r, 11)?.0,
-        ingested_at: c.get::<Instant>(r, 12)?.0,
-        label: c.get::<Option<Text>>(r, 13)?.map(text),
-        order_id: c.get::<Option<Text>>(r, 14)?.map(text),
-        activated_at: c.get::<Option<Instant>>(r, 15)?.map(|t| t.0),
-        kind: stored(c.get::<Text>(r, 16)?.0)?,
-        originality: stored(c.get::<Text>(r, 17)?.0)?,
-        country: text(c.get(r, 18)?),
-        stockpiling_id: c.get(r, 19)?,
-        postback_status: stored(c.get::<Text>(r, 20)?.0)?,
-    })
+    let row = || -> Result<transaction::Model, Bad> {
+        Ok(transaction::Model {
+            id: c.int8(0)?,
+            merchant_id: c.int8(1)?,
+            payment_system: c.text(2)?.to_owned(),
+            wallet_id: c.int8(3)?,
+            wallet_identifier: c.text(4)?.to_owned(),
+            direction: c.stored(5)?,
+            amount_minor: c.int8(6)?,
+            currency: c.text(7)?.to_owned(),
+            commission_minor: c.int8(8)?,
+            transaction_number: c.text(9)?.to_owned(),
+            counterparty: owned(c.text_or_null(10)?),
+            created_at: c.instant(11)?,
+            ingested_at: c.instant(12)?,
+            label: owned(c.text_or_null(13)?),
+            order_id: owned(c.text_or_null(14)?),
+            activated_at: c.instant_or_null(15)?,
+            kind: c.stored(16)?,
+            originality: c.stored(17)?,
+            country: c.text(18)?.to_owned(),
+            stockpiling_id: c.int8_or_null(19)?,
+            postback_status: c.stored(20)?,
+        })
+    };
+    Ok(row()?)
 }
 
 /// Whether a row's columns are the entity's, in its order.
