@@ -120,7 +120,8 @@ pub struct Position {
 }
 
 impl Position {
-    fn write(&self, out: &mut Vec<u8>) {
+    /// `encode` given the position's parts (spelled on the stack).
+    fn encoded<T>(&self, encode: impl FnOnce(&str, &[&str]) -> T) -> T {
         let (mut value_digits, mut id_digits) = (itoa::Buffer::new(), itoa::Buffer::new());
         let position = [
             self.field,
@@ -131,21 +132,18 @@ impl Position {
             "|",
             id_digits.format(self.id),
         ];
-        encode_parts_into(self.kind, &position, out);
+        encode(self.kind, &position)
     }
 
     /// The cursor.
     pub fn cursor(&self) -> String {
-        let mut out = Vec::with_capacity(64);
-        self.write(&mut out);
-        // base64url is ASCII
-        String::from_utf8(out).unwrap_or_default()
+        self.encoded(encode_parts)
     }
 
     /// Appends the cursor as a JSON string (base64url needs no escape).
     pub fn write_json(&self, out: &mut Vec<u8>) {
         out.push(b'"');
-        self.write(out);
+        self.encoded(|kind, parts| encode_parts_into(kind, parts, out));
         out.push(b'"');
     }
 }

@@ -184,7 +184,7 @@ impl Step {
 /// be a column, a shared field or `__typename` — answered without waiting
 /// on anything another row would be part of (a DataLoader's batch) — else
 /// `None`; a single row hands any other field to its derived object.
-fn row_plan<R: Row>(_row: &R, ctx: &ContextSelectionSet<'_>, listed: bool) -> Option<Plan> {
+fn row_plan<R: Row>(row: &R, ctx: &ContextSelectionSet<'_>, listed: bool) -> Option<Plan> {
     plain(&ctx.item.node.items)?;
     let steps = fields(ctx.item)
         .map(|f| {
@@ -193,7 +193,7 @@ fn row_plan<R: Row>(_row: &R, ctx: &ContextSelectionSet<'_>, listed: bool) -> Op
                 What::Typename
             } else if let Some(c) = R::column_of(name) {
                 What::Column(c)
-            } else if _row.shared(name).is_some() {
+            } else if row.shared(name).is_some() {
                 What::Shared
             } else if listed {
                 return None;
@@ -225,27 +225,25 @@ async fn fill<R: Row>(
             }
         }
         let ctx_field = ctx.with_field(f);
-        match step.what {
-            What::Typename => out.put(f, key, Cell::Text(&R::Object::type_name())),
-            What::Shared => {
-                let Some(shared) = row.shared(f.node.name.node.as_str()) else {
-                    let value = Box::pin(row.object().resolve_field(&ctx_field)).await;
-                    out.set(ctx, f, key, value);
-                    continue;
-                };
-                match cache.and_then(|c| c.shared(f, shared)) {
-                    Some(raw) => out.put_raw(key, &raw),
-                    None => match Box::pin(row.object().resolve_field(&ctx_field)).await {
-                        Ok(Some(v)) => match cache {
-                            Some(cache) => out.put_raw(key, &cache.keep_shared(f, shared, &v)),
-                            None => out.put(f, key, Cell::Value(v)),
-                        },
-                        other => out.set(ctx, f, key, other),
+        let shared = match step.what {
+            What::Shared => row.shared(f.node.name.node.as_str()),
+            _ => None,
+        };
+        match (&step.what, shared) {
+            (What::Typename, _) => out.put(f, key, Cell::Text(&R::Object::type_name())),
+            (What::Shared, Some(shared)) => match cache.and_then(|c| c.shared(f, shared)) {
+                Some(raw) => out.put_raw(key, &raw),
+                None => match Box::pin(row.object().resolve_field(&ctx_field)).await {
+                    Ok(Some(v)) => match cache {
+                        Some(cache) => out.put_raw(key, &cache.keep_shared(f, shared, &v)),
+                        None => out.put(f, key, Cell::Value(v)),
                     },
-                }
-            }
-            // (and a column the row leaves to its object)
-            What::Column(_) | What::Resolve | What::Cursor | What::Node(_) => {
+                    other => out.set(ctx, f, key, other),
+                },
+            },
+            // (and a column the row leaves to its object, a shared field
+            // this row has no key for)
+            _ => {
                 let value = Box::pin(row.object().resolve_field(&ctx_field)).await;
                 out.set(ctx, f, key, value)
             }
