@@ -221,7 +221,7 @@ async fn main() -> anyhow::Result<()> {
                 after: after.clone(),
                 ..Default::default()
             },
-            true,
+            Some(service::Columns::NONE),
         )
         .await?;
         after = page.rows.last().map(|t| {

@@ -386,42 +386,70 @@ pub async fn newest_first<E: PageRow>(
 /// Transactions page that was a sixteenth of a request's instructions.)
 /// The statements are the same text: a test compares them.
 pub fn find_all<E: sea_orm::EntityTrait>(backend: sea_orm::DbBackend) -> sea_orm::Select<E> {
-    use sea_orm::QuerySelect;
+    find_columns::<E>(backend, u64::MAX)
+}
+
+/// [`find_all`] narrowed to some of the columns: those whose place in the
+/// entity's order is a bit of `columns` (bit 0 the first column), still
+/// in the entity's order. Kept per entity, backend and set, up to
+/// [`KEPT_LISTS`] sets (past them written anew each time: the sets follow
+/// what clients select, so their number is theirs to choose).
+pub fn find_columns<E: sea_orm::EntityTrait>(
+    backend: sea_orm::DbBackend,
+    columns: u64,
+) -> sea_orm::Select<E> {
+    use sea_orm::{Iterable, QuerySelect};
     use std::any::{Any, TypeId};
     // a handful of entities, each on one backend: looked up in a list
     type Templates =
-        std::sync::RwLock<Vec<(TypeId, sea_orm::DbBackend, Box<dyn Any + Send + Sync>)>>;
+        std::sync::RwLock<Vec<(TypeId, sea_orm::DbBackend, u64, Box<dyn Any + Send + Sync>)>>;
     static TEMPLATES: Templates = std::sync::RwLock::new(Vec::new());
     let entity = TypeId::of::<E>();
+    let count = E::Column::iter().count();
+    // the same set however many bits past the last column are set
+    let columns = if count < 64 {
+        columns & ((1 << count) - 1)
+    } else {
+        columns
+    };
+    let same = |e: &TypeId, b: &sea_orm::DbBackend, c: &u64| {
+        *e == entity && *b == backend && *c == columns
+    };
     let kept = TEMPLATES
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
-        .find(|(e, b, _)| *e == entity && *b == backend)
+        .find(|(e, b, c, _)| same(e, b, c))
         .and_then(|(.., s)| s.downcast_ref::<sea_orm::Select<E>>())
         .cloned();
     if let Some(select) = kept {
         return select;
     }
-    let sql = sea_orm::QueryTrait::build(&E::find(), backend).sql;
+    let listed = E::find().select_only().columns(
+        E::Column::iter()
+            .enumerate()
+            .filter(|(i, _)| *i >= 64 || columns & (1 << i) != 0)
+            .map(|(_, c)| c),
+    );
+    let sql = sea_orm::QueryTrait::build(&listed, backend).sql;
     let Some((list, _)) = sql
         .strip_prefix("SELECT ")
         .and_then(|rest| rest.rsplit_once(" FROM "))
     else {
-        return E::find();
+        return listed;
     };
     let template = E::find()
         .select_only()
         .expr(sea_orm::sea_query::Expr::cust(list.to_owned()));
     let mut templates = TEMPLATES.write().unwrap_or_else(|e| e.into_inner());
-    if !templates
-        .iter()
-        .any(|(e, b, _)| *e == entity && *b == backend)
-    {
-        templates.push((entity, backend, Box::new(template.clone())));
+    if templates.len() < KEPT_LISTS && !templates.iter().any(|(e, b, c, _)| same(e, b, c)) {
+        templates.push((entity, backend, columns, Box::new(template.clone())));
     }
     template
 }
+
+/// How many select lists [`find_columns`] keeps.
+pub const KEPT_LISTS: usize = 64;
 
 /// An entity whose rows are read a page at a time: how the rows of its
 /// page's statement (every column, in the entity's order) become models.
@@ -554,6 +582,41 @@ mod tests {
             same::<entity::postback::Entity>(backend, entity::postback::Column::MerchantId);
             same::<entity::audit_entry::Entity>(backend, entity::audit_entry::Column::MerchantId);
         }
+    }
+
+    #[test]
+    fn find_columns_writes_what_find_writes_of_those_columns() {
+        use entity::transaction::{Column, Entity};
+        use sea_orm::{ColumnTrait, DbBackend, EntityTrait, Iterable, QueryFilter};
+        use sea_orm::{QuerySelect, QueryTrait};
+        // more sets than are kept: every one written right, kept or not
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            for set in (0..2 * KEPT_LISTS as u64).map(|n| (n * 0x2_4a5f) | 1) {
+                let kept = find_columns::<Entity>(backend, set)
+                    .filter(Column::MerchantId.eq(5))
+                    .build(backend);
+                let found = Entity::find()
+                    .select_only()
+                    .columns(
+                        Column::iter()
+                            .enumerate()
+                            .filter(|(i, _)| set & (1 << i) != 0)
+                            .map(|(_, c)| c),
+                    )
+                    .filter(Column::MerchantId.eq(5))
+                    .build(backend);
+                assert_eq!(kept.sql, found.sql);
+                assert_eq!(kept.values, found.values);
+            }
+        }
+        // bits past the last column change nothing
+        let all = find_columns::<Entity>(DbBackend::Postgres, (1 << Column::iter().count()) - 1);
+        assert_eq!(
+            all.build(DbBackend::Postgres).sql,
+            find_all::<Entity>(DbBackend::Postgres)
+                .build(DbBackend::Postgres)
+                .sql
+        );
     }
 
     #[test]

@@ -157,11 +157,15 @@ def wrk(url, body, headers, tmp, count=False):
 
 def pgbench(tmp, merchant):
     script = os.path.join(tmp, "page.sql")
-    # Kassa's first page as Kassa runs it: every column of the 21 rows it
-    # reads (20 + one to know whether a next page exists), newest first,
-    # the merchant matched by a list, the page size written in (pagination::Owner).
+    # Kassa's first page as Kassa runs it: the columns KASSA_NODE's fields
+    # read with the id and merchant (service::page_select), in the
+    # entity's order, of the 21 rows it reads (20 + one to know whether a
+    # next page exists), newest first, the merchant matched by a list, the
+    # page size written in (pagination::Owner).
     open(script, "w").write(
-        "SELECT * FROM transactions WHERE merchant_id IN (:merchant, :merchant) "
+        "SELECT id, merchant_id, payment_system, direction, amount_minor, currency, "
+        "transaction_number, created_at, label, order_id, activated_at, postback_status "
+        "FROM transactions WHERE merchant_id IN (:merchant, :merchant) "
         "ORDER BY merchant_id DESC, id DESC LIMIT 21;\n")
     out = subprocess.run(["pgbench", "-n", "-M", "prepared", f"-c{CONNECTIONS}", "-j2",
                           f"-T{SECONDS}", "-D", f"merchant={merchant}", "-f", script, DB_URL],

@@ -688,7 +688,69 @@ pub fn matching(f: &Filter) -> Condition {
     f.activated_at.narrow(c, C::ActivatedAt)
 }
 
-/// One page of the Transactions page (keyset pagination both ways).
+/// The columns of a transaction a page reads: bit `i` is the entity's
+/// `i`-th column ([`transaction::Column`]`::X as u32`). Every page reads
+/// the id, the merchant and its sort key besides ([`page_select`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Columns(u64);
+
+impl Columns {
+    /// Every column.
+    pub const ALL: Columns = Columns((1 << COLUMNS) - 1);
+    /// Only those every page reads.
+    pub const NONE: Columns = Columns(0);
+
+    /// These columns.
+    pub const fn of(columns: &[transaction::Column]) -> Columns {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < columns.len() {
+            bits |= 1 << columns[i] as u32;
+            i += 1;
+        }
+        Columns(bits)
+    }
+
+    /// The columns of both.
+    pub const fn and(self, other: Columns) -> Columns {
+        Columns(self.0 | other.0)
+    }
+
+    /// Whether `c` is one of them.
+    pub fn has(self, c: transaction::Column) -> bool {
+        self.0 & (1 << c as u32) != 0
+    }
+}
+
+/// How many columns a transaction has.
+const COLUMNS: usize = 21;
+
+/// The select of a page that reads `columns` (on PostgreSQL; SQLite reads
+/// every column, by name): those, the id and merchant every row is known
+/// by, and the column `order` sorts by, which its cursor carries.
+pub fn page_select(
+    backend: DbBackend,
+    order: Order,
+    columns: Columns,
+) -> sea_orm::Select<transaction::Entity> {
+    use transaction::Column as C;
+    if backend != DbBackend::Postgres {
+        return pagination::find_all::<transaction::Entity>(backend);
+    }
+    let key = match order.field {
+        TransactionOrderField::Id => C::Id,
+        TransactionOrderField::CreatedAt => C::CreatedAt,
+        TransactionOrderField::ActivatedAt => C::ActivatedAt,
+        TransactionOrderField::Amount => C::AmountMinor,
+    };
+    let read = columns.and(Columns::of(&[C::Id, C::MerchantId, key]));
+    pagination::find_columns::<transaction::Entity>(backend, read.0)
+}
+
+/// One page of the Transactions page (keyset pagination both ways),
+/// reading `columns` of its rows (the other fields of its models are
+/// blank: see [`page_select`]); `None` when no row is wanted (only totals
+/// were asked for: the arguments are checked all the same).
 #[tracing::instrument(name = "db.transactions.list", skip_all)]
 pub async fn list(
     d: &Deps,
@@ -696,18 +758,17 @@ pub async fn list(
     filter: &Filter,
     order: Order,
     args: &PageArgs,
-    rows_wanted: bool,
+    columns: Option<Columns>,
 ) -> AppResult<Page<transaction::Model>> {
-    let sort = sort(order, d.db.get_database_backend());
-    if !rows_wanted {
-        // only totals were asked for: the arguments are checked all the same
+    let backend = d.db.get_database_backend();
+    let sort = sort(order, backend);
+    let Some(columns) = columns else {
         pagination::Plan::of(&sort, args)?;
         return Ok(Page::unread());
-    }
+    };
     pagination::keyset(
         d,
-        pagination::find_all::<transaction::Entity>(d.db.get_database_backend())
-            .filter(matching(filter)),
+        page_select(backend, order, columns).filter(matching(filter)),
         transaction::Column::Id,
         owner(tenant, filter),
         &sort,
@@ -722,9 +783,11 @@ pub async fn list(
 /// here the columns' names and types are checked once per page (all rows
 /// of one statement share them), and every cell is taken where the
 /// statement puts it, as the bytes PostgreSQL sent ([`Cells`]). A page
-/// whose columns are not the entity's, in its order, of the types read, in
-/// binary, or any SQLite page, is read by name as before (a test compares
-/// both ways, nulls, every enum value and text past ASCII included).
+/// reads some of the entity's columns, in its order ([`page_select`]); the
+/// fields of the others are blank. A page whose columns are not in the
+/// entity's order, of the types read, in binary, or any SQLite page, is
+/// read by name as before (a test compares both ways, nulls, every enum
+/// value and text past ASCII included).
 impl crate::pagination::PageRow for transaction::Entity {
     fn decode_page(
         rows: &[sea_orm::QueryResult],
@@ -741,15 +804,39 @@ impl crate::pagination::PageRow for transaction::Entity {
         let Some(first) = pg.first() else {
             return Ok(Vec::new());
         };
-        if !in_entity_order(sea_orm::sqlx::Row::columns(*first)) {
+        let Some(at) = places(sea_orm::sqlx::Row::columns(*first)) else {
             return by_name();
-        }
+        };
         if !binary(first)? {
             return by_name();
         }
-        check_kinds(first)?;
-        pg.iter().map(|r| by_position(Cells(r))).collect()
+        check_kinds(first, &at)?;
+        pg.iter()
+            .map(|r| by_position(Cells { row: r, at: &at }))
+            .collect()
     }
+}
+
+/// Where each of the entity's columns is in a page's row, [`UNREAD`] for
+/// those it does not hold.
+type Places = [u8; COLUMNS];
+
+const UNREAD: u8 = u8::MAX;
+
+/// The places of the entity's columns in rows of these columns: `None`
+/// unless they are some of the entity's, in its order.
+fn places(columns: &[sea_orm::sqlx::postgres::PgColumn]) -> Option<Places> {
+    use sea_orm::sqlx::Column as _;
+    use sea_orm::{IdenStatic, Iterable};
+    let mut at = [UNREAD; COLUMNS];
+    let mut next = 0;
+    for (i, c) in transaction::Column::iter().enumerate() {
+        if columns.get(next).is_some_and(|n| n.name() == c.as_str()) {
+            *at.get_mut(i)? = next as u8;
+            next += 1;
+        }
+    }
+    (next == columns.len()).then_some(at)
 }
 
 /// How each column of the page statement is read, in the entity's order.
@@ -764,7 +851,7 @@ enum Kind {
     Instant,
 }
 
-const KINDS: [Kind; 21] = {
+const KINDS: [Kind; COLUMNS] = {
     use Kind::*;
     [
         Int8,    // id
@@ -803,10 +890,14 @@ fn binary(r: &sea_orm::sqlx::postgres::PgRow) -> Result<bool, sea_orm::DbErr> {
 
 /// Every column's type is the one [`KINDS`] reads it as (whatever the
 /// rows' values, nulls included).
-fn check_kinds(r: &sea_orm::sqlx::postgres::PgRow) -> Result<(), sea_orm::DbErr> {
+fn check_kinds(r: &sea_orm::sqlx::postgres::PgRow, at: &Places) -> Result<(), sea_orm::DbErr> {
     use sea_orm::sqlx::postgres::Postgres;
     use sea_orm::sqlx::{Column as _, Row as _, Type, TypeInfo as _};
-    for (column, kind) in r.columns().iter().zip(KINDS) {
+    let columns = r.columns();
+    for (&place, kind) in at.iter().zip(KINDS) {
+        let Some(column) = columns.get(place as usize) else {
+            continue; // not read
+        };
         let ty = column.type_info();
         let (fits, expected) = match kind {
             Kind::Int8 => (<i64 as Type<Postgres>>::compatible(ty), "INT8"),
@@ -829,8 +920,12 @@ fn check_kinds(r: &sea_orm::sqlx::postgres::PgRow) -> Result<(), sea_orm::DbErr>
 
 /// The cells of a page row whose columns [`check_kinds`] accepted, read as
 /// the bytes of their binary values.
+/// `at` says where each of the entity's columns is.
 #[derive(Clone, Copy)]
-struct Cells<'r>(&'r sea_orm::sqlx::postgres::PgRow);
+struct Cells<'r> {
+    row: &'r sea_orm::sqlx::postgres::PgRow,
+    at: &'r Places,
+}
 
 /// A cell [`Cells`] could not read: its column and why (a small error, so
 /// the readers pass their values in registers; made a [`sea_orm::DbErr`]
@@ -847,11 +942,22 @@ impl From<Bad> for sea_orm::DbErr {
 }
 
 impl<'r> Cells<'r> {
-    /// The value's bytes, `None` for null.
+    /// Whether the row holds the entity's `i`-th column.
+    #[inline(always)]
+    fn read(self, i: usize) -> bool {
+        self.at.get(i).is_some_and(|&p| p != UNREAD)
+    }
+
+    /// The value of the entity's `i`-th column, as its bytes, `None` for
+    /// null.
     #[inline(always)]
     fn bytes(self, i: usize) -> Result<Option<&'r [u8]>, Bad> {
         use sea_orm::sqlx::{Row as _, ValueRef as _};
-        let Ok(value) = self.0.try_get_raw(i) else {
+        let place = self.at.get(i).copied().unwrap_or(UNREAD);
+        if place == UNREAD {
+            return Err(Bad(i, "not read"));
+        }
+        let Ok(value) = self.row.try_get_raw(place as usize) else {
             return Err(Bad(i, "no such column"));
         };
         if value.is_null() {
@@ -930,49 +1036,57 @@ impl<'r> Cells<'r> {
     }
 }
 
-/// One row of the Transactions page's statement, its columns in the
-/// entity's order, of [`KINDS`].
+/// One row of the Transactions page's statement: the columns it holds,
+/// of [`KINDS`], and blanks for the others (the id and merchant it must
+/// hold).
 fn by_position(c: Cells<'_>) -> Result<transaction::Model, sea_orm::DbErr> {
-    fn owned(s: Option<&str>) -> Option<String> {
-        s.map(str::to_owned)
+    /// The column's value when read, else `blank`.
+    #[inline(always)]
+    fn or<'r, T>(
+        c: Cells<'r>,
+        i: usize,
+        read: impl FnOnce(Cells<'r>, usize) -> Result<T, Bad>,
+        blank: T,
+    ) -> Result<T, Bad> {
+        if c.read(i) {
+            read(c, i)
+        } else {
+            Ok(blank)
+        }
+    }
+    fn text(c: Cells<'_>, i: usize) -> Result<String, Bad> {
+        c.text(i).map(str::to_owned)
+    }
+    fn text_or_null(c: Cells<'_>, i: usize) -> Result<Option<String>, Bad> {
+        Ok(c.text_or_null(i)?.map(str::to_owned))
     }
     let row = || -> Result<transaction::Model, Bad> {
+        let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
         Ok(transaction::Model {
             id: c.int8(0)?,
             merchant_id: c.int8(1)?,
-            payment_system: c.text(2)?.to_owned(),
-            wallet_id: c.int8(3)?,
-            wallet_identifier: c.text(4)?.to_owned(),
-            direction: c.stored(5)?,
-            amount_minor: c.int8(6)?,
-            currency: c.text(7)?.to_owned(),
-            commission_minor: c.int8(8)?,
-            transaction_number: c.text(9)?.to_owned(),
-            counterparty: owned(c.text_or_null(10)?),
-            created_at: c.instant(11)?,
-            ingested_at: c.instant(12)?,
-            label: owned(c.text_or_null(13)?),
-            order_id: owned(c.text_or_null(14)?),
-            activated_at: c.instant_or_null(15)?,
-            kind: c.stored(16)?,
-            originality: c.stored(17)?,
-            country: c.text(18)?.to_owned(),
-            stockpiling_id: c.int8_or_null(19)?,
-            postback_status: c.stored(20)?,
+            payment_system: or(c, 2, text, String::new())?,
+            wallet_id: or(c, 3, Cells::int8, 0)?,
+            wallet_identifier: or(c, 4, text, String::new())?,
+            direction: or(c, 5, Cells::stored, Direction::Incoming)?,
+            amount_minor: or(c, 6, Cells::int8, 0)?,
+            currency: or(c, 7, text, String::new())?,
+            commission_minor: or(c, 8, Cells::int8, 0)?,
+            transaction_number: or(c, 9, text, String::new())?,
+            counterparty: or(c, 10, text_or_null, None)?,
+            created_at: or(c, 11, Cells::instant, epoch)?,
+            ingested_at: or(c, 12, Cells::instant, epoch)?,
+            label: or(c, 13, text_or_null, None)?,
+            order_id: or(c, 14, text_or_null, None)?,
+            activated_at: or(c, 15, Cells::instant_or_null, None)?,
+            kind: or(c, 16, Cells::stored, TransactionType::Manual)?,
+            originality: or(c, 17, Cells::stored, Originality::Normal)?,
+            country: or(c, 18, text, String::new())?,
+            stockpiling_id: or(c, 19, Cells::int8_or_null, None)?,
+            postback_status: or(c, 20, Cells::stored, PostbackStatus::StockpilingNotFound)?,
         })
     };
     Ok(row()?)
-}
-
-/// Whether a row's columns are the entity's, in its order.
-fn in_entity_order(columns: &[sea_orm::sqlx::postgres::PgColumn]) -> bool {
-    use sea_orm::sqlx::Column as _;
-    use sea_orm::{IdenStatic, Iterable};
-    columns.len() == transaction::Column::iter().count()
-        && columns
-            .iter()
-            .zip(transaction::Column::iter())
-            .all(|(c, e)| c.name() == e.as_str())
 }
 
 /// The merchant of a page of transactions matching `filter`: planned once
@@ -997,12 +1111,13 @@ pub fn page_statement(
     filter: &Filter,
     order: Order,
     args: &PageArgs,
+    columns: Columns,
 ) -> AppResult<sea_orm::Statement> {
     let sort = sort(order, backend);
     let plan = pagination::Plan::of(&sort, args)?;
     pagination::keyset_statement(
         backend,
-        pagination::find_all::<transaction::Entity>(backend).filter(matching(filter)),
+        page_select(backend, order, columns).filter(matching(filter)),
         transaction::Column::Id,
         owner(tenant, filter),
         &sort,
@@ -1135,4 +1250,23 @@ pub async fn set_originality(
         Ok(Change::done(Ok(after)).audited(entry).publishing([changed]))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_counts_every_column_of_a_transaction() {
+        use sea_orm::Iterable;
+        assert_eq!(transaction::Column::iter().count(), COLUMNS);
+        // every column has its own bit, inside ALL
+        let mut seen = Columns::NONE;
+        for c in transaction::Column::iter() {
+            assert!(!seen.has(c));
+            assert!(Columns::ALL.has(c));
+            seen = seen.and(Columns::of(&[c]));
+        }
+        assert_eq!(seen, Columns::ALL);
+    }
 }
