@@ -399,11 +399,7 @@ pub fn find_columns<E: sea_orm::EntityTrait>(
     columns: u64,
 ) -> sea_orm::Select<E> {
     use sea_orm::{Iterable, QuerySelect};
-    use std::any::{Any, TypeId};
-    // a handful of entities, each on one backend: looked up in a list
-    type Templates =
-        std::sync::RwLock<Vec<(TypeId, sea_orm::DbBackend, u64, Box<dyn Any + Send + Sync>)>>;
-    static TEMPLATES: Templates = std::sync::RwLock::new(Vec::new());
+    use std::any::TypeId;
     let entity = TypeId::of::<E>();
     let count = E::Column::iter().count();
     // the same set however many bits past the last column are set
@@ -442,14 +438,42 @@ pub fn find_columns<E: sea_orm::EntityTrait>(
         .select_only()
         .expr(sea_orm::sea_query::Expr::cust(list.to_owned()));
     let mut templates = TEMPLATES.write().unwrap_or_else(|e| e.into_inner());
-    if templates.len() < KEPT_LISTS && !templates.iter().any(|(e, b, c, _)| same(e, b, c)) {
+    // every column of an entity is always kept: one list per entity and
+    // backend, whatever sets clients made [`find_columns`] write before
+    let full = count >= 64 || columns == (1 << count) - 1;
+    if (full || templates.len() < KEPT_LISTS) && !templates.iter().any(|(e, b, c, _)| same(e, b, c))
+    {
         templates.push((entity, backend, columns, Box::new(template.clone())));
     }
     template
 }
 
-/// How many select lists [`find_columns`] keeps.
+/// How many select lists [`find_columns`] keeps (besides every entity's
+/// full list, the one [`find_all`] reads, which is always kept).
 pub const KEPT_LISTS: usize = 64;
+
+/// The lists [`find_columns`] keeps, by entity, backend and column set: a
+/// handful of entities, each on one backend, looked up in a list.
+type Templates = std::sync::RwLock<
+    Vec<(
+        std::any::TypeId,
+        sea_orm::DbBackend,
+        u64,
+        Box<dyn std::any::Any + Send + Sync>,
+    )>,
+>;
+static TEMPLATES: Templates = std::sync::RwLock::new(Vec::new());
+
+/// Whether [`find_columns`] keeps a list for exactly these columns of `E`.
+#[cfg(test)]
+fn is_kept<E: sea_orm::EntityTrait>(backend: sea_orm::DbBackend, columns: u64) -> bool {
+    let entity = std::any::TypeId::of::<E>();
+    TEMPLATES
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|(e, b, c, _)| *e == entity && *b == backend && *c == columns)
+}
 
 /// An entity whose rows are read a page at a time: how the rows of its
 /// page's statement (every column, in the entity's order) become models.
@@ -608,6 +632,20 @@ mod tests {
                 assert_eq!(kept.sql, found.sql);
                 assert_eq!(kept.values, found.values);
             }
+        }
+        // past the kept sets every entity's full list is still kept
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            let audit = entity::audit_entry::Column::iter().count();
+            find_all::<entity::audit_entry::Entity>(backend);
+            assert!(is_kept::<entity::audit_entry::Entity>(
+                backend,
+                (1 << audit) - 1
+            ));
+            find_all::<Entity>(backend);
+            assert!(is_kept::<Entity>(
+                backend,
+                (1 << Column::iter().count()) - 1
+            ));
         }
         // bits past the last column change nothing
         let all = find_columns::<Entity>(DbBackend::Postgres, (1 << Column::iter().count()) - 1);
