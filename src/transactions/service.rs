@@ -1262,7 +1262,10 @@ mod tests {
         assert_eq!(transaction::Column::iter().count(), COLUMNS);
         // every column has its own bit, inside ALL
         let mut seen = Columns::NONE;
-        for c in transaction::Column::iter() {
+        for (i, c) in transaction::Column::iter().enumerate() {
+            // a column's bit is its place in the entity's order, which
+            // pagination::find_columns reads the bits by
+            assert_eq!(c as usize, i);
             assert!(!seen.has(c));
             assert!(Columns::ALL.has(c));
             seen = seen.and(Columns::of(&[c]));
