@@ -401,13 +401,13 @@ pub fn find_columns<E: sea_orm::EntityTrait>(
     use sea_orm::{Iterable, QuerySelect};
     use std::any::TypeId;
     let entity = TypeId::of::<E>();
-    let count = E::Column::iter().count();
-    // the same set however many bits past the last column are set
-    let columns = if count < 64 {
-        columns & ((1 << count) - 1)
-    } else {
-        columns
+    // the bits of every column (columns past the 64th are always read)
+    let every = match E::Column::iter().count() {
+        n @ 0..64 => (1 << n) - 1,
+        _ => u64::MAX,
     };
+    // the same set however many bits past the last column are set
+    let columns = columns & every;
     let same = |e: &TypeId, b: &sea_orm::DbBackend, c: &u64| {
         *e == entity && *b == backend && *c == columns
     };
@@ -440,8 +440,8 @@ pub fn find_columns<E: sea_orm::EntityTrait>(
     let mut templates = TEMPLATES.write().unwrap_or_else(|e| e.into_inner());
     // every column of an entity is always kept: one list per entity and
     // backend, whatever sets clients made [`find_columns`] write before
-    let full = count >= 64 || columns == (1 << count) - 1;
-    if (full || templates.len() < KEPT_LISTS) && !templates.iter().any(|(e, b, c, _)| same(e, b, c))
+    if (columns == every || templates.len() < KEPT_LISTS)
+        && !templates.iter().any(|(e, b, c, _)| same(e, b, c))
     {
         templates.push((entity, backend, columns, Box::new(template.clone())));
     }
