@@ -29,56 +29,6 @@ async fn legacy_start(ws: &mut Ws, id: &str, query: &str, variables: Value) {
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
 }
 
-/// Every field of `type_name`, read by introspection: scalars and enums as
-/// they are, objects `depth` levels down (fields with arguments left to
-/// their defaults).
-async fn every_field(
-    app: &TestApp,
-    token: &str,
-    type_name: &str,
-    depth: usize,
-    cache: &mut HashMap<String, Value>,
-) -> String {
-    if !cache.contains_key(type_name) {
-        let body = app
-            .gql(
-                Some(token),
-                "query($n: String!) { __type(name: $n) { fields { name type { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }",
-                json!({ "n": type_name }),
-            )
-            .await;
-        cache.insert(
-            type_name.to_string(),
-            body["data"]["__type"]["fields"].clone(),
-        );
-    }
-    let fields = cache[type_name].as_array().unwrap().clone();
-    let mut out = Vec::new();
-    for f in fields {
-        let mut t = &f["type"];
-        while t["name"].is_null() {
-            t = &t["ofType"];
-        }
-        let name = f["name"].as_str().unwrap();
-        match t["kind"].as_str().unwrap() {
-            "SCALAR" | "ENUM" => out.push(name.to_string()),
-            "OBJECT" if depth > 0 => {
-                let inner = Box::pin(every_field(
-                    app,
-                    token,
-                    t["name"].as_str().unwrap(),
-                    depth - 1,
-                    cache,
-                ))
-                .await;
-                out.push(format!("{name} {{ {inner} }}"));
-            }
-            _ => {}
-        }
-    }
-    out.join(" ")
-}
-
 /// The payload of a `next` (graphql-transport-ws) or `data` (graphql-ws)
 /// message, asserted free of errors.
 fn clean(message: &Value, root: &str) -> Value {

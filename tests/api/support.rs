@@ -496,3 +496,64 @@ pub async fn prepared_over(
         })
         .collect()
 }
+
+/// The fields of `type_name`, read by introspection: each field's name,
+/// its arguments' names and its type (lists and non-nulls four deep).
+pub async fn type_fields(app: &TestApp, token: &str, type_name: &str) -> Vec<Value> {
+    let body = app
+        .gql(
+            Some(token),
+            "query($n: String!) { __type(name: $n) { fields { name args { name } type { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }",
+            json!({ "n": type_name }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    body["data"]["__type"]["fields"].as_array().unwrap().clone()
+}
+
+/// The named type under a type reference of [`type_fields`] (its lists and
+/// non-nulls unwrapped): `kind` and `name`.
+pub fn named_type(mut t: &Value) -> &Value {
+    while t["name"].is_null() {
+        t = &t["ofType"];
+    }
+    t
+}
+
+/// Every field of `type_name`, read by introspection: scalars and enums as
+/// they are, objects `depth` levels down (fields with arguments left to
+/// their defaults).
+pub async fn every_field(
+    app: &TestApp,
+    token: &str,
+    type_name: &str,
+    depth: usize,
+    cache: &mut HashMap<String, Vec<Value>>,
+) -> String {
+    if !cache.contains_key(type_name) {
+        let fields = type_fields(app, token, type_name).await;
+        cache.insert(type_name.to_string(), fields);
+    }
+    let fields = cache[type_name].clone();
+    let mut out = Vec::new();
+    for f in fields {
+        let t = named_type(&f["type"]);
+        let name = f["name"].as_str().unwrap();
+        match t["kind"].as_str().unwrap() {
+            "SCALAR" | "ENUM" => out.push(name.to_string()),
+            "OBJECT" if depth > 0 => {
+                let inner = Box::pin(every_field(
+                    app,
+                    token,
+                    t["name"].as_str().unwrap(),
+                    depth - 1,
+                    cache,
+                ))
+                .await;
+                out.push(format!("{name} {{ {inner} }}"));
+            }
+            _ => {}
+        }
+    }
+    out.join(" ")
+}

@@ -1,6 +1,6 @@
 use crate::support::*;
 use serde_json::{json, Value};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub const INGEST: &str = "mutation($i: [IngestTransactionInput!]!) { ingestTransactions(input: $i) { results { outcome activated errors { code field message } transaction { id amount currency status postbackStatus createdAt transactionNumber } } } }";
 
@@ -792,47 +792,19 @@ async fn a_transaction_answers_the_same_by_the_row_path_and_the_object_path() {
     }
 }
 
-/// The named type under a type reference of an introspection answer (its
-/// lists and non-nulls unwrapped): its kind and name.
-fn named(mut t: &Value) -> (String, String) {
-    while t["name"].is_null() {
-        t = &t["ofType"];
-    }
-    (
-        t["kind"].as_str().unwrap().to_string(),
-        t["name"].as_str().unwrap().to_string(),
-    )
-}
-
 /// Every field of a `Transaction`, as a selection of its own: its name,
-/// and for an object its fields without arguments that are leaves.
+/// and for an object its scalar and enum fields.
 async fn transaction_fields(app: &TestApp, token: &str) -> Vec<(String, String)> {
-    const TYPE: &str = r#"query($t: String!) { __type(name: $t) { fields { name args { name }
-        type { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }"#;
-    let fields_of = |name: &str| {
-        let name = name.to_string();
-        async move {
-            let body = app.gql(Some(token), TYPE, json!({ "t": name })).await;
-            assert!(body["errors"].is_null(), "{body}");
-            body["data"]["__type"]["fields"].as_array().unwrap().clone()
-        }
-    };
+    let mut cache = HashMap::new();
     let mut out = vec![];
-    for f in fields_of("Transaction").await {
+    for f in type_fields(app, token, "Transaction").await {
         let name = f["name"].as_str().unwrap().to_string();
-        let (kind, type_name) = named(&f["type"]);
-        let selection = if kind == "OBJECT" {
-            let leaves = fields_of(&type_name)
-                .await
-                .into_iter()
-                .filter(|g| {
-                    g["args"].as_array().unwrap().is_empty()
-                        && ["SCALAR", "ENUM"].contains(&named(&g["type"]).0.as_str())
-                })
-                .map(|g| g["name"].as_str().unwrap().to_string())
-                .collect::<Vec<_>>();
+        let t = named_type(&f["type"]);
+        let selection = if t["kind"] == "OBJECT" {
+            let type_name = t["name"].as_str().unwrap();
+            let leaves = every_field(app, token, type_name, 0, &mut cache).await;
             assert!(!leaves.is_empty(), "{type_name}");
-            format!("{name} {{ {} }}", leaves.join(" "))
+            format!("{name} {{ {leaves} }}")
         } else {
             name.clone()
         };
