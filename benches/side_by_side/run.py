@@ -12,8 +12,10 @@ Kassa, PostGraphile, …): first page, filtered page, next page by cursor, and
 the count. Kassa is called with a merchant API key; PostGraphile without
 authentication. The bare-SQL floor of the first page through pgbench runs in
 the first page's rounds (after Kassa and PostGraphile, both idle then).
-Prints req/s, p50 and p99 for both and the ratio, and Kassa's own CPU per
-node (a 500-row page against a 1-row page).
+Prints req/s, p50 and p99 for both and the ratio, Kassa's own CPU per
+node (a 500-row page against a 1-row page), and the 1-row page's rate
+against the floor: the fixed cost of a request with one round trip, which
+bounds what a page of any size reaches.
 
 Environment: SXS_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test,
 the server to create the database on), SXS_ROWS (1000000), SXS_SECONDS (10 per
@@ -256,13 +258,14 @@ def main():
         # Kassa's own CPU per node: a 500-row page against a 1-row page
         # (same query otherwise), CPU of the Kassa process alone (PostgreSQL
         # and wrk are other processes) divided by the requests wrk completed.
-        per = {}
+        per, rate = {}, {}
         for n in (1, 500):
             body = kq(f"(first: {n})", page_k)
             post(kurl, body, auth)
             before = cpu_seconds(procs[0].pid)
             done = wrk(kurl, body, auth, tmp, count=True)
             per[n] = (cpu_seconds(procs[0].pid) - before) / done
+            rate[n] = done / SECONDS
         node_us = (per[500] - per[1]) / 499 * 1e6
         print(f"Kassa CPU per request: 1-row page {per[1] * 1e6:.0f} µs, 500-row page "
               f"{per[500] * 1e6:.0f} µs → {node_us:.2f} µs per node (12 fields, an edge and a cursor)")
@@ -279,6 +282,10 @@ def main():
           f"(runs: {', '.join(f'{k[0]:.0f}' for k in first_runs)} req/s); "
           f"round by round (each run against the floor measured right after it): "
           f"{', '.join(f'{100 * k[0] / f:.0f}' for k, f in zip(first_runs, floors))} %")
+    # What a request costs before its rows: the same page of one row (one
+    # round trip, nearly nothing to write) bounds what any page can reach.
+    print(f"fixed cost: Kassa's 1-row page {rate[1]:.0f} req/s, {100 * rate[1] / floor:.0f} % of "
+          f"the floor, at {per[1] * 1e6:.0f} µs of Kassa's CPU per request")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
